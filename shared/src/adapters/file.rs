@@ -1,0 +1,117 @@
+//! A snapshot kept in one local JSON file, for the command line.
+//!
+//! Writes go to a temporary file in the same folder, then replace the snapshot
+//! by rename, so a crash never leaves half a file. A file that cannot be read
+//! or parsed is an error naming it: it is never silently replaced.
+
+use crate::domain::{Record, Scope, Snapshot};
+use crate::ports::{SnapshotStore, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+const FORMAT: &str = "healthlake-monitor/snapshot/v1";
+
+#[derive(Serialize, Deserialize, Default)]
+struct FileContents {
+    format: String,
+    /// Keyed by `<account>#<region>`.
+    scopes: BTreeMap<String, Snapshot>,
+}
+
+pub struct FileSnapshotStore {
+    path: PathBuf,
+    /// Serialises read-modify-write cycles within this process.
+    guard: Mutex<()>,
+}
+
+impl FileSnapshotStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            guard: Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn corrupt(&self, reason: impl std::fmt::Display) -> StoreError {
+        StoreError::Corrupt {
+            location: self.path.display().to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn read(&self) -> Result<FileContents, StoreError> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(FileContents {
+                    format: FORMAT.into(),
+                    ..FileContents::default()
+                });
+            }
+            Err(e) => return Err(self.corrupt(format!("cannot read the file: {e}"))),
+        };
+        let contents: FileContents = serde_json::from_slice(&bytes)
+            .map_err(|e| self.corrupt(format!("not a snapshot file: {e}")))?;
+        if contents.format != FORMAT {
+            return Err(self.corrupt(format!("format {:?}, expected {FORMAT:?}", contents.format)));
+        }
+        Ok(contents)
+    }
+
+    fn write(&self, contents: &FileContents) -> Result<(), StoreError> {
+        let unavailable = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("cannot write {}: {e}", self.path.display()))
+        };
+        let dir = match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| unavailable(&e))?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| unavailable(&e))?;
+        let json = serde_json::to_vec_pretty(contents).map_err(|e| unavailable(&e))?;
+        tmp.write_all(&json).map_err(|e| unavailable(&e))?;
+        tmp.as_file().sync_all().map_err(|e| unavailable(&e))?;
+        tmp.persist(&self.path).map_err(|e| unavailable(&e.error))?;
+        Ok(())
+    }
+}
+
+impl SnapshotStore for FileSnapshotStore {
+    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+        let _held = self
+            .guard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(self.read()?.scopes.remove(&scope.key()).unwrap_or_default())
+    }
+
+    async fn put(
+        &self,
+        scope: &Scope,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let _held = self
+            .guard
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut contents = self.read()?;
+        let snapshot = contents.scopes.entry(scope.key()).or_default();
+        let id = &record.observation.id;
+        if snapshot.records.get(id).map(|r| r.version) != expected {
+            return Err(StoreError::Conflict {
+                scope: scope.clone(),
+                id: id.to_string(),
+            });
+        }
+        snapshot.records.insert(id.clone(), record.clone());
+        self.write(&contents)
+    }
+}

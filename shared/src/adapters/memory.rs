@@ -1,0 +1,138 @@
+//! In-memory adapters, for domain tests and anything that needs no AWS.
+
+use crate::domain::{Alert, Observation, Record, Scope, Snapshot};
+use crate::ports::{
+    AlertPublisher, DatastoreReader, PublishError, ReadError, SnapshotStore, StoreError,
+};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic in another test thread must not hide this one's result.
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Serves whatever listing was last set for a scope; a scope can be made to fail.
+#[derive(Default)]
+pub struct MemoryReader {
+    listings: Mutex<HashMap<Scope, Result<Vec<Observation>, ReadError>>>,
+}
+
+impl MemoryReader {
+    pub fn set(&self, scope: &Scope, observations: Vec<Observation>) {
+        lock(&self.listings).insert(scope.clone(), Ok(observations));
+    }
+
+    pub fn fail(&self, error: ReadError) {
+        lock(&self.listings).insert(error.scope.clone(), Err(error));
+    }
+}
+
+impl DatastoreReader for MemoryReader {
+    async fn list(&self, scope: &Scope) -> Result<Vec<Observation>, ReadError> {
+        lock(&self.listings)
+            .get(scope)
+            .cloned()
+            .unwrap_or_else(|| Ok(Vec::new()))
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    scopes: Mutex<HashMap<Scope, Snapshot>>,
+    writes: Mutex<usize>,
+}
+
+impl MemoryStore {
+    /// Successful writes so far.
+    pub fn writes(&self) -> usize {
+        *lock(&self.writes)
+    }
+
+    pub fn snapshot(&self, scope: &Scope) -> Snapshot {
+        lock(&self.scopes).get(scope).cloned().unwrap_or_default()
+    }
+}
+
+impl SnapshotStore for MemoryStore {
+    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+        Ok(self.snapshot(scope))
+    }
+
+    async fn put(
+        &self,
+        scope: &Scope,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut scopes = lock(&self.scopes);
+        let snapshot = scopes.entry(scope.clone()).or_default();
+        let id = &record.observation.id;
+        if snapshot.records.get(id).map(|r| r.version) != expected {
+            return Err(StoreError::Conflict {
+                scope: scope.clone(),
+                id: id.to_string(),
+            });
+        }
+        snapshot.records.insert(id.clone(), record.clone());
+        *lock(&self.writes) += 1;
+        Ok(())
+    }
+}
+
+/// Keeps what it was asked to publish; can be switched to fail.
+#[derive(Default)]
+pub struct MemoryPublisher {
+    sent: Mutex<Vec<Alert>>,
+    failing: Mutex<Option<String>>,
+}
+
+impl MemoryPublisher {
+    pub fn sent(&self) -> Vec<Alert> {
+        lock(&self.sent).clone()
+    }
+
+    /// Every publish fails with `message` until set back to `None`.
+    pub fn set_failing(&self, message: Option<&str>) {
+        *lock(&self.failing) = message.map(str::to_owned);
+    }
+}
+
+impl AlertPublisher for MemoryPublisher {
+    async fn publish(&self, alert: &Alert) -> Result<(), PublishError> {
+        if let Some(message) = lock(&self.failing).clone() {
+            return Err(PublishError {
+                alert_id: alert.id.clone(),
+                message,
+            });
+        }
+        lock(&self.sent).push(alert.clone());
+        Ok(())
+    }
+}
+
+impl<T: DatastoreReader> DatastoreReader for &T {
+    async fn list(&self, scope: &Scope) -> Result<Vec<Observation>, ReadError> {
+        (**self).list(scope).await
+    }
+}
+
+impl<T: SnapshotStore> SnapshotStore for &T {
+    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+        (**self).load(scope).await
+    }
+    async fn put(
+        &self,
+        scope: &Scope,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        (**self).put(scope, record, expected).await
+    }
+}
+
+impl<T: AlertPublisher> AlertPublisher for &T {
+    async fn publish(&self, alert: &Alert) -> Result<(), PublishError> {
+        (**self).publish(alert).await
+    }
+}

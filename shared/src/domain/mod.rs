@@ -1,0 +1,19 @@
+//! The monitor's domain: no AWS SDK types here.
+
+pub mod alert;
+pub mod diff;
+pub mod ids;
+pub mod observation;
+pub mod policy;
+pub mod snapshot;
+pub mod status;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use alert::{Alert, Change};
+pub use diff::{Transition, View, apply, diff, view_of};
+pub use ids::{AccountId, DatastoreId, IdError, Region, Scope};
+pub use observation::Observation;
+pub use policy::{AlertPolicy, PolicyError, Reason, Severity};
+pub use snapshot::{Claim, Record, Snapshot};
+pub use status::{DatastoreStatus, ErrorCategory, ErrorCause};

@@ -1,0 +1,334 @@
+//! Which transitions deserve an alert, and how loud.
+
+use super::diff::Transition;
+use super::status::DatastoreStatus;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a transition was selected for an alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// The store entered (or was first seen in) a status of the critical set,
+    /// or its error cause changed while there.
+    Failure,
+    /// The store left a `*_FAILED` status, or vanished from one.
+    Recovery,
+    /// AWS reported a status this version of the monitor does not know.
+    UnknownStatus,
+    /// An error cause appeared on a store whose status is not a failure,
+    /// such as a deletion in trouble.
+    ErrorCause,
+    /// The store entered a status of the informational set.
+    Status,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failure => "failure",
+            Self::Recovery => "recovery",
+            Self::UnknownStatus => "unknown_status",
+            Self::ErrorCause => "error_cause",
+            Self::Status => "status",
+        }
+    }
+}
+
+/// A setting of the policy that did not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}: {problem}")]
+pub struct PolicyError {
+    pub setting: String,
+    pub problem: String,
+}
+
+/// The alert policy. The default alerts on failures (critical), recoveries
+/// (info), and unknown statuses and stray error causes (warning).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertPolicy {
+    /// Entering one of these is critical.
+    pub critical: BTreeSet<DatastoreStatus>,
+    /// Entering one of these is informational (empty by default).
+    pub info: BTreeSet<DatastoreStatus>,
+    /// Leaving a `*_FAILED` status is informational.
+    pub recovery: bool,
+    /// A status the monitor does not know is a warning.
+    pub unknown_status: bool,
+    /// An error cause on a store that is not failed is a warning.
+    pub error_cause: bool,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        Self {
+            critical: [DatastoreStatus::CreateFailed, DatastoreStatus::UpdateFailed].into(),
+            info: BTreeSet::new(),
+            recovery: true,
+            unknown_status: true,
+            error_cause: true,
+        }
+    }
+}
+
+impl AlertPolicy {
+    /// Parses a comma-separated list of statuses for the setting named `setting`.
+    /// Only statuses this version knows are accepted, so that a typo fails loudly
+    /// instead of never matching.
+    pub fn parse_statuses(
+        setting: &str,
+        list: &str,
+    ) -> Result<BTreeSet<DatastoreStatus>, PolicyError> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let status = DatastoreStatus::parse(s);
+                if status.is_known() {
+                    Ok(status)
+                } else {
+                    let known: Vec<_> = DatastoreStatus::KNOWN.iter().map(|k| k.as_str()).collect();
+                    Err(PolicyError {
+                        setting: setting.to_owned(),
+                        problem: format!(
+                            "unknown status {s:?}; known statuses: {}",
+                            known.join(", ")
+                        ),
+                    })
+                }
+            })
+            .collect()
+    }
+
+    /// Parses an on/off setting: true/false, on/off, yes/no, 1/0.
+    pub fn parse_switch(setting: &str, value: &str) -> Result<bool, PolicyError> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "on" | "yes" | "1" => Ok(true),
+            "false" | "off" | "no" | "0" => Ok(false),
+            other => Err(PolicyError {
+                setting: setting.to_owned(),
+                problem: format!("expected true or false, got {other:?}"),
+            }),
+        }
+    }
+
+    /// The severity and reason of an alert for `transition`, or `None` when the
+    /// transition is only recorded.
+    pub fn classify(&self, transition: &Transition) -> Option<(Severity, Reason)> {
+        let previous = transition.previous();
+        let status_changed = previous.map(|p| &p.status) != transition.current().map(|c| &c.status);
+        let cause_changed = previous.and_then(|p| p.error_cause.as_ref())
+            != transition.current().and_then(|c| c.error_cause.as_ref());
+
+        if let Some(current) = transition.current() {
+            let new_cause = cause_changed && current.error_cause.is_some();
+            if self.critical.contains(&current.status) && (status_changed || new_cause) {
+                return Some((Severity::Critical, Reason::Failure));
+            }
+            if self.unknown_status && !current.status.is_known() && status_changed {
+                return Some((Severity::Warning, Reason::UnknownStatus));
+            }
+            if self.error_cause && new_cause && !current.status.is_failed() {
+                return Some((Severity::Warning, Reason::ErrorCause));
+            }
+        }
+        let left_failure = previous.is_some_and(|p| p.status.is_failed())
+            && transition.current().is_none_or(|c| !c.status.is_failed());
+        if self.recovery && left_failure {
+            return Some((Severity::Info, Reason::Recovery));
+        }
+        match transition.current() {
+            Some(current) if status_changed && self.info.contains(&current.status) => {
+                Some((Severity::Info, Reason::Status))
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::observation;
+    use crate::domain::{ErrorCategory, ErrorCause};
+    use DatastoreStatus::*;
+
+    fn changed(from: DatastoreStatus, to: DatastoreStatus) -> Transition {
+        Transition::Changed {
+            previous: observation("a", from),
+            current: observation("a", to),
+        }
+    }
+
+    fn cause() -> Option<ErrorCause> {
+        Some(ErrorCause {
+            message: "The KMS key is pending deletion".into(),
+            category: ErrorCategory::NonRetryable,
+        })
+    }
+
+    #[test]
+    fn entering_a_failure_is_critical() {
+        let policy = AlertPolicy::default();
+        assert_eq!(
+            policy.classify(&changed(Creating, CreateFailed)),
+            Some((Severity::Critical, Reason::Failure))
+        );
+        assert_eq!(
+            policy.classify(&changed(Updating, UpdateFailed)),
+            Some((Severity::Critical, Reason::Failure))
+        );
+    }
+
+    #[test]
+    fn a_failed_store_seen_for_the_first_time_is_critical() {
+        let t = Transition::Appeared {
+            current: observation("a", CreateFailed),
+        };
+        assert_eq!(
+            AlertPolicy::default().classify(&t),
+            Some((Severity::Critical, Reason::Failure))
+        );
+    }
+
+    #[test]
+    fn leaving_a_failure_is_info() {
+        let policy = AlertPolicy::default();
+        assert_eq!(
+            policy.classify(&changed(CreateFailed, Deleting)),
+            Some((Severity::Info, Reason::Recovery))
+        );
+        let vanished = Transition::Vanished {
+            previous: observation("a", CreateFailed),
+        };
+        assert_eq!(
+            policy.classify(&vanished),
+            Some((Severity::Info, Reason::Recovery))
+        );
+    }
+
+    #[test]
+    fn unknown_status_is_a_warning() {
+        let t = changed(Active, DatastoreStatus::parse("ARCHIVED"));
+        assert_eq!(
+            AlertPolicy::default().classify(&t),
+            Some((Severity::Warning, Reason::UnknownStatus))
+        );
+    }
+
+    #[test]
+    fn an_error_cause_on_a_deletion_is_a_warning() {
+        let mut current = observation("a", Deleting);
+        current.error_cause = cause();
+        let t = Transition::Changed {
+            previous: observation("a", Deleting),
+            current,
+        };
+        assert_eq!(
+            AlertPolicy::default().classify(&t),
+            Some((Severity::Warning, Reason::ErrorCause))
+        );
+    }
+
+    #[test]
+    fn a_new_cause_on_a_failed_store_is_critical_again() {
+        let mut previous = observation("a", CreateFailed);
+        previous.error_cause = Some(ErrorCause {
+            message: "first".into(),
+            category: ErrorCategory::Retryable,
+        });
+        let mut current = observation("a", CreateFailed);
+        current.error_cause = cause();
+        let t = Transition::Changed { previous, current };
+        assert_eq!(
+            AlertPolicy::default().classify(&t),
+            Some((Severity::Critical, Reason::Failure))
+        );
+    }
+
+    #[test]
+    fn ordinary_transitions_are_only_recorded() {
+        let policy = AlertPolicy::default();
+        assert_eq!(policy.classify(&changed(Creating, Active)), None);
+        assert_eq!(policy.classify(&changed(Active, Deleting)), None);
+        assert_eq!(
+            policy.classify(&Transition::Appeared {
+                current: observation("a", Active)
+            }),
+            None
+        );
+        assert_eq!(
+            policy.classify(&Transition::Vanished {
+                previous: observation("a", Deleted)
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn the_sets_are_configurable() {
+        let policy = AlertPolicy {
+            critical: AlertPolicy::parse_statuses("ALERT_CRITICAL_STATUSES", "CREATE_FAILED")
+                .unwrap(),
+            info: AlertPolicy::parse_statuses("ALERT_INFO_STATUSES", "ACTIVE, DELETED").unwrap(),
+            recovery: false,
+            unknown_status: false,
+            error_cause: true,
+        };
+        assert_eq!(policy.classify(&changed(Updating, UpdateFailed)), None);
+        assert_eq!(
+            policy.classify(&changed(Creating, Active)),
+            Some((Severity::Info, Reason::Status))
+        );
+        assert_eq!(
+            policy.classify(&changed(CreateFailed, Deleted)),
+            Some((Severity::Info, Reason::Status))
+        );
+        assert_eq!(policy.classify(&changed(CreateFailed, Deleting)), None);
+        assert_eq!(
+            policy.classify(&changed(Active, DatastoreStatus::parse("ARCHIVED"))),
+            None
+        );
+    }
+
+    #[test]
+    fn a_typo_in_a_status_list_names_the_setting_and_the_value() {
+        let err =
+            AlertPolicy::parse_statuses("ALERT_CRITICAL_STATUSES", "CREATE_FAILD").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("ALERT_CRITICAL_STATUSES: unknown status \"CREATE_FAILD\"")
+        );
+        assert!(
+            AlertPolicy::parse_switch("ALERT_ON_RECOVERY", "maybe")
+                .unwrap_err()
+                .to_string()
+                .contains("maybe")
+        );
+    }
+}

@@ -1,0 +1,188 @@
+//! CloudWatch Embedded Metric Format records of a tick.
+//!
+//! Each record is one JSON line on stdout; CloudWatch Logs turns it into
+//! metrics. Per the EMF specification every dimension and metric named under
+//! `_aws.CloudWatchMetrics` is also a top-level member, with at most 100
+//! metrics per record and 30 dimensions per set.
+
+use crate::monitor::TickReport;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+pub const DEFAULT_NAMESPACE: &str = "HealthLakeMonitor";
+
+/// Builds the records of one tick: one per (region, status) pair for the
+/// `Datastores` gauge, and one with the tick's totals.
+pub fn emf_records(report: &TickReport, namespace: &str, timestamp_ms: i64) -> Vec<Value> {
+    let mut by_status: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let (mut failed_stores, mut transitions, mut published, mut failed, mut scan_errors) =
+        (0, 0, 0, 0, 0);
+    for (scope, result) in &report.scopes {
+        match result {
+            Ok(r) => {
+                for o in &r.observations {
+                    *by_status
+                        .entry((scope.region.to_string(), o.status.to_string()))
+                        .or_default() += 1;
+                    failed_stores += u64::from(o.status.is_failed());
+                }
+                transitions += r.transitions.len();
+                published += r.published.len();
+                failed += r.failed.len();
+                scan_errors += r.store_errors.len();
+            }
+            Err(_) => scan_errors += 1,
+        }
+    }
+
+    let mut records: Vec<Value> = by_status
+        .into_iter()
+        .map(|((region, status), count)| {
+            record(
+                namespace,
+                timestamp_ms,
+                &[("Region", region.as_str()), ("Status", status.as_str())],
+                &[("Datastores", "Count", count as f64)],
+            )
+        })
+        .collect();
+    records.push(record(
+        namespace,
+        timestamp_ms,
+        &[],
+        &[
+            ("Scans", "Count", 1.0),
+            ("FailedDatastores", "Count", failed_stores as f64),
+            ("Transitions", "Count", transitions as f64),
+            ("AlertsPublished", "Count", published as f64),
+            ("AlertsFailed", "Count", failed as f64),
+            ("ScanErrors", "Count", scan_errors as f64),
+            (
+                "ScanDuration",
+                "Milliseconds",
+                report.duration.as_secs_f64() * 1000.0,
+            ),
+        ],
+    ));
+    records
+}
+
+fn record(
+    namespace: &str,
+    timestamp_ms: i64,
+    dimensions: &[(&str, &str)],
+    metrics: &[(&str, &str, f64)],
+) -> Value {
+    let names: Vec<&str> = dimensions.iter().map(|(k, _)| *k).collect();
+    let mut root = Map::new();
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [names],
+                "Metrics": metrics.iter().map(|(n, unit, _)| json!({"Name": n, "Unit": unit})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    for (k, v) in dimensions {
+        root.insert((*k).into(), json!(v));
+    }
+    for (name, _, value) in metrics {
+        root.insert((*name).into(), json!(value));
+    }
+    Value::Object(root)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::observation;
+    use crate::domain::{AccountId, DatastoreStatus, Region, Scope};
+    use crate::monitor::{ScopeReport, TickReport};
+
+    /// Checks a record against the EMF specification's rules.
+    fn assert_valid_emf(record: &Value) {
+        let aws = &record["_aws"];
+        assert!(
+            aws["Timestamp"].is_i64(),
+            "Timestamp must be epoch milliseconds"
+        );
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .expect("CloudWatchMetrics array");
+        for d in directives {
+            assert!(
+                d["Namespace"]
+                    .as_str()
+                    .is_some_and(|n| !n.is_empty() && n.len() <= 256)
+            );
+            for set in d["Dimensions"].as_array().expect("Dimensions") {
+                let set = set.as_array().expect("a dimension set");
+                assert!(set.len() <= 30);
+                for dim in set {
+                    assert!(
+                        record[dim.as_str().unwrap()].is_string(),
+                        "dimension {dim} must be a top-level string"
+                    );
+                }
+            }
+            let metrics = d["Metrics"].as_array().expect("Metrics");
+            assert!(metrics.len() <= 100);
+            for m in metrics {
+                let name = m["Name"].as_str().unwrap();
+                assert!(
+                    record[name].is_number(),
+                    "metric {name} must be a top-level number"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn records_follow_the_specification_and_count_by_region_and_status() {
+        let scope = |r: &str| {
+            Scope::new(
+                AccountId::parse("123456789012").unwrap(),
+                Region::parse(r).unwrap(),
+            )
+        };
+        let east = ScopeReport {
+            observations: vec![
+                observation("a", DatastoreStatus::Active),
+                observation("b", DatastoreStatus::Active),
+                observation("c", DatastoreStatus::CreateFailed),
+            ],
+            ..ScopeReport::default()
+        };
+        let report = TickReport {
+            scopes: vec![
+                (scope("us-east-1"), Ok(east)),
+                (
+                    scope("us-west-2"),
+                    Err(crate::monitor::ScanError::Read(crate::ports::ReadError {
+                        scope: scope("us-west-2"),
+                        kind: crate::ports::ReadErrorKind::Throttled,
+                        message: "Rate exceeded".into(),
+                    })),
+                ),
+            ],
+            duration: std::time::Duration::from_millis(1500),
+        };
+        let records = emf_records(&report, DEFAULT_NAMESPACE, 1_700_000_000_000);
+        records.iter().for_each(assert_valid_emf);
+        assert_eq!(records.len(), 3);
+        assert_eq!(records[0]["Status"], "ACTIVE");
+        assert_eq!(records[0]["Datastores"], 2.0);
+        assert_eq!(records[1]["Status"], "CREATE_FAILED");
+        let totals = &records[2];
+        assert_eq!(totals["FailedDatastores"], 1.0);
+        assert_eq!(totals["ScanErrors"], 1.0);
+        assert_eq!(totals["ScanDuration"], 1500.0);
+        assert_eq!(
+            totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+            json!([[]])
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! How an alert reads: an SNS subject, a plain-text email body, a versioned JSON
+//! document for machines, and an AWS Chatbot custom notification.
+
+use crate::domain::{Alert, Change, DatastoreStatus, ErrorCategory, Reason};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+/// SNS requires a subject of fewer than 100 characters with no line breaks or
+/// control characters.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+
+/// The schema id of [`AlertDocument`]; bump the version on a breaking change.
+pub const DOCUMENT_SCHEMA: &str = "healthlake-monitor/alert/v1";
+
+fn status_text(status: Option<&DatastoreStatus>, change: Change, absent: &'static str) -> String {
+    match (status, change) {
+        (Some(s), _) => s.to_string(),
+        (None, Change::Vanished) => "no longer listed".to_owned(),
+        (None, _) => absent.to_owned(),
+    }
+}
+
+/// A short headline: what happened to which store, where.
+pub fn headline(alert: &Alert) -> String {
+    let status = status_text(alert.status.as_ref(), alert.change, "unknown");
+    let previous = status_text(alert.previous_status.as_ref(), Change::Changed, "new");
+    let name = &alert.datastore_name;
+    let region = &alert.region;
+    match alert.reason {
+        Reason::Failure => format!("HealthLake data store {name} is {status} in {region}"),
+        Reason::Recovery => {
+            format!("HealthLake data store {name} left {previous}: now {status} in {region}")
+        }
+        Reason::UnknownStatus => {
+            format!("HealthLake data store {name} has unknown status {status} in {region}")
+        }
+        Reason::ErrorCause => {
+            format!("HealthLake data store {name} reports an error while {status} in {region}")
+        }
+        Reason::Status => format!("HealthLake data store {name} is {status} in {region}"),
+    }
+}
+
+/// The SNS subject: severity and headline, cleaned and cut to the SNS limit on a
+/// character boundary.
+pub fn subject(alert: &Alert) -> String {
+    let raw = format!(
+        "[{}] {}",
+        alert.severity.as_str().to_uppercase(),
+        headline(alert)
+    );
+    let cleaned: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if cleaned.chars().count() <= MAX_SUBJECT_CHARS {
+        return cleaned;
+    }
+    let mut cut: String = cleaned.chars().take(MAX_SUBJECT_CHARS - 1).collect();
+    cut.truncate(cut.trim_end().len());
+    cut.push('…');
+    cut
+}
+
+/// One line on what to do, for the alert's reason and error category.
+pub fn next_step(alert: &Alert) -> String {
+    let id = &alert.datastore_id;
+    let region = &alert.region;
+    let describe =
+        format!("aws healthlake describe-fhir-datastore --datastore-id {id} --region {region}");
+    match (
+        alert.reason,
+        alert.error_cause.as_ref().map(|c| &c.category),
+    ) {
+        (Reason::Failure | Reason::ErrorCause, Some(ErrorCategory::NonRetryable)) => format!(
+            "Retrying will not help: fix what the error message names (for example a KMS key or IAM permission), \
+             then delete this data store and create a new one. Details: {describe}"
+        ),
+        (Reason::Failure | Reason::ErrorCause, Some(ErrorCategory::Retryable)) => format!(
+            "The failure may be temporary: delete this data store and create it again; if it fails again, \
+             open an AWS Support case with the data store ID. Details: {describe}"
+        ),
+        (Reason::Failure | Reason::ErrorCause, _) => {
+            format!(
+                "Read the error details and the HealthLake documentation before acting: {describe}"
+            )
+        }
+        (Reason::Recovery, _) => {
+            "No action needed: the data store is no longer in a failed status.".to_owned()
+        }
+        (Reason::UnknownStatus, _) => format!(
+            "AWS reported a status this monitor does not know: check the HealthLake documentation and \
+             update healthlake-monitor. Details: {describe}"
+        ),
+        (Reason::Status, _) => "For information: no action needed.".to_owned(),
+    }
+}
+
+/// The plain text a person reads in an email.
+pub fn text_body(alert: &Alert) -> String {
+    let mut lines = vec![
+        format!(
+            "{}: {}",
+            alert.severity.as_str().to_uppercase(),
+            headline(alert)
+        ),
+        String::new(),
+        format!("Data store:  {}", alert.datastore_name),
+        format!("ID:          {}", alert.datastore_id),
+        format!("ARN:         {}", alert.datastore_arn),
+        format!("Account:     {}", alert.account),
+        format!("Region:      {}", alert.region),
+        format!(
+            "Status:      {} -> {}",
+            status_text(
+                alert.previous_status.as_ref(),
+                Change::Changed,
+                "(first seen)"
+            ),
+            status_text(alert.status.as_ref(), alert.change, "unknown")
+        ),
+    ];
+    match &alert.error_cause {
+        Some(cause) => {
+            lines.push(format!("Category:    {}", cause.category));
+            lines.push(format!("Error:       {}", cause.message));
+        }
+        None => lines.push("Error:       none reported".to_owned()),
+    }
+    lines.push(format!("Observed at: {}", alert.observed_at.to_rfc3339()));
+    lines.push(String::new());
+    lines.push(format!("What to do: {}", next_step(alert)));
+    lines.push(String::new());
+    lines.push(format!("Alert id: {}", alert.id));
+    lines.push("Sent by healthlake-monitor.".to_owned());
+    lines.join("\n") + "\n"
+}
+
+/// The versioned JSON document for machines (SQS and Lambda subscribers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertDocument {
+    pub schema: String,
+    pub subject: String,
+    pub next_step: String,
+    #[serde(flatten)]
+    pub alert: Alert,
+}
+
+pub fn document(alert: &Alert) -> AlertDocument {
+    AlertDocument {
+        schema: DOCUMENT_SCHEMA.to_owned(),
+        subject: subject(alert),
+        next_step: next_step(alert),
+        alert: alert.clone(),
+    }
+}
+
+/// An AWS Chatbot custom notification, which Slack and Teams channels wired
+/// through Chatbot render as is.
+pub fn chatbot(alert: &Alert) -> Value {
+    let status = status_text(alert.status.as_ref(), alert.change, "unknown");
+    let previous = status_text(
+        alert.previous_status.as_ref(),
+        Change::Changed,
+        "first seen",
+    );
+    let mut description = format!(
+        "*{}* (`{}`) in account {} region {}: {} → {}",
+        alert.datastore_name, alert.datastore_id, alert.account, alert.region, previous, status
+    );
+    if let Some(cause) = &alert.error_cause {
+        description.push_str(&format!("\n*{}*: {}", cause.category, cause.message));
+    }
+    let mut keywords = vec![
+        alert.severity.as_str().to_owned(),
+        status.clone(),
+        alert.region.to_string(),
+    ];
+    if let Some(cause) = &alert.error_cause {
+        keywords.push(cause.category.to_string());
+    }
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": alert.id,
+        "content": {
+            "textType": "client-markdown",
+            "title": format!("{} {}", severity_icon(alert), headline(alert)),
+            "description": description,
+            "nextSteps": [next_step(alert)],
+            "keywords": keywords,
+        },
+        "metadata": {
+            "threadId": alert.datastore_arn,
+            "summary": subject(alert),
+            "eventType": format!("healthlake-monitor.{}", alert.reason.as_str()),
+            "relatedResources": [alert.datastore_arn],
+            "additionalContext": {
+                "severity": alert.severity.as_str(),
+                "account": alert.account.as_str(),
+                "region": alert.region.as_str(),
+                "datastoreId": alert.datastore_id.as_str(),
+                "previousStatus": previous,
+                "status": status,
+                "errorCategory": alert.error_cause.as_ref().map(|c| c.category.to_string()),
+                "observedAt": alert.observed_at.to_rfc3339(),
+            },
+        },
+    })
+}
+
+fn severity_icon(alert: &Alert) -> &'static str {
+    match alert.severity {
+        crate::domain::Severity::Critical => ":red_circle:",
+        crate::domain::Severity::Warning => ":warning:",
+        crate::domain::Severity::Info => ":information_source:",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::observation;
+    use crate::domain::{AlertPolicy, ErrorCause, Scope, Severity, Transition};
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn failed_alert(name: &str, message: &str) -> Alert {
+        let previous = observation("a", DatastoreStatus::Creating);
+        let mut current = observation("a", DatastoreStatus::CreateFailed);
+        current.name = name.to_owned();
+        current.error_cause = Some(ErrorCause {
+            message: message.to_owned(),
+            category: ErrorCategory::NonRetryable,
+        });
+        let scope = Scope::new(current.account.clone(), current.region.clone());
+        let t = Transition::Changed { previous, current };
+        let decision = AlertPolicy::default().classify(&t).expect("alerting");
+        let at = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 26, 9, 30, 0)
+            .single()
+            .expect("valid time");
+        Alert::new(&scope, &t, decision, 7, at)
+    }
+
+    const MESSAGE: &str = "The AWS KMS key arn:aws:kms:us-east-1:123456789012:key/1234 is not accessible: \
+                           kms:CreateGrant was denied for the HealthLake service principal.";
+
+    #[test]
+    fn the_email_names_everything_a_person_needs() {
+        let alert = failed_alert("patients-prod", MESSAGE);
+        let body = text_body(&alert);
+        for needle in [
+            "CRITICAL: HealthLake data store patients-prod is CREATE_FAILED in us-east-1",
+            "ID:          0000000000000000000000000000000a",
+            "ARN:         arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/0000000000000000000000000000000a",
+            "Account:     123456789012",
+            "Status:      CREATING -> CREATE_FAILED",
+            "Category:    NON_RETRYABLE_ERROR",
+            MESSAGE,
+            "Observed at: 2026-11-26T09:30:00+00:00",
+            "What to do: Retrying will not help",
+            "Alert id: 123456789012#us-east-1#0000000000000000000000000000000a#7",
+        ] {
+            assert!(body.contains(needle), "missing {needle:?} in\n{body}");
+        }
+    }
+
+    #[test]
+    fn the_subject_fits_sns() {
+        let alert = failed_alert("patients-prod", MESSAGE);
+        assert_eq!(
+            subject(&alert),
+            "[CRITICAL] HealthLake data store patients-prod is CREATE_FAILED in us-east-1"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn any_name_gives_a_valid_subject(name in "\\PC{0,150}|[\\n\\r\\t a-zé🩺]{0,150}") {
+            let s = subject(&failed_alert(&name, "m"));
+            prop_assert!(s.chars().count() <= MAX_SUBJECT_CHARS);
+            prop_assert!(!s.chars().any(char::is_control));
+            prop_assert!(s.starts_with("[CRITICAL]"));
+        }
+    }
+
+    #[test]
+    fn the_document_is_versioned_and_round_trips() {
+        let alert = failed_alert("patients-prod", MESSAGE);
+        let json = serde_json::to_value(document(&alert)).unwrap();
+        assert_eq!(json["schema"], DOCUMENT_SCHEMA);
+        assert_eq!(json["severity"], "critical");
+        assert_eq!(json["status"], "CREATE_FAILED");
+        assert_eq!(json["previous_status"], "CREATING");
+        assert_eq!(json["error_cause"]["category"], "NON_RETRYABLE_ERROR");
+        assert_eq!(json["error_cause"]["message"], MESSAGE);
+        let back: AlertDocument = serde_json::from_value(json).unwrap();
+        assert_eq!(back.alert, alert);
+    }
+
+    #[test]
+    fn the_chatbot_message_has_the_required_fields() {
+        let alert = failed_alert("patients-prod", MESSAGE);
+        let msg = chatbot(&alert);
+        assert_eq!(msg["version"], "1.0");
+        assert_eq!(msg["source"], "custom");
+        assert_eq!(msg["metadata"]["threadId"], alert.datastore_arn);
+        assert!(
+            msg["content"]["description"]
+                .as_str()
+                .unwrap()
+                .contains(MESSAGE)
+        );
+        assert!(
+            msg["content"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("NON_RETRYABLE_ERROR")
+        );
+        assert_eq!(
+            msg["metadata"]["additionalContext"]["errorCategory"],
+            "NON_RETRYABLE_ERROR"
+        );
+        assert_eq!(alert.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn a_vanished_store_reads_as_no_longer_listed() {
+        let previous = observation("a", DatastoreStatus::CreateFailed);
+        let scope = Scope::new(previous.account.clone(), previous.region.clone());
+        let t = Transition::Vanished { previous };
+        let decision = AlertPolicy::default().classify(&t).unwrap();
+        let alert = Alert::new(&scope, &t, decision, 3, chrono::Utc::now());
+        assert!(text_body(&alert).contains("Status:      CREATE_FAILED -> no longer listed"));
+        assert!(
+            subject(&alert).starts_with("[INFO] HealthLake data store patients left CREATE_FAILED")
+        );
+    }
+}
