@@ -106,7 +106,10 @@ pub struct Monitor<R, S, P> {
     settings: Settings,
 }
 
-#[expect(clippy::large_enum_variant, reason = "one short-lived value per record")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one short-lived value per record"
+)]
 enum Outcome {
     Unchanged,
     Written {
@@ -130,6 +133,10 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
 
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    pub fn publisher(&self) -> &P {
+        &self.publisher
     }
 
     /// Scans every scope concurrently. A scope that fails does not stop the others.

@@ -130,7 +130,12 @@ pub fn text_body(alert: &Alert) -> String {
         }
         None => lines.push("Error:       none reported".to_owned()),
     }
-    lines.push(format!("Observed at: {}", alert.observed_at.to_rfc3339()));
+    lines.push(format!(
+        "Observed at: {}",
+        alert
+            .observed_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ));
     lines.push(String::new());
     lines.push(format!("What to do: {}", next_step(alert)));
     lines.push(String::new());
@@ -206,7 +211,7 @@ pub fn chatbot(alert: &Alert) -> Value {
                 "previousStatus": previous,
                 "status": status,
                 "errorCategory": alert.error_cause.as_ref().map(|c| c.category.to_string()),
-                "observedAt": alert.observed_at.to_rfc3339(),
+                "observedAt": alert.observed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             },
         },
     })
@@ -261,7 +266,7 @@ mod tests {
             "Status:      CREATING -> CREATE_FAILED",
             "Category:    NON_RETRYABLE_ERROR",
             MESSAGE,
-            "Observed at: 2026-11-26T09:30:00+00:00",
+            "Observed at: 2026-11-26T09:30:00Z",
             "What to do: Retrying will not help",
             "Alert id: 123456789012#us-east-1#0000000000000000000000000000000a#7",
         ] {

@@ -1,1 +1,272 @@
-//! DynamoDB snapshot store.
+//! The snapshot in DynamoDB.
+//!
+//! Table layout (tools and tests rely on it):
+//! - `pk` (S): `<account>#<region>`; `sk` (S): the data store id;
+//! - `version` (N): bumped on every write, which is conditional on it;
+//! - `status`, `name`, `arn`, `type_version`, `endpoint` (S), `created_at` (S, RFC 3339, optional);
+//! - `error_message`, `error_category` (S, optional): the ErrorCause;
+//! - `first_seen`, `last_changed` (S, RFC 3339); `vanished_at` (S, optional);
+//! - `alert_state` (S): `none`, `pending` or `claimed`; `pending_alerts` (S, JSON list, optional);
+//!   `claim_owner`, `claim_at` (S, optional);
+//! - `expires_at` (N, epoch seconds): the TTL, set only on vanished stores with no alert pending.
+
+use crate::domain::{
+    AccountId, Alert, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation,
+    Record, Region, Scope, Snapshot,
+};
+use crate::ports::{SnapshotStore, StoreError};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use tracing::instrument;
+
+type Item = HashMap<String, AttributeValue>;
+
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    retention: Duration,
+}
+
+impl DynamoDbStore {
+    /// Vanished stores are kept this long (then DynamoDB's TTL removes them).
+    pub const DEFAULT_RETENTION: Duration = Duration::days(30);
+
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            retention: Self::DEFAULT_RETENTION,
+        }
+    }
+
+    pub fn with_retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    fn item_of(&self, scope: &Scope, r: &Record) -> Result<Item, StoreError> {
+        let o = &r.observation;
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let n = |v: i64| AttributeValue::N(v.to_string());
+        let mut item: Item = [
+            ("pk", s(&scope.key())),
+            ("sk", s(o.id.as_str())),
+            ("version", AttributeValue::N(r.version.to_string())),
+            ("status", s(o.status.as_str())),
+            ("name", s(&o.name)),
+            ("arn", s(&o.arn)),
+            ("type_version", s(&o.type_version)),
+            ("endpoint", s(&o.endpoint)),
+            ("first_seen", s(&r.first_seen.to_rfc3339())),
+            ("last_changed", s(&r.last_changed.to_rfc3339())),
+            ("alert_state", s(r.alert_state())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let mut optional = |key: &str, value: Option<AttributeValue>| {
+            if let Some(v) = value {
+                item.insert(key.to_owned(), v);
+            }
+        };
+        optional("created_at", o.created_at.map(|t| s(&t.to_rfc3339())));
+        optional(
+            "error_message",
+            o.error_cause.as_ref().map(|c| s(&c.message)),
+        );
+        optional(
+            "error_category",
+            o.error_cause.as_ref().map(|c| s(c.category.as_str())),
+        );
+        optional("vanished_at", r.vanished_at.map(|t| s(&t.to_rfc3339())));
+        optional("claim_owner", r.claim.as_ref().map(|c| s(&c.owner)));
+        optional("claim_at", r.claim.as_ref().map(|c| s(&c.at.to_rfc3339())));
+        if !r.pending.is_empty() {
+            let json = serde_json::to_string(&r.pending).map_err(|e| {
+                StoreError::Unavailable(format!("cannot encode pending alerts: {e}"))
+            })?;
+            optional("pending_alerts", Some(s(&json)));
+        }
+        // An alert still owed keeps its record alive until it is sent.
+        if let (Some(vanished), true) = (r.vanished_at, r.pending.is_empty()) {
+            optional(
+                "expires_at",
+                Some(n((vanished + self.retention).timestamp())),
+            );
+        }
+        Ok(item)
+    }
+
+    fn record_of(&self, scope: &Scope, item: &Item) -> Result<Record, StoreError> {
+        let location = format!(
+            "table {} item pk={:?} sk={:?}",
+            self.table,
+            item.get("pk")
+                .and_then(|v| v.as_s().ok())
+                .map_or("?", String::as_str),
+            item.get("sk")
+                .and_then(|v| v.as_s().ok())
+                .map_or("?", String::as_str),
+        );
+        let corrupt = |reason: String| StoreError::Corrupt {
+            location: location.clone(),
+            reason,
+        };
+        let opt_s = |key: &str| -> Result<Option<&str>, StoreError> {
+            match item.get(key) {
+                None => Ok(None),
+                Some(AttributeValue::S(v)) => Ok(Some(v.as_str())),
+                Some(_) => Err(corrupt(format!("attribute {key} is not a string"))),
+            }
+        };
+        let req_s =
+            |key: &str| opt_s(key)?.ok_or_else(|| corrupt(format!("attribute {key} is missing")));
+        let time = |key: &str, v: &str| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| corrupt(format!("attribute {key} is not an RFC 3339 time: {e}")))
+        };
+        let opt_time = |key: &str| opt_s(key)?.map(|v| time(key, v)).transpose();
+        let version = match item.get("version") {
+            Some(AttributeValue::N(v)) => v
+                .parse::<u64>()
+                .map_err(|e| corrupt(format!("attribute version is not a count: {e}")))?,
+            _ => {
+                return Err(corrupt(
+                    "attribute version is missing or not a number".into(),
+                ));
+            }
+        };
+        let error_cause = match (opt_s("error_message")?, opt_s("error_category")?) {
+            (None, None) => None,
+            (Some(message), Some(category)) => Some(ErrorCause {
+                message: message.to_owned(),
+                category: ErrorCategory::parse(category),
+            }),
+            _ => {
+                return Err(corrupt(
+                    "error_message and error_category must come together".into(),
+                ));
+            }
+        };
+        let pending: Vec<Alert> = match opt_s("pending_alerts")? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| corrupt(format!("attribute pending_alerts: {e}")))?,
+        };
+        let claim = match (opt_s("claim_owner")?, opt_time("claim_at")?) {
+            (None, None) => None,
+            (Some(owner), Some(at)) => Some(Claim {
+                owner: owner.to_owned(),
+                at,
+            }),
+            _ => {
+                return Err(corrupt(
+                    "claim_owner and claim_at must come together".into(),
+                ));
+            }
+        };
+        let pk = req_s("pk")?;
+        if pk != scope.key() {
+            return Err(corrupt(format!("pk {pk:?} is not the scope queried")));
+        }
+        let ids = |e: crate::domain::IdError| corrupt(e.to_string());
+        Ok(Record {
+            observation: Observation {
+                account: AccountId::parse(scope.account.as_str()).map_err(ids)?,
+                region: Region::parse(scope.region.as_str()).map_err(ids)?,
+                id: DatastoreId::parse(req_s("sk")?).map_err(ids)?,
+                arn: req_s("arn")?.to_owned(),
+                name: req_s("name")?.to_owned(),
+                status: DatastoreStatus::parse(req_s("status")?),
+                created_at: opt_time("created_at")?,
+                type_version: req_s("type_version")?.to_owned(),
+                endpoint: req_s("endpoint")?.to_owned(),
+                error_cause,
+            },
+            version,
+            first_seen: time("first_seen", req_s("first_seen")?)?,
+            last_changed: time("last_changed", req_s("last_changed")?)?,
+            vanished_at: opt_time("vanished_at")?,
+            pending,
+            claim,
+        })
+    }
+}
+
+fn unavailable<E>(error: &SdkError<E>) -> StoreError
+where
+    E: std::error::Error + 'static,
+{
+    StoreError::Unavailable(DisplayErrorContext(error).to_string())
+}
+
+impl SnapshotStore for DynamoDbStore {
+    #[instrument(skip(self), fields(table = %self.table, scope = %scope))]
+    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+        let mut snapshot = Snapshot::default();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(scope.key()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable(&e))?;
+            for item in page.items() {
+                let record = self.record_of(scope, item)?;
+                snapshot
+                    .records
+                    .insert(record.observation.id.clone(), record);
+            }
+            match page.last_evaluated_key() {
+                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                _ => break,
+            }
+        }
+        Ok(snapshot)
+    }
+
+    #[instrument(skip(self, record), fields(table = %self.table, scope = %scope, datastore = %record.observation.id, version = record.version))]
+    async fn put(
+        &self,
+        scope: &Scope,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(self.item_of(scope, record)?));
+        let request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("#version = :expected")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":expected", AttributeValue::N(v.to_string())),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Err(StoreError::Conflict {
+                    scope: scope.clone(),
+                    id: record.observation.id.to_string(),
+                })
+            }
+            Err(e) => Err(unavailable(&e)),
+        }
+    }
+}

@@ -4,4 +4,5 @@ pub mod dynamodb;
 pub mod file;
 pub mod healthlake;
 pub mod memory;
+pub mod sdk;
 pub mod sns;

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 pub type View = BTreeMap<DatastoreId, Observation>;
 
 /// One change to one data store.
-#[expect(clippy::large_enum_variant, reason = "short-lived values, one per changed store")]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "short-lived values, one per changed store"
+)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transition {
     /// A store the snapshot did not have.
