@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The one command that runs every check and test, on a fresh machine too:
+# installs the tools (infra/scripts/setup-tools.sh), then formatting, lints,
+# the whole workspace's tests, and the SAM template checks when there is a
+# template. Local services are started by the tests themselves.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tools: infra/scripts/setup-tools.sh"
+bash infra/scripts/setup-tools.sh
+# shellcheck source=/dev/null
+source .tools/env.sh
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
+
+# --- SAM template checks ---------------------------------------------------------
+# infra/scripts/check-template.sh, when present, owns these checks; without it
+# the template gets the two offline checks.
+if [ -f template.yaml ]; then
+    if [ -f infra/scripts/check-template.sh ]; then
+        step "template: infra/scripts/check-template.sh"
+        bash infra/scripts/check-template.sh
+    else
+        step "template: cfn-lint, sam validate --lint"
+        cfn-lint template.yaml
+        sam validate --lint
+    fi
+fi
+
+step "all checks passed"

@@ -1,0 +1,209 @@
+//! Each local stand-in starts and answers one real call.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+use integration_tests::services::{
+    DynamoDbLocal, InvokeOutcome, LambdaRuntimeApi, Moto, sdk_config,
+};
+use serde_json::{Value, json};
+
+const REGION: &str = "us-east-1";
+
+/// A binary target of this workspace, so the Runtime API emulator accepts the name.
+const ECHO: &str = "echo-lambda";
+
+fn echo_bootstrap() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_echo-lambda"))
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test]
+async fn dynamodb_local_stores_and_returns_an_item() -> anyhow::Result<()> {
+    let dynamodb = DynamoDbLocal::start().await?;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb.endpoint(), REGION));
+    let table = unique("smoke");
+
+    client
+        .create_table()
+        .table_name(&table)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()?,
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()?,
+        )
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await?;
+    client
+        .put_item()
+        .table_name(&table)
+        .item("pk", AttributeValue::S("datastore-1".into()))
+        .item("status", AttributeValue::S("ACTIVE".into()))
+        .send()
+        .await?;
+    let item = client
+        .get_item()
+        .table_name(&table)
+        .key("pk", AttributeValue::S("datastore-1".into()))
+        .consistent_read(true)
+        .send()
+        .await?
+        .item
+        .expect("the item just put");
+
+    assert_eq!(
+        item.get("status"),
+        Some(&AttributeValue::S("ACTIVE".into()))
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn moto_delivers_an_sns_message_to_an_sqs_subscriber() -> anyhow::Result<()> {
+    let moto = Moto::start().await?;
+    let config = sdk_config(&moto.endpoint(), REGION);
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("alerts"))
+        .send()
+        .await?
+        .topic_arn
+        .expect("topic ARN");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("inbox"))
+        .send()
+        .await?
+        .queue_url
+        .expect("queue URL");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await?
+        .attributes
+        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+        .expect("queue ARN");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .send()
+        .await?;
+    sns.publish()
+        .topic_arn(&topic_arn)
+        .subject("Data store CREATE_FAILED")
+        .message("datastore-1 is CREATE_FAILED")
+        .send()
+        .await?;
+
+    let mut bodies = Vec::new();
+    for _ in 0..5 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .wait_time_seconds(2)
+            .send()
+            .await?;
+        bodies.extend(
+            received
+                .messages
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.body),
+        );
+        if !bodies.is_empty() {
+            break;
+        }
+    }
+
+    assert_eq!(
+        bodies.len(),
+        1,
+        "exactly the one published message: {bodies:?}"
+    );
+    // Without raw message delivery the queue receives the SNS envelope.
+    let envelope: Value = serde_json::from_str(&bodies[0])?;
+    assert_eq!(envelope["Type"], "Notification");
+    assert_eq!(envelope["TopicArn"], topic_arn.as_str());
+    assert_eq!(envelope["Subject"], "Data store CREATE_FAILED");
+    assert_eq!(envelope["Message"], "datastore-1 is CREATE_FAILED");
+    Ok(())
+}
+
+#[tokio::test]
+async fn lambda_runtime_api_returns_the_response_and_the_function_error() -> anyhow::Result<()> {
+    let api = LambdaRuntimeApi::start().await?;
+    let _function = api.spawn_function(echo_bootstrap(), ECHO, &[])?;
+
+    let event = json!({"datastoreId": "abc", "nested": {"n": 1}});
+    let response = api.invoke(ECHO, &event).await?.into_success()?;
+    assert_eq!(response["echo"], event);
+
+    let outcome = api
+        .invoke(ECHO, &json!({"fail": "snapshot table missing"}))
+        .await?;
+    match outcome {
+        InvokeOutcome::FunctionError { error_message, .. } => {
+            assert_eq!(error_message, "snapshot table missing");
+        }
+        other => panic!("expected a function error, got {other:?}"),
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn lambda_runtime_api_serves_overlapping_invokes_from_two_processes() -> anyhow::Result<()> {
+    let api = LambdaRuntimeApi::start().await?;
+    // One function process takes one invocation at a time; two serve two at once.
+    let _first = api.spawn_function(echo_bootstrap(), ECHO, &[])?;
+    let _second = api.spawn_function(echo_bootstrap(), ECHO, &[])?;
+
+    let (event_a, event_b) = (
+        json!({"call": "a", "sleep_ms": 2000}),
+        json!({"call": "b", "sleep_ms": 2000}),
+    );
+    let (a, b) = tokio::join!(api.invoke(ECHO, &event_a), api.invoke(ECHO, &event_b));
+    let (a, b) = (a?.into_success()?, b?.into_success()?);
+
+    assert_eq!(a["echo"]["call"], "a");
+    assert_eq!(b["echo"]["call"], "b");
+    let pids: HashSet<_> = [a["pid"].clone(), b["pid"].clone()].into_iter().collect();
+    assert_eq!(
+        pids.len(),
+        2,
+        "each process served one of the overlapping calls: {a} {b}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn lambda_runtime_api_refuses_a_name_that_is_not_a_workspace_binary() -> anyhow::Result<()> {
+    let api = LambdaRuntimeApi::start().await?;
+    let err = api
+        .invoke("no-such-function", &json!({}))
+        .await
+        .expect_err("an unknown function name");
+    assert!(format!("{err:#}").contains("Missing function"), "{err:#}");
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Test harness: starts local services.
+
+pub mod services;
