@@ -1,0 +1,106 @@
+//! The command line of the `healthlake-emulator` binary.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::server::{DEFAULT_ACCOUNT_ID, EmulatorConfig};
+
+pub const DEFAULT_PORT: u16 = 4599;
+
+/// An emulator of the Amazon HealthLake control plane. Point any AWS client at
+/// it; the region of each request comes from its SigV4 credential scope.
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(name = "healthlake-emulator", version)]
+pub struct Cli {
+    /// Port to listen on (0 picks a free one)
+    #[arg(long, default_value_t = DEFAULT_PORT)]
+    pub port: u16,
+    /// Address to listen on
+    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub host: IpAddr,
+    /// Account id in every ARN (12 digits)
+    #[arg(long, default_value = DEFAULT_ACCOUNT_ID, value_parser = parse_account_id)]
+    pub account: String,
+    /// How long a data store stays CREATING, and DELETING, in milliseconds
+    #[arg(long, default_value_t = 2000)]
+    pub transition_delay_ms: u64,
+}
+
+fn parse_account_id(value: &str) -> Result<String, String> {
+    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(value.to_owned())
+    } else {
+        Err(format!("an account id is 12 digits, not {value:?}"))
+    }
+}
+
+impl Cli {
+    pub fn socket_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.host, self.port)
+    }
+
+    pub fn config(&self) -> EmulatorConfig {
+        EmulatorConfig {
+            account_id: self.account.clone(),
+            transition_delay: Duration::from_millis(self.transition_delay_ms),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("healthlake-emulator").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn defaults_listen_on_loopback_port_4599_with_the_default_config() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.socket_addr(), "127.0.0.1:4599".parse().unwrap());
+        assert_eq!(cli.config(), EmulatorConfig::default());
+    }
+
+    #[test]
+    fn every_option_is_read() {
+        let cli = parse(&[
+            "--port",
+            "0",
+            "--host",
+            "0.0.0.0",
+            "--account",
+            "210987654321",
+            "--transition-delay-ms",
+            "150",
+        ])
+        .unwrap();
+        assert_eq!(cli.socket_addr(), "0.0.0.0:0".parse().unwrap());
+        assert_eq!(
+            cli.config(),
+            EmulatorConfig {
+                account_id: "210987654321".into(),
+                transition_delay: Duration::from_millis(150),
+            }
+        );
+        let ipv6 = parse(&["--host", "::1"]).unwrap();
+        assert_eq!(ipv6.socket_addr(), "[::1]:4599".parse().unwrap());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        for args in [
+            &["--port", "70000"][..],
+            &["--port", "http"],
+            &["--host", "not-an-address"],
+            &["--account", "12345"],
+            &["--account", "12345678901a"],
+            &["--transition-delay-ms", "-1"],
+            &["--unknown"],
+        ] {
+            assert!(parse(args).is_err(), "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! An emulator of the Amazon HealthLake control plane.
+//!
+//! It speaks awsJson1_0 as the service does (`POST /`, `X-Amz-Target:
+//! HealthLake.<Operation>`), so the official SDK and any SigV4 client work
+//! against it. Signatures are not verified; the region of each request comes
+//! from its credential scope, and every region has its own data stores.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+//! let emulator = RunningEmulator::start(EmulatorConfig::default(), "127.0.0.1:0".parse().unwrap()).await?;
+//! println!("endpoint: {}", emulator.url());
+//! emulator.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Admin routes under `/_emulator` script what the service would do on its own:
+//! see [`admin`]. A store created with the tag `emulator:outcome` =
+//! `CREATE_FAILED:<ErrorCategory>:<message>` fails its creation: see [`outcome`].
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod control;
+pub mod listing;
+pub mod model;
+pub mod outcome;
+pub mod protocol;
+pub mod registry;
+pub mod server;
+pub mod state;
+pub mod wire;
+
+pub use server::{EmulatorConfig, RunningEmulator, router};

@@ -1,0 +1,323 @@
+//! The data stores of every region, and the operations on them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::listing::{Filter, Page, PageRequest, SortKey, paginate};
+use crate::model::{Datastore, NewDatastore, Snapshot};
+use crate::protocol::ApiError;
+
+/// A store and what a client sees of it now.
+pub type View<'a> = (&'a Datastore, Snapshot);
+
+#[derive(Debug)]
+pub struct Registry {
+    account_id: String,
+    transition_delay: TimeDelta,
+    regions: BTreeMap<String, Vec<Datastore>>,
+}
+
+impl Registry {
+    pub fn new(account_id: String, transition_delay: Duration) -> Registry {
+        Registry {
+            account_id,
+            transition_delay: TimeDelta::from_std(transition_delay).unwrap_or(TimeDelta::MAX),
+            regions: BTreeMap::new(),
+        }
+    }
+
+    fn snapshot(&self, store: &Datastore, now: DateTime<Utc>) -> Snapshot {
+        store.lifecycle.at(now, self.transition_delay)
+    }
+
+    /// Creates a store; a client token already used in the region returns the
+    /// store it created, so a retried request creates nothing new.
+    pub fn create(&mut self, region: &str, new: NewDatastore, now: DateTime<Utc>) -> View<'_> {
+        let delay = self.transition_delay;
+        let stores = self.regions.entry(region.to_owned()).or_default();
+        let existing = new.client_token.as_ref().and_then(|token| {
+            stores
+                .iter()
+                .position(|store| store.client_token.as_ref() == Some(token))
+        });
+        let index = match existing {
+            Some(index) => index,
+            None => {
+                stores.push(Datastore::new(new, region, &self.account_id, now));
+                stores.len() - 1
+            }
+        };
+        let store = &stores[index];
+        (store, store.lifecycle.at(now, delay))
+    }
+
+    pub fn get(&self, region: &str, id: &str, now: DateTime<Utc>) -> Result<View<'_>, ApiError> {
+        self.stores(region)
+            .iter()
+            .find(|store| store.id == id)
+            .map(|store| (store, self.snapshot(store, now)))
+            .ok_or_else(|| not_found(id))
+    }
+
+    pub fn delete(
+        &mut self,
+        region: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<View<'_>, ApiError> {
+        let delay = self.transition_delay;
+        let store = self
+            .regions
+            .get_mut(region)
+            .and_then(|stores| stores.iter_mut().find(|store| store.id == id))
+            .ok_or_else(|| not_found(id))?;
+        store
+            .lifecycle
+            .begin_deletion(now, delay)
+            .map_err(|status| {
+                ApiError::conflict(format!(
+                    "Datastore {id} is {} and can only be deleted when ACTIVE",
+                    status.as_str()
+                ))
+            })?;
+        let snapshot = store.lifecycle.at(now, delay);
+        Ok((store, snapshot))
+    }
+
+    pub fn list(
+        &self,
+        region: &str,
+        filter: &Filter,
+        page: &PageRequest,
+        now: DateTime<Utc>,
+    ) -> Page<View<'_>> {
+        let matching = self
+            .stores(region)
+            .iter()
+            .map(|store| (store, self.snapshot(store, now)))
+            .filter(|(store, snapshot)| {
+                filter.matches(store.name.as_deref(), &snapshot.status, store.created_ms())
+            })
+            .map(|(store, snapshot)| {
+                let key = SortKey {
+                    created_ms: store.created_ms(),
+                    id: store.id.clone(),
+                };
+                (key, (store, snapshot))
+            })
+            .collect();
+        paginate(matching, page)
+    }
+
+    /// A store by ARN in the region of the request.
+    pub fn by_arn_mut(&mut self, region: &str, arn: &str) -> Result<&mut Datastore, ApiError> {
+        validate_arn(arn)?;
+        self.regions
+            .get_mut(region)
+            .and_then(|stores| stores.iter_mut().find(|store| store.arn == arn))
+            .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist")))
+    }
+
+    pub fn by_arn(&self, region: &str, arn: &str) -> Result<&Datastore, ApiError> {
+        validate_arn(arn)?;
+        self.stores(region)
+            .iter()
+            .find(|store| store.arn == arn)
+            .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist")))
+    }
+
+    /// A store by id in whichever region holds it, with that region.
+    pub fn find_anywhere_mut(&mut self, id: &str) -> Option<(&str, &mut Datastore)> {
+        self.regions.iter_mut().find_map(|(region, stores)| {
+            stores
+                .iter_mut()
+                .find(|store| store.id == id)
+                .map(|store| (region.as_str(), store))
+        })
+    }
+
+    pub fn clear(&mut self) {
+        self.regions.clear();
+    }
+
+    fn stores(&self, region: &str) -> &[Datastore] {
+        self.regions
+            .get(region)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Datastore {id} does not exist"))
+}
+
+fn validate_arn(arn: &str) -> Result<(), ApiError> {
+    if arn.starts_with("arn:") && arn.split(':').count() >= 6 {
+        Ok(())
+    } else {
+        Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{arn}' at 'resourceARN' failed to satisfy constraint: Member must be an ARN"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::DatastoreStatus;
+    use crate::protocol::ErrorCode;
+    use crate::wire::CreateFhirDatastoreRequest;
+
+    const DELAY: Duration = Duration::from_secs(2);
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_700_000_000_000 + ms).unwrap()
+    }
+
+    fn new(name: &str, token: Option<&str>) -> NewDatastore {
+        NewDatastore::try_from(CreateFhirDatastoreRequest {
+            datastore_name: Some(name.into()),
+            datastore_type_version: Some("R4".into()),
+            client_token: token.map(Into::into),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    fn registry() -> Registry {
+        Registry::new("123456789012".into(), DELAY)
+    }
+
+    #[test]
+    fn regions_hold_their_own_stores() {
+        let mut registry = registry();
+        let id = registry
+            .create("us-east-1", new("a", None), at(0))
+            .0
+            .id
+            .clone();
+        assert!(registry.get("us-east-1", &id, at(0)).is_ok());
+        assert_eq!(
+            registry.get("us-east-2", &id, at(0)).unwrap_err().code(),
+            ErrorCode::ResourceNotFound
+        );
+        let everything = PageRequest::parse(None, None).unwrap();
+        let listed = registry.list("us-east-2", &Filter::default(), &everything, at(0));
+        assert!(listed.items.is_empty());
+        assert_eq!(
+            registry.find_anywhere_mut(&id).map(|(region, _)| region),
+            Some("us-east-1")
+        );
+    }
+
+    #[test]
+    fn a_client_token_makes_create_idempotent() {
+        let mut registry = registry();
+        let first = registry
+            .create("us-east-1", new("a", Some("t1")), at(0))
+            .0
+            .id
+            .clone();
+        let again = registry
+            .create("us-east-1", new("a", Some("t1")), at(5))
+            .0
+            .id
+            .clone();
+        let other = registry
+            .create("us-east-1", new("a", Some("t2")), at(5))
+            .0
+            .id
+            .clone();
+        assert_eq!(first, again);
+        assert_ne!(first, other);
+    }
+
+    #[test]
+    fn delete_needs_an_active_store_that_exists() {
+        let mut registry = registry();
+        let id = registry
+            .create("us-east-1", new("a", None), at(0))
+            .0
+            .id
+            .clone();
+        let err = registry.delete("us-east-1", &id, at(1000)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Conflict);
+        assert!(err.message().contains("CREATING"), "{err}");
+        let (_, snapshot) = registry.delete("us-east-1", &id, at(2000)).unwrap();
+        assert_eq!(snapshot.status, DatastoreStatus::Deleting);
+        assert_eq!(
+            registry
+                .delete("us-east-1", &id, at(2500))
+                .unwrap_err()
+                .code(),
+            ErrorCode::Conflict
+        );
+        assert_eq!(
+            registry
+                .delete("us-east-1", "0".repeat(32).as_str(), at(2500))
+                .unwrap_err()
+                .code(),
+            ErrorCode::ResourceNotFound
+        );
+    }
+
+    #[test]
+    fn list_orders_by_creation_and_filters_on_the_current_status() {
+        let mut registry = registry();
+        let late = registry
+            .create("us-east-1", new("late", None), at(10))
+            .0
+            .id
+            .clone();
+        let early = registry
+            .create("us-east-1", new("early", None), at(0))
+            .0
+            .id
+            .clone();
+        let everything = PageRequest::parse(None, None).unwrap();
+        let ids = |page: Page<View<'_>>| {
+            page.items
+                .iter()
+                .map(|(store, _)| store.id.clone())
+                .collect::<Vec<_>>()
+        };
+        let all = registry.list("us-east-1", &Filter::default(), &everything, at(2005));
+        assert_eq!(ids(all), vec![early.clone(), late.clone()]);
+
+        let active = Filter::try_from(crate::wire::DatastoreFilter {
+            datastore_status: Some("ACTIVE".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            ids(registry.list("us-east-1", &active, &everything, at(2005))),
+            vec![early]
+        );
+    }
+
+    #[test]
+    fn arns_are_looked_up_in_the_region_of_the_request() {
+        let mut registry = registry();
+        let arn = registry
+            .create("us-east-1", new("a", None), at(0))
+            .0
+            .arn
+            .clone();
+        assert!(registry.by_arn("us-east-1", &arn).is_ok());
+        assert!(registry.by_arn_mut("us-east-1", &arn).is_ok());
+        assert_eq!(
+            registry.by_arn("us-west-2", &arn).unwrap_err().code(),
+            ErrorCode::ResourceNotFound
+        );
+        assert_eq!(
+            registry
+                .by_arn("us-east-1", "not-an-arn")
+                .unwrap_err()
+                .code(),
+            ErrorCode::Validation
+        );
+    }
+}

@@ -1,0 +1,50 @@
+//! The state one emulator shares between its requests.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use crate::control::{CallCounts, Faults};
+use crate::registry::Registry;
+use crate::server::EmulatorConfig;
+
+#[derive(Debug)]
+pub struct Emulator {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    pub registry: Registry,
+    pub faults: Faults,
+    pub calls: CallCounts,
+    /// Added to every API call before it is handled.
+    pub latency: Duration,
+}
+
+impl Emulator {
+    pub fn new(config: &EmulatorConfig) -> Emulator {
+        Emulator {
+            inner: Mutex::new(Inner {
+                registry: Registry::new(config.account_id.clone(), config.transition_delay),
+                faults: Faults::default(),
+                calls: CallCounts::default(),
+                latency: Duration::ZERO,
+            }),
+        }
+    }
+
+    /// The lock is never held across an await, and every update leaves the
+    /// state consistent, so a panic elsewhere does not make it unusable.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Inner {
+    pub fn reset(&mut self) {
+        self.registry.clear();
+        self.faults.clear();
+        self.calls.clear();
+        self.latency = Duration::ZERO;
+    }
+}

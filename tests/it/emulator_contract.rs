@@ -1,0 +1,1011 @@
+//! Contract of the HealthLake emulator, driven by the official aws-sdk-healthlake
+//! client: what a client sends and what it reads back.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_sdk_healthlake::Client;
+use aws_sdk_healthlake::config::retry::RetryConfig;
+use aws_sdk_healthlake::config::timeout::TimeoutConfig;
+use aws_sdk_healthlake::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_healthlake::types::{
+    DatastoreFilter, DatastoreProperties, DatastoreStatus, ErrorCategory, FhirVersion, Tag,
+};
+use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use serde_json::{Value, json};
+
+const TRANSITION: Duration = Duration::from_millis(200);
+const ACCOUNT: &str = "123456789012";
+const OUTCOME_TAG: &str = "emulator:outcome";
+
+/// One emulator per test, with an SDK client per region and plain HTTP for
+/// the admin routes.
+struct Emulator {
+    running: RunningEmulator,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    async fn start() -> Emulator {
+        let config = EmulatorConfig {
+            account_id: ACCOUNT.to_owned(),
+            transition_delay: TRANSITION,
+        };
+        let running =
+            RunningEmulator::start(config, "127.0.0.1:0".parse().expect("socket address"))
+                .await
+                .expect("emulator starts");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("http client");
+        Emulator { running, http }
+    }
+
+    /// The client as the monitor builds it, with retries off so that every
+    /// scripted error reaches the caller.
+    fn client(&self, region: &str) -> Client {
+        let config = aws_sdk_healthlake::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_owned()))
+            .endpoint_url(self.running.url())
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        Client::from_conf(config)
+    }
+
+    async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/_emulator/{path}", self.running.url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("admin request");
+        let status = response.status().as_u16();
+        let body = response.json().await.expect("admin response is JSON");
+        (status, body)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.admin(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn fault(&self, body: Value) {
+        let (status, response) = self.post("faults", body).await;
+        assert_eq!(status, 200, "{response}");
+    }
+
+    async fn force_status(&self, id: &str, body: Value) -> (u16, Value) {
+        self.post(&format!("datastores/{id}/status"), body).await
+    }
+
+    async fn calls(&self) -> Value {
+        self.admin(reqwest::Method::GET, "calls", None).await.1
+    }
+
+    /// A raw awsJson1_0 call, for what the SDK never sends.
+    async fn raw(
+        &self,
+        target: Option<&str>,
+        authorization: Option<&str>,
+        body: &str,
+    ) -> (u16, Option<String>, Value) {
+        let mut request = self
+            .http
+            .post(self.running.url())
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(body.to_owned());
+        if let Some(target) = target {
+            request = request.header("x-amz-target", target);
+        }
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        let response = request.send().await.expect("raw request");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        let body = response.json().await.expect("raw response is JSON");
+        (status, content_type, body)
+    }
+}
+
+fn signed(region: &str) -> String {
+    format!(
+        "AWS4-HMAC-SHA256 Credential=AKID/20240101/{region}/healthlake/aws4_request, \
+         SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123abcd"
+    )
+}
+
+fn tag(key: &str, value: &str) -> Tag {
+    Tag::builder().key(key).value(value).build().expect("tag")
+}
+
+async fn create(client: &Client, name: &str, tags: &[Tag]) -> String {
+    let output = client
+        .create_fhir_datastore()
+        .datastore_name(name)
+        .datastore_type_version(FhirVersion::R4)
+        .set_tags(Some(tags.to_vec()))
+        .send()
+        .await
+        .expect("create data store");
+    output.datastore_id().to_owned()
+}
+
+async fn describe(client: &Client, id: &str) -> DatastoreProperties {
+    client
+        .describe_fhir_datastore()
+        .datastore_id(id)
+        .send()
+        .await
+        .expect("describe data store")
+        .datastore_properties
+        .expect("DatastoreProperties")
+}
+
+/// Polls Describe until the store reaches `status`, for at most five seconds.
+async fn wait_for(client: &Client, id: &str, status: &str) -> DatastoreProperties {
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let properties = describe(client, id).await;
+        let current = properties.datastore_status().as_str().to_owned();
+        if current == status {
+            return properties;
+        }
+        if seen.last() != Some(&current) {
+            seen.push(current);
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("data store {id} never became {status}; it went through {seen:?}");
+}
+
+async fn list_all(client: &Client, filter: Option<DatastoreFilter>) -> Vec<DatastoreProperties> {
+    let output = client
+        .list_fhir_datastores()
+        .set_filter(filter)
+        .send()
+        .await
+        .expect("list data stores");
+    assert_eq!(
+        output.next_token(),
+        None,
+        "one page holds every store of these tests"
+    );
+    output.datastore_properties_list().to_vec()
+}
+
+fn ids(stores: &[DatastoreProperties]) -> Vec<&str> {
+    stores
+        .iter()
+        .map(DatastoreProperties::datastore_id)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_data_store_goes_from_creating_to_active_then_deleting_to_deleted() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+
+    let created = client
+        .create_fhir_datastore()
+        .datastore_name("patients")
+        .datastore_type_version(FhirVersion::R4)
+        .send()
+        .await
+        .expect("create");
+    let id = created.datastore_id().to_owned();
+    assert_eq!(id.len(), 32);
+    assert!(
+        id.chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)),
+        "{id}"
+    );
+    let arn = format!("arn:aws:healthlake:us-east-1:{ACCOUNT}:datastore/fhir/{id}");
+    let endpoint = format!("https://healthlake.us-east-1.amazonaws.com/datastore/{id}/r4/");
+    assert_eq!(created.datastore_arn(), arn);
+    assert_eq!(created.datastore_endpoint(), endpoint);
+    assert_eq!(created.datastore_status(), &DatastoreStatus::Creating);
+
+    let creating = describe(&client, &id).await;
+    assert_eq!(creating.datastore_status(), &DatastoreStatus::Creating);
+    assert_eq!(creating.datastore_name(), Some("patients"));
+    assert_eq!(creating.datastore_arn(), arn);
+    assert_eq!(creating.datastore_endpoint(), endpoint);
+    assert_eq!(creating.datastore_type_version(), &FhirVersion::R4);
+    assert!(creating.sse_configuration().is_some());
+    assert!(creating.error_cause().is_none());
+    let created_at = creating.created_at().expect("CreatedAt").secs();
+    let now = chrono::Utc::now().timestamp();
+    assert!(
+        (now - 60..=now + 1).contains(&created_at),
+        "CreatedAt {created_at}, now {now}"
+    );
+
+    let active = wait_for(&client, &id, "ACTIVE").await;
+    assert_eq!(active.created_at(), creating.created_at());
+
+    let deleted = client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.datastore_id(), id);
+    assert_eq!(deleted.datastore_arn(), arn);
+    assert_eq!(deleted.datastore_endpoint(), endpoint);
+    assert_eq!(deleted.datastore_status(), &DatastoreStatus::Deleting);
+    assert_eq!(
+        describe(&client, &id).await.datastore_status(),
+        &DatastoreStatus::Deleting
+    );
+
+    wait_for(&client, &id, "DELETED").await;
+    assert_eq!(ids(&list_all(&client, None).await), vec![id.as_str()]);
+}
+
+#[tokio::test]
+async fn a_client_token_makes_a_retried_create_return_the_same_store() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let output = client
+            .create_fhir_datastore()
+            .datastore_type_version(FhirVersion::R4)
+            .client_token("retry-1")
+            .send()
+            .await
+            .expect("create");
+        ids.push(output.datastore_id().to_owned());
+    }
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(list_all(&client, None).await.len(), 1);
+}
+
+#[tokio::test]
+async fn tags_are_added_listed_and_removed() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let id = create(&client, "tagged", &[tag("team", "data")]).await;
+    let arn = describe(&client, &id).await.datastore_arn().to_owned();
+
+    let listed = |tags: &[Tag]| {
+        tags.iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("list tags");
+    assert_eq!(listed(tags.tags()), vec![("team".into(), "data".into())]);
+
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag("env", "test"))
+        .tags(tag("team", "platform"))
+        .send()
+        .await
+        .expect("tag");
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("list tags");
+    assert_eq!(
+        listed(tags.tags()),
+        vec![
+            ("team".into(), "platform".into()),
+            ("env".into(), "test".into())
+        ]
+    );
+
+    client
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys("team")
+        .send()
+        .await
+        .expect("untag");
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("list tags");
+    assert_eq!(listed(tags.tags()), vec![("env".into(), "test".into())]);
+
+    let unknown = format!(
+        "arn:aws:healthlake:us-east-1:{ACCOUNT}:datastore/fhir/{}",
+        "0".repeat(32)
+    );
+    let err = client
+        .tag_resource()
+        .resource_arn(&unknown)
+        .tags(tag("a", "b"))
+        .send()
+        .await
+        .expect_err("unknown ARN");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let err = client
+        .untag_resource()
+        .resource_arn(&unknown)
+        .tag_keys("a")
+        .send()
+        .await
+        .expect_err("unknown ARN");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let err = client
+        .list_tags_for_resource()
+        .resource_arn(&unknown)
+        .send()
+        .await
+        .expect_err("unknown ARN");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+}
+
+#[tokio::test]
+async fn pages_of_one_visit_every_store_once_in_creation_order() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let mut created = Vec::new();
+    for i in 0..5 {
+        created.push(create(&client, &format!("store-{i}"), &[]).await);
+    }
+
+    let mut visited = Vec::new();
+    let mut next_token = None;
+    for _ in 0..=created.len() {
+        let page = client
+            .list_fhir_datastores()
+            .max_results(1)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .expect("list page");
+        assert!(page.datastore_properties_list().len() <= 1);
+        visited.extend(
+            ids(page.datastore_properties_list())
+                .into_iter()
+                .map(str::to_owned),
+        );
+        match page.next_token() {
+            Some(token) => next_token = Some(token.to_owned()),
+            None => break,
+        }
+    }
+    assert!(next_token.is_none(), "pagination did not end");
+    let unique: HashSet<&String> = visited.iter().collect();
+    assert_eq!(
+        unique.len(),
+        visited.len(),
+        "a store appeared twice: {visited:?}"
+    );
+    assert_eq!(visited, created);
+
+    let two = client
+        .list_fhir_datastores()
+        .max_results(2)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(
+        ids(two.datastore_properties_list()),
+        vec![created[0].as_str(), created[1].as_str()]
+    );
+    assert!(two.next_token().is_some());
+}
+
+#[tokio::test]
+async fn list_filters_on_name_status_and_creation_time() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    // Each store settles before the next is created, so creation times differ.
+    let first = create(&client, "first", &[]).await;
+    let first_at = *wait_for(&client, &first, "ACTIVE")
+        .await
+        .created_at()
+        .expect("CreatedAt");
+    let failed = create(
+        &client,
+        "second",
+        &[tag(
+            OUTCOME_TAG,
+            "CREATE_FAILED:NON_RETRYABLE_ERROR:no capacity",
+        )],
+    )
+    .await;
+    let failed_at = *wait_for(&client, &failed, "CREATE_FAILED")
+        .await
+        .created_at()
+        .expect("CreatedAt");
+    let third = create(&client, "third", &[]).await;
+    wait_for(&client, &third, "ACTIVE").await;
+
+    let by_name = DatastoreFilter::builder().datastore_name("second").build();
+    assert_eq!(
+        ids(&list_all(&client, Some(by_name)).await),
+        vec![failed.as_str()]
+    );
+    let no_name = DatastoreFilter::builder().datastore_name("fourth").build();
+    assert!(list_all(&client, Some(no_name)).await.is_empty());
+
+    let active = DatastoreFilter::builder()
+        .datastore_status(DatastoreStatus::Active)
+        .build();
+    assert_eq!(
+        ids(&list_all(&client, Some(active)).await),
+        vec![first.as_str(), third.as_str()]
+    );
+    let create_failed = DatastoreFilter::builder()
+        .datastore_status(DatastoreStatus::CreateFailed)
+        .build();
+    assert_eq!(
+        ids(&list_all(&client, Some(create_failed)).await),
+        vec![failed.as_str()]
+    );
+
+    let after = DatastoreFilter::builder().created_after(failed_at).build();
+    assert_eq!(
+        ids(&list_all(&client, Some(after)).await),
+        vec![third.as_str()]
+    );
+    let before = DatastoreFilter::builder().created_before(failed_at).build();
+    assert_eq!(
+        ids(&list_all(&client, Some(before)).await),
+        vec![first.as_str()]
+    );
+    let between = DatastoreFilter::builder()
+        .created_after(first_at)
+        .created_before(failed_at)
+        .build();
+    assert!(list_all(&client, Some(between)).await.is_empty());
+    let active_after_first = DatastoreFilter::builder()
+        .created_after(first_at)
+        .datastore_status(DatastoreStatus::Active)
+        .build();
+    assert_eq!(
+        ids(&list_all(&client, Some(active_after_first)).await),
+        vec![third.as_str()]
+    );
+}
+
+#[tokio::test]
+async fn client_errors_are_parsed_as_the_modelled_sdk_errors() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+
+    for max_results in [0, 501] {
+        let err = client
+            .list_fhir_datastores()
+            .max_results(max_results)
+            .send()
+            .await
+            .expect_err("MaxResults out of range");
+        let err = err.into_service_error();
+        assert!(err.is_validation_exception(), "{err:?}");
+        assert!(
+            err.meta()
+                .message()
+                .unwrap_or_default()
+                .contains("maxResults"),
+            "{err:?}"
+        );
+    }
+    let err = client
+        .list_fhir_datastores()
+        .next_token("not-a-token")
+        .send()
+        .await
+        .expect_err("bad NextToken");
+    assert!(err.into_service_error().is_validation_exception());
+    let err = client
+        .list_fhir_datastores()
+        .filter(
+            DatastoreFilter::builder()
+                .datastore_status(DatastoreStatus::from("ARCHIVED"))
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("unknown status in a filter");
+    assert!(err.into_service_error().is_validation_exception());
+    let err = client
+        .create_fhir_datastore()
+        .datastore_name("no-version")
+        .send()
+        .await
+        .expect_err("no DatastoreTypeVersion");
+    let err = err.into_service_error();
+    assert!(err.is_validation_exception(), "{err:?}");
+    assert!(
+        err.meta()
+            .message()
+            .unwrap_or_default()
+            .contains("datastoreTypeVersion")
+    );
+
+    let unknown = "0".repeat(32);
+    let err = client
+        .describe_fhir_datastore()
+        .datastore_id(&unknown)
+        .send()
+        .await
+        .expect_err("unknown id");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let err = client
+        .delete_fhir_datastore()
+        .datastore_id(&unknown)
+        .send()
+        .await
+        .expect_err("unknown id");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+
+    let id = create(&client, "young", &[]).await;
+    let err = client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect_err("deleting a CREATING store");
+    assert!(err.into_service_error().is_conflict_exception());
+    wait_for(&client, &id, "ACTIVE").await;
+    client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect("delete");
+    let err = client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect_err("deleting a DELETING store");
+    assert!(err.into_service_error().is_conflict_exception());
+}
+
+#[tokio::test]
+async fn scripted_faults_are_parsed_as_the_modelled_sdk_errors() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+
+    emulator
+        .fault(
+            json!({"Operation": "ListFHIRDatastores", "Error": "ThrottlingException", "Count": 2}),
+        )
+        .await;
+    for _ in 0..2 {
+        let err = client
+            .list_fhir_datastores()
+            .send()
+            .await
+            .expect_err("throttled");
+        let err = err.into_service_error();
+        assert!(err.is_throttling_exception(), "{err:?}");
+        assert_eq!(err.meta().message(), Some("Rate exceeded"));
+    }
+    client
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect("the third call passes");
+
+    emulator
+        .fault(json!({"Operation": "DescribeFHIRDatastore", "Error": "InternalServerException", "Message": "disk on fire"}))
+        .await;
+    let err = client
+        .describe_fhir_datastore()
+        .datastore_id("0".repeat(32))
+        .send()
+        .await
+        .expect_err("internal error");
+    let err = err.into_service_error();
+    assert!(err.is_internal_server_exception(), "{err:?}");
+    assert_eq!(err.meta().message(), Some("disk on fire"));
+
+    emulator
+        .fault(json!({"Operation": "CreateFHIRDatastore", "Error": "AccessDeniedException"}))
+        .await;
+    let err = client
+        .create_fhir_datastore()
+        .datastore_type_version(FhirVersion::R4)
+        .send()
+        .await
+        .expect_err("access denied");
+    assert!(err.into_service_error().is_access_denied_exception());
+    assert!(
+        list_all(&client, None).await.is_empty(),
+        "a failed create creates nothing"
+    );
+
+    emulator
+        .fault(json!({"Operation": "DeleteFHIRDatastore", "Error": "AccessDeniedException"}))
+        .await;
+    let err = client
+        .delete_fhir_datastore()
+        .datastore_id("0".repeat(32))
+        .send()
+        .await
+        .expect_err("access denied");
+    assert!(err.into_service_error().is_access_denied_exception());
+
+    let (status, body) = emulator
+        .post(
+            "faults",
+            json!({"Operation": "ListFHIRDatastores", "Error": "Throttled"}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ThrottlingException"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn requests_outside_the_protocol_get_aws_errors() {
+    let emulator = Emulator::start().await;
+    let list = Some("HealthLake.ListFHIRDatastores");
+
+    let (status, content_type, body) = emulator.raw(list, Some(&signed("us-east-1")), "{}").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(content_type.as_deref(), Some("application/x-amz-json-1.0"));
+    assert_eq!(body, json!({"DatastorePropertiesList": []}));
+
+    let (status, _, body) = emulator.raw(list, None, "{}").await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "AccessDeniedException", "{body}");
+    assert!(body["message"].is_string());
+
+    let (status, _, body) = emulator
+        .raw(
+            Some("HealthLake.StartFHIRImportJob"),
+            Some(&signed("us-east-1")),
+            "{}",
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "UnknownOperationException", "{body}");
+
+    let (status, _, body) = emulator
+        .raw(list, Some(&signed("us-east-1")), "{\"MaxResults\": ")
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "ValidationException", "{body}");
+
+    let (status, _, body) = emulator
+        .raw(
+            Some("HealthLake.DescribeFHIRDatastore"),
+            Some(&signed("us-east-1")),
+            "{}",
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "ValidationException", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("datastoreId"),
+        "{body}"
+    );
+
+    emulator
+        .fault(json!({"Operation": "ListFHIRDatastores", "Error": "InternalServerException"}))
+        .await;
+    let (status, _, body) = emulator.raw(list, Some(&signed("us-east-1")), "{}").await;
+    assert_eq!(status, 500);
+    assert_eq!(body["__type"], "InternalServerException", "{body}");
+}
+
+#[tokio::test]
+async fn the_outcome_tag_makes_a_creation_fail_with_its_error_cause() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let id = create(
+        &client,
+        "doomed",
+        &[tag(
+            OUTCOME_TAG,
+            "CREATE_FAILED:NON_RETRYABLE_ERROR:KMS key arn:aws:kms:x is disabled",
+        )],
+    )
+    .await;
+    assert_eq!(
+        describe(&client, &id).await.datastore_status(),
+        &DatastoreStatus::Creating
+    );
+
+    let failed = wait_for(&client, &id, "CREATE_FAILED").await;
+    let cause = failed.error_cause().expect("ErrorCause");
+    assert_eq!(
+        cause.error_message(),
+        Some("KMS key arn:aws:kms:x is disabled")
+    );
+    assert_eq!(
+        cause.error_category(),
+        Some(&ErrorCategory::NonRetryableError)
+    );
+
+    let listed = list_all(&client, None).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].datastore_status(), &DatastoreStatus::CreateFailed);
+    assert_eq!(listed[0].error_cause(), Some(cause));
+
+    let retryable = create(
+        &client,
+        "flaky",
+        &[tag(OUTCOME_TAG, "CREATE_FAILED:RETRYABLE_ERROR:try again")],
+    )
+    .await;
+    let failed = wait_for(&client, &retryable, "CREATE_FAILED").await;
+    assert_eq!(
+        failed
+            .error_cause()
+            .and_then(|cause| cause.error_category()),
+        Some(&ErrorCategory::RetryableError)
+    );
+
+    for malformed in [
+        "CREATE_FAILED",
+        "CREATE_FAILED:SOMETIMES:x",
+        "ACTIVE:RETRYABLE_ERROR:x",
+    ] {
+        let err = client
+            .create_fhir_datastore()
+            .datastore_type_version(FhirVersion::R4)
+            .tags(tag(OUTCOME_TAG, malformed))
+            .send()
+            .await
+            .expect_err("malformed outcome tag");
+        let err = err.into_service_error();
+        assert!(err.is_validation_exception(), "{err:?}");
+        assert!(
+            err.meta()
+                .message()
+                .unwrap_or_default()
+                .contains(OUTCOME_TAG),
+            "{err:?}"
+        );
+    }
+    assert_eq!(list_all(&client, None).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_forced_status_unknown_to_the_sdk_reaches_the_client_unchanged_and_stays() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-2");
+    let id = create(&client, "archive-me", &[]).await;
+
+    let (status, body) = emulator
+        .force_status(
+            &id,
+            json!({"DatastoreStatus": "ARCHIVED", "ErrorCause": {"ErrorMessage": "moved to glacier", "ErrorCategory": "NON_RETRYABLE_ERROR"}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["Region"], "us-east-2");
+    assert_eq!(body["DatastoreProperties"]["DatastoreStatus"], "ARCHIVED");
+
+    let archived = describe(&client, &id).await;
+    assert_eq!(
+        archived.datastore_status(),
+        &DatastoreStatus::from("ARCHIVED")
+    );
+    assert_eq!(archived.datastore_status().as_str(), "ARCHIVED");
+    assert_eq!(
+        archived
+            .error_cause()
+            .and_then(|cause| cause.error_message()),
+        Some("moved to glacier")
+    );
+    let listed = list_all(&client, None).await;
+    assert_eq!(listed[0].datastore_status().as_str(), "ARCHIVED");
+
+    // A store created now becomes ACTIVE only once the transition delay has
+    // passed, by which time the forced store would have become ACTIVE too.
+    let clock = create(&client, "clock", &[]).await;
+    wait_for(&client, &clock, "ACTIVE").await;
+    assert_eq!(
+        describe(&client, &id).await.datastore_status().as_str(),
+        "ARCHIVED"
+    );
+    let err = client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect_err("an ARCHIVED store is not ACTIVE");
+    assert!(err.into_service_error().is_conflict_exception());
+
+    let (status, _) = emulator
+        .force_status(
+            &id,
+            json!({"DatastoreStatus": "UPDATING", "ErrorCause": null}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let updating = describe(&client, &id).await;
+    assert_eq!(updating.datastore_status(), &DatastoreStatus::Updating);
+    assert!(updating.error_cause().is_none());
+
+    let (status, _) = emulator
+        .force_status(&id, json!({"DatastoreStatus": "ACTIVE"}))
+        .await;
+    assert_eq!(status, 200);
+    let deleting = client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleting.datastore_status(), &DatastoreStatus::Deleting);
+    wait_for(&client, &id, "DELETED").await;
+
+    let (status, body) = emulator
+        .force_status(&"f".repeat(32), json!({"DatastoreStatus": "ACTIVE"}))
+        .await;
+    assert_eq!(status, 404, "{body}");
+    let (status, _) = emulator
+        .force_status(&id, json!({"Status": "ACTIVE"}))
+        .await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn regions_are_isolated_from_each_other() {
+    let emulator = Emulator::start().await;
+    let east_1 = emulator.client("us-east-1");
+    let east_2 = emulator.client("us-east-2");
+
+    let one = create(&east_1, "one", &[]).await;
+    assert!(list_all(&east_2, None).await.is_empty());
+    let err = east_2
+        .describe_fhir_datastore()
+        .datastore_id(&one)
+        .send()
+        .await
+        .expect_err("a store of another region");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+
+    let two = create(&east_2, "two", &[]).await;
+    assert_eq!(ids(&list_all(&east_1, None).await), vec![one.as_str()]);
+    assert_eq!(ids(&list_all(&east_2, None).await), vec![two.as_str()]);
+    let two_arn = describe(&east_2, &two).await.datastore_arn().to_owned();
+    assert!(
+        two_arn.starts_with("arn:aws:healthlake:us-east-2:"),
+        "{two_arn}"
+    );
+    let err = east_1
+        .list_tags_for_resource()
+        .resource_arn(&two_arn)
+        .send()
+        .await
+        .expect_err("an ARN of another region");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+
+    emulator
+        .fault(json!({"Operation": "ListFHIRDatastores", "Error": "ThrottlingException", "Count": 5, "Region": "us-east-2"}))
+        .await;
+    assert_eq!(list_all(&east_1, None).await.len(), 1);
+    let err = east_2
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("throttled region");
+    assert!(err.into_service_error().is_throttling_exception());
+    assert_eq!(list_all(&east_1, None).await.len(), 1);
+}
+
+#[tokio::test]
+async fn calls_are_counted_per_operation_and_region_until_reset() {
+    let emulator = Emulator::start().await;
+    let east_1 = emulator.client("us-east-1");
+    let west_2 = emulator.client("us-west-2");
+    let id = create(&east_1, "counted", &[]).await;
+    describe(&east_1, &id).await;
+    list_all(&east_1, None).await;
+    list_all(&west_2, None).await;
+    emulator
+        .fault(json!({"Operation": "ListFHIRDatastores", "Error": "ThrottlingException"}))
+        .await;
+    west_2
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("throttled");
+
+    let calls = emulator.calls().await;
+    assert_eq!(calls["CreateFHIRDatastore"], 1, "{calls}");
+    assert_eq!(calls["DescribeFHIRDatastore"], 1, "{calls}");
+    assert_eq!(calls["ListFHIRDatastores"], 3, "{calls}");
+    assert_eq!(calls["DeleteFHIRDatastore"], 0, "{calls}");
+    assert_eq!(
+        calls["ByRegion"]["us-east-1"]["ListFHIRDatastores"], 1,
+        "{calls}"
+    );
+    assert_eq!(
+        calls["ByRegion"]["us-west-2"]["ListFHIRDatastores"], 2,
+        "{calls}"
+    );
+    assert_eq!(
+        calls["ByRegion"]["us-west-2"]["CreateFHIRDatastore"], 0,
+        "{calls}"
+    );
+
+    emulator
+        .fault(
+            json!({"Operation": "ListFHIRDatastores", "Error": "ThrottlingException", "Count": 3}),
+        )
+        .await;
+    let (status, _) = emulator.post("reset", json!({})).await;
+    assert_eq!(status, 200);
+    let calls = emulator.calls().await;
+    assert_eq!(calls["ListFHIRDatastores"], 0, "{calls}");
+    assert_eq!(calls["ByRegion"], json!({}));
+    assert!(
+        list_all(&east_1, None).await.is_empty(),
+        "reset forgets the stores and the faults"
+    );
+}
+
+#[tokio::test]
+async fn added_latency_applies_to_every_call_until_removed() {
+    let emulator = Emulator::start().await;
+    let config = emulator
+        .client("us-east-1")
+        .config()
+        .to_builder()
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .build(),
+        )
+        .build();
+    let impatient = Client::from_conf(config);
+    impatient
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect("no latency yet");
+
+    emulator.fault(json!({"LatencyMs": 10_000})).await;
+    let err = impatient
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("slower than the client's timeout");
+    assert!(
+        matches!(err, aws_sdk_healthlake::error::SdkError::TimeoutError(_)),
+        "{err:?}"
+    );
+
+    let (status, body) = emulator.post("faults", json!({"LatencyMs": 0})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["LatencyMs"], 0);
+    impatient
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect("latency removed");
+}
