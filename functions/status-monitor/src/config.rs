@@ -1,0 +1,227 @@
+//! The function's settings, read once at cold start.
+
+use chrono::Duration;
+use shared::domain::{AlertPolicy, Region};
+use shared::metrics::DEFAULT_NAMESPACE;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {name}: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    pub topic_arn: String,
+    /// Regions to scan; never empty.
+    pub regions: Vec<Region>,
+    pub policy: AlertPolicy,
+    pub claim_ttl: Duration,
+    pub vanished_retention: Duration,
+    pub metrics_namespace: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup`, so that tests need not touch the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str| {
+            get(name).ok_or(ConfigError {
+                name,
+                problem: "is required".into(),
+            })
+        };
+        let bad = |name: &'static str, problem: String| ConfigError { name, problem };
+
+        let table_name = required("TABLE_NAME")?;
+        if !(3..=255).contains(&table_name.len())
+            || !table_name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+        {
+            return Err(bad(
+                "TABLE_NAME",
+                format!("{table_name:?} is not a DynamoDB table name"),
+            ));
+        }
+        let topic_arn = required("TOPIC_ARN")?;
+        if !topic_arn.starts_with("arn:")
+            || topic_arn.split(':').count() != 6
+            || !topic_arn.contains(":sns:")
+        {
+            return Err(bad(
+                "TOPIC_ARN",
+                format!("{topic_arn:?} is not an SNS topic ARN"),
+            ));
+        }
+        let regions = match get("REGIONS") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(|r| Region::parse(r).map_err(|e| bad("REGIONS", e.to_string())))
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        let regions = if regions.is_empty() {
+            let own = get("AWS_REGION")
+                .ok_or(bad("REGIONS", "is empty and AWS_REGION is not set".into()))?;
+            vec![Region::parse(own).map_err(|e| bad("AWS_REGION", e.to_string()))?]
+        } else {
+            regions
+        };
+
+        let policy_error =
+            |name: &'static str| move |e: shared::domain::PolicyError| bad(name, e.problem);
+        let defaults = AlertPolicy::default();
+        let statuses = |name: &'static str, default| match get(name) {
+            Some(v) => AlertPolicy::parse_statuses(name, &v).map_err(policy_error(name)),
+            None => Ok(default),
+        };
+        let switch = |name: &'static str, default: bool| match get(name) {
+            Some(v) => AlertPolicy::parse_switch(name, &v).map_err(policy_error(name)),
+            None => Ok(default),
+        };
+        let policy = AlertPolicy {
+            critical: statuses("ALERT_CRITICAL_STATUSES", defaults.critical)?,
+            info: statuses("ALERT_INFO_STATUSES", defaults.info)?,
+            recovery: switch("ALERT_ON_RECOVERY", defaults.recovery)?,
+            unknown_status: switch("ALERT_ON_UNKNOWN_STATUS", defaults.unknown_status)?,
+            error_cause: switch("ALERT_ON_ERROR_CAUSE", defaults.error_cause)?,
+        };
+
+        let positive = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => match v.parse::<i64>() {
+                    Ok(n) if n > 0 => Ok(n),
+                    _ => Err(bad(
+                        name,
+                        format!("expected a positive whole number, got {v:?}"),
+                    )),
+                },
+            }
+        };
+        Ok(Self {
+            table_name,
+            topic_arn,
+            regions,
+            policy,
+            claim_ttl: Duration::seconds(positive("CLAIM_TTL_SECONDS", 120)?),
+            vanished_retention: Duration::days(positive("VANISHED_RETENTION_DAYS", 30)?),
+            metrics_namespace: get("METRICS_NAMESPACE")
+                .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("TABLE_NAME", "healthlake-monitor-snapshot"),
+        ("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:alerts"),
+        ("AWS_REGION", "us-east-1"),
+    ];
+
+    #[test]
+    fn defaults_to_the_functions_own_region() {
+        let c = config(&BASE).unwrap();
+        assert_eq!(c.regions, vec![Region::parse("us-east-1").unwrap()]);
+        assert_eq!(c.policy, AlertPolicy::default());
+        assert_eq!(c.claim_ttl, Duration::seconds(120));
+        assert_eq!(c.metrics_namespace, "HealthLakeMonitor");
+    }
+
+    #[test]
+    fn reads_a_region_list_and_the_policy() {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("REGIONS", "us-east-1, eu-west-2"),
+            ("ALERT_CRITICAL_STATUSES", "CREATE_FAILED"),
+            ("ALERT_ON_RECOVERY", "false"),
+        ]);
+        let c = config(&vars).unwrap();
+        assert_eq!(c.regions.len(), 2);
+        assert_eq!(c.policy.critical.len(), 1);
+        assert!(!c.policy.recovery);
+    }
+
+    #[test]
+    fn each_bad_setting_is_named() {
+        let cases: [(&[(&str, &str)], &str); 6] = [
+            (
+                &[("TOPIC_ARN", "arn:aws:sns:us-east-1:1:t")],
+                "setting TABLE_NAME: is required",
+            ),
+            (
+                &[("TABLE_NAME", "t!"), ("TOPIC_ARN", "x")],
+                "setting TABLE_NAME",
+            ),
+            (
+                &[("TABLE_NAME", "table"), ("TOPIC_ARN", "my-topic")],
+                "setting TOPIC_ARN",
+            ),
+            (
+                &[
+                    ("TABLE_NAME", "table"),
+                    ("TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+                    ("REGIONS", "mars"),
+                ],
+                "setting REGIONS",
+            ),
+            (
+                &[
+                    ("TABLE_NAME", "table"),
+                    ("TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+                ],
+                "setting REGIONS: is empty and AWS_REGION is not set",
+            ),
+            (
+                &[
+                    ("TABLE_NAME", "table"),
+                    ("TOPIC_ARN", "arn:aws:sns:us-east-1:1:t"),
+                    ("AWS_REGION", "us-east-1"),
+                    ("CLAIM_TTL_SECONDS", "-5"),
+                ],
+                "setting CLAIM_TTL_SECONDS",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let err = config(vars).unwrap_err().to_string();
+            assert!(
+                err.starts_with(expected),
+                "{err:?} should start with {expected:?}"
+            );
+        }
+        let mut vars = BASE.to_vec();
+        vars.push(("ALERT_CRITICAL_STATUSES", "CREATE_FAILD"));
+        assert!(
+            config(&vars)
+                .unwrap_err()
+                .to_string()
+                .contains("ALERT_CRITICAL_STATUSES")
+        );
+    }
+}
