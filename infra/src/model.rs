@@ -157,7 +157,11 @@ impl Lifecycle {
         delay: TimeDelta,
     ) -> Result<(), DatastoreStatus> {
         let current = self.at(now, delay).status;
-        if current != DatastoreStatus::Active {
+        // A failed store can be deleted too: that is how a failure is cleaned up.
+        if !matches!(
+            current,
+            DatastoreStatus::Active | DatastoreStatus::CreateFailed | DatastoreStatus::UpdateFailed
+        ) {
             return Err(current);
         }
         self.forced = None;
@@ -447,7 +451,7 @@ mod tests {
     }
 
     #[test]
-    fn only_active_stores_can_be_deleted_and_deletion_settles_in_deleted() {
+    fn only_settled_stores_can_be_deleted_and_deletion_settles_in_deleted() {
         let mut lifecycle = Lifecycle::new(at(0), None);
         assert_eq!(
             lifecycle.begin_deletion(at(1), DELAY),
@@ -466,10 +470,9 @@ mod tests {
         );
 
         let mut failed = Lifecycle::new(at(0), Some(cause()));
-        assert_eq!(
-            failed.begin_deletion(at(5), DELAY),
-            Err(DatastoreStatus::CreateFailed)
-        );
+        assert_eq!(failed.at(at(5), DELAY).status, DatastoreStatus::CreateFailed);
+        assert_eq!(failed.begin_deletion(at(5), DELAY), Ok(()));
+        assert_eq!(failed.at(at(6), DELAY).status, DatastoreStatus::Deleting);
     }
 
     #[test]

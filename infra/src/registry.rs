@@ -78,7 +78,7 @@ impl Registry {
             .begin_deletion(now, delay)
             .map_err(|status| {
                 ApiError::conflict(format!(
-                    "Datastore {id} is {} and can only be deleted when ACTIVE",
+                    "Datastore {id} is {} and can only be deleted when ACTIVE or failed",
                     status.as_str()
                 ))
             })?;
@@ -236,7 +236,24 @@ mod tests {
     }
 
     #[test]
-    fn delete_needs_an_active_store_that_exists() {
+    fn a_failed_store_can_be_deleted() {
+        let mut registry = registry();
+        let mut failing = new("f", None);
+        failing.create_failure = Some(crate::model::ErrorCause {
+            error_message: "key disabled".into(),
+            error_category: "NON_RETRYABLE_ERROR".into(),
+        });
+        let id = registry.create("us-east-1", failing, at(0)).0.id.clone();
+        let (_, failed) = registry.get("us-east-1", &id, at(2000)).unwrap();
+        assert_eq!(failed.status, DatastoreStatus::CreateFailed);
+        let (_, deleting) = registry.delete("us-east-1", &id, at(2100)).unwrap();
+        assert_eq!(deleting.status, DatastoreStatus::Deleting);
+        let (_, deleted) = registry.get("us-east-1", &id, at(4200)).unwrap();
+        assert_eq!(deleted.status, DatastoreStatus::Deleted);
+    }
+
+    #[test]
+    fn delete_needs_a_settled_store_that_exists() {
         let mut registry = registry();
         let id = registry
             .create("us-east-1", new("a", None), at(0))
