@@ -1,3 +1,4 @@
 //! Test harness: starts local services.
 
+pub mod fixtures;
 pub mod services;

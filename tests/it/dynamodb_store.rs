@@ -1,0 +1,236 @@
+//! The DynamoDB snapshot store against DynamoDB Local.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use integration_tests::fixtures::{create_snapshot_table, unique};
+use integration_tests::services::{DynamoDbLocal, sdk_config};
+use shared::adapters::dynamodb::DynamoDbStore;
+use shared::adapters::memory::{MemoryPublisher, MemoryReader};
+use shared::domain::{
+    AccountId, Alert, AlertPolicy, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
+    Observation, Record, Region, Scope, Transition,
+};
+use shared::monitor::{Monitor, ScanError, Settings, Tick};
+use shared::ports::{SnapshotStore, StoreError};
+
+fn scope() -> Scope {
+    Scope::new(
+        AccountId::parse("123456789012").unwrap(),
+        Region::parse("us-east-1").unwrap(),
+    )
+}
+
+fn at(minute: i64) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap() + Duration::minutes(minute)
+}
+
+fn observation(n: u32, status: DatastoreStatus) -> Observation {
+    let id = format!("{n:032x}");
+    Observation {
+        account: scope().account,
+        region: scope().region,
+        arn: format!("arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/{id}"),
+        id: DatastoreId::parse(id).unwrap(),
+        name: format!("store-{n}"),
+        status,
+        created_at: Some(at(0)),
+        type_version: "R4".into(),
+        endpoint: "https://healthlake.us-east-1.amazonaws.com/datastore/x/r4/".into(),
+        error_cause: None,
+    }
+}
+
+fn record(observation: Observation, version: u64) -> Record {
+    Record {
+        observation,
+        version,
+        first_seen: at(0),
+        last_changed: at(1),
+        vanished_at: None,
+        pending: Vec::new(),
+        claim: None,
+    }
+}
+
+struct Table {
+    _db: DynamoDbLocal,
+    client: aws_sdk_dynamodb::Client,
+    name: String,
+}
+
+impl Table {
+    async fn new() -> Table {
+        let db = DynamoDbLocal::start().await.unwrap();
+        let client = aws_sdk_dynamodb::Client::new(&sdk_config(&db.endpoint(), "us-east-1"));
+        let name = unique("snapshot");
+        create_snapshot_table(&client, &name).await.unwrap();
+        Table {
+            _db: db,
+            client,
+            name,
+        }
+    }
+
+    fn store(&self) -> DynamoDbStore {
+        DynamoDbStore::new(self.client.clone(), &self.name)
+    }
+
+    async fn item(&self, id: &DatastoreId) -> std::collections::HashMap<String, AttributeValue> {
+        self.client
+            .get_item()
+            .table_name(&self.name)
+            .key("pk", AttributeValue::S(scope().key()))
+            .key("sk", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("item exists")
+    }
+}
+
+#[tokio::test]
+async fn records_round_trip_with_error_cause_pending_alerts_and_claim() {
+    let table = Table::new().await;
+    let store = table.store();
+    let mut failed = observation(1, DatastoreStatus::CreateFailed);
+    failed.error_cause = Some(ErrorCause {
+        message: "KMS key is disabled: kms:Decrypt denied".into(),
+        category: ErrorCategory::NonRetryable,
+    });
+    let t = Transition::Appeared {
+        current: failed.clone(),
+    };
+    let decision = AlertPolicy::default().classify(&t).unwrap();
+    let mut r = record(failed, 1);
+    r.pending.push(Alert::new(&scope(), &t, decision, 1, at(1)));
+    r.claim = Some(Claim {
+        owner: "request-1".into(),
+        at: at(1),
+    });
+    store.put(&scope(), &r, None).await.unwrap();
+    let active = record(observation(2, DatastoreStatus::Active), 4);
+    store.put(&scope(), &active, None).await.unwrap();
+
+    let loaded = store.load(&scope()).await.unwrap();
+    assert_eq!(loaded.records.len(), 2);
+    assert_eq!(loaded.records[&r.observation.id], r);
+    assert_eq!(loaded.records[&active.observation.id], active);
+
+    let item = table.item(&r.observation.id).await;
+    assert_eq!(
+        item["pk"],
+        AttributeValue::S("123456789012#us-east-1".into())
+    );
+    assert_eq!(item["status"], AttributeValue::S("CREATE_FAILED".into()));
+    assert_eq!(
+        item["error_category"],
+        AttributeValue::S("NON_RETRYABLE_ERROR".into())
+    );
+    assert_eq!(item["alert_state"], AttributeValue::S("claimed".into()));
+    assert!(
+        !item.contains_key("expires_at"),
+        "only vanished stores expire"
+    );
+
+    let other = Scope::new(scope().account, Region::parse("eu-west-2").unwrap());
+    assert!(store.load(&other).await.unwrap().records.is_empty());
+}
+
+#[tokio::test]
+async fn writes_are_conditional_on_the_version() {
+    let table = Table::new().await;
+    let store = table.store();
+    let r = record(observation(1, DatastoreStatus::Active), 1);
+    store.put(&scope(), &r, None).await.unwrap();
+    let again = store.put(&scope(), &r, None).await.unwrap_err();
+    assert!(matches!(again, StoreError::Conflict { .. }), "{again}");
+    let next = Record {
+        version: 2,
+        ..r.clone()
+    };
+    let stale = store.put(&scope(), &next, Some(7)).await.unwrap_err();
+    assert!(matches!(stale, StoreError::Conflict { .. }), "{stale}");
+    store.put(&scope(), &next, Some(1)).await.unwrap();
+    assert_eq!(
+        store.load(&scope()).await.unwrap().records[&r.observation.id].version,
+        2
+    );
+}
+
+#[tokio::test]
+async fn vanished_stores_expire_once_nothing_is_owed() {
+    let table = Table::new().await;
+    let store = table.store().with_retention(Duration::days(7));
+    let mut gone = record(observation(1, DatastoreStatus::Deleted), 1);
+    gone.vanished_at = Some(at(10));
+    store.put(&scope(), &gone, None).await.unwrap();
+    let item = table.item(&gone.observation.id).await;
+    assert_eq!(
+        item["expires_at"],
+        AttributeValue::N((at(10) + Duration::days(7)).timestamp().to_string())
+    );
+
+    let failed = observation(2, DatastoreStatus::CreateFailed);
+    let t = Transition::Vanished {
+        previous: failed.clone(),
+    };
+    let decision = AlertPolicy::default().classify(&t).unwrap();
+    let mut owed = record(failed, 1);
+    owed.vanished_at = Some(at(10));
+    owed.pending
+        .push(Alert::new(&scope(), &t, decision, 1, at(10)));
+    store.put(&scope(), &owed, None).await.unwrap();
+    assert!(
+        !table
+            .item(&owed.observation.id)
+            .await
+            .contains_key("expires_at")
+    );
+}
+
+#[tokio::test]
+async fn a_corrupt_item_is_reported_and_left_as_it_is() {
+    let table = Table::new().await;
+    let store = table.store();
+    let good = record(observation(1, DatastoreStatus::Active), 1);
+    store.put(&scope(), &good, None).await.unwrap();
+    let bad_id = observation(2, DatastoreStatus::Active).id;
+    table
+        .client
+        .put_item()
+        .table_name(&table.name)
+        .item("pk", AttributeValue::S(scope().key()))
+        .item("sk", AttributeValue::S(bad_id.to_string()))
+        .item("version", AttributeValue::S("three".into()))
+        .send()
+        .await
+        .unwrap();
+    let before = table.item(&bad_id).await;
+
+    let err = store.load(&scope()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{text}");
+    assert!(
+        text.contains(&table.name) && text.contains(bad_id.as_str()),
+        "{text}"
+    );
+
+    // A tick over that scope fails with the same report and writes nothing.
+    let reader = MemoryReader::default();
+    reader.set(
+        &scope(),
+        vec![observation(2, DatastoreStatus::CreateFailed)],
+    );
+    let publisher = MemoryPublisher::default();
+    let monitor = Monitor::new(&reader, &store, &publisher, Settings::default());
+    let tick = Tick {
+        owner: "t".into(),
+        now: at(20),
+    };
+    let result = monitor.scan(&scope(), &tick).await;
+    assert!(matches!(result, Err(ScanError::Store { .. })));
+    assert!(publisher.sent().is_empty());
+    assert_eq!(table.item(&bad_id).await, before);
+}
