@@ -115,7 +115,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     tick("nothing exists yet").await?;
     println!("Creating three data stores; the emulator will fail one of them.");
     let _patients = create(&healthlake, "patients-prod", None).await?;
-    let _claims = create(&healthlake, "claims-analytics", Some(FAILURE)).await?;
+    let claims = create(&healthlake, "claims-analytics", Some(FAILURE)).await?;
     let sandbox = create(&healthlake, "research-sandbox", None).await?;
     println!();
     tick("all three are being created").await?;
@@ -127,17 +127,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         statuses = wait_then(delay / 2, &mut tick, "still creating").await?;
     }
 
-    println!("Deleting research-sandbox.");
-    healthlake
-        .delete_fhir_datastore()
-        .datastore_id(&sandbox)
-        .send()
-        .await
-        .context("deleting research-sandbox")?;
-    println!();
-    let mut statuses = tick("deletion requested").await?;
-    while statuses.contains(&DatastoreStatus::Deleting) {
-        statuses = wait_then(delay, &mut tick, "deletion settled?").await?;
+    for (name, id) in [
+        ("research-sandbox", &sandbox),
+        ("claims-analytics (the failed one)", &claims),
+    ] {
+        println!("Deleting {name}.");
+        healthlake
+            .delete_fhir_datastore()
+            .datastore_id(id)
+            .send()
+            .await
+            .with_context(|| format!("deleting {name}"))?;
+        println!();
+        let mut statuses = tick("deletion requested").await?;
+        while statuses.contains(&DatastoreStatus::Deleting) {
+            statuses = wait_then(delay, &mut tick, "deletion settled?").await?;
+        }
     }
     tick("nothing changed: nothing is sent twice").await?;
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The one command that runs every check and test, on a fresh machine too:
 # installs the tools (infra/scripts/setup-tools.sh), then formatting, lints,
-# the whole workspace's tests, and the SAM template checks when there is a
-# template. Local services are started by the tests themselves.
+# the release build of the status-monitor function, the whole workspace's
+# tests, and the SAM template checks when there is a template. Local services
+# are started by the tests themselves.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -20,6 +21,14 @@ cargo fmt --all -- --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+# The end-to-end tests (tests/it/lambda_e2e.rs) run the release binary of the
+# function, as Lambda would, and refuse one older than its sources.
+step "cargo build --release -p status-monitor"
+cargo build --release -p status-monitor
+
+step "cargo build -p healthlake-monitor (the command the CLI tests run)"
+cargo build -p healthlake-monitor
 
 step "cargo test --workspace"
 cargo test --workspace

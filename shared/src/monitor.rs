@@ -50,7 +50,7 @@ pub struct Tick {
 pub enum ScanError {
     #[error(transparent)]
     Read(#[from] ReadError),
-    #[error("{scope}: {source}")]
+    #[error("reading the snapshot of {scope} failed: {source}")]
     Store { scope: Scope, source: StoreError },
 }
 
@@ -82,7 +82,7 @@ impl TickReport {
         let mut problems = Vec::new();
         for (scope, result) in &self.scopes {
             match result {
-                Err(e) => problems.push(format!("scan of {scope} failed: {e}")),
+                Err(e) => problems.push(e.to_string()),
                 Ok(report) => {
                     problems.extend(report.failed.iter().map(|(_, e)| format!("{scope}: {e}")));
                     problems.extend(report.store_errors.iter().map(|e| format!("{scope}: {e}")));

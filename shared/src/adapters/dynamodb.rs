@@ -19,7 +19,6 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use tracing::instrument;
@@ -201,9 +200,9 @@ impl DynamoDbStore {
 
 fn unavailable<E>(error: &SdkError<E>) -> StoreError
 where
-    E: std::error::Error + 'static,
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    StoreError::Unavailable(DisplayErrorContext(error).to_string())
+    StoreError::Unavailable(super::describe(error))
 }
 
 impl SnapshotStore for DynamoDbStore {

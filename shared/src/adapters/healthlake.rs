@@ -8,7 +8,6 @@ use aws_sdk_healthlake::Client;
 use aws_sdk_healthlake::error::SdkError;
 use aws_sdk_healthlake::operation::list_fhir_datastores::ListFHIRDatastoresError;
 use aws_sdk_healthlake::types::DatastoreProperties;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use tracing::instrument;
@@ -76,7 +75,7 @@ fn read_error(scope: &Scope, error: SdkError<ListFHIRDatastoresError>) -> ReadEr
     ReadError {
         scope: scope.clone(),
         kind,
-        message: DisplayErrorContext(&error).to_string(),
+        message: super::describe(&error),
     }
 }
 

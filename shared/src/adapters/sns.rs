@@ -12,7 +12,6 @@ use crate::ports::{AlertPublisher, PublishError};
 use crate::render;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::types::MessageAttributeValue;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use tracing::instrument;
 
 pub struct SnsPublisher {
@@ -93,6 +92,6 @@ impl AlertPublisher for SnsPublisher {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| failed(DisplayErrorContext(&e).to_string()))
+            .map_err(|e| failed(super::describe(&e)))
     }
 }

@@ -1,0 +1,7 @@
+//! All integration tests, compiled into one binary.
+
+mod cli;
+mod dynamodb_store;
+mod emulator_contract;
+mod services_smoke;
+mod sns_publisher;
