@@ -3,5 +3,6 @@
 mod cli;
 mod dynamodb_store;
 mod emulator_contract;
+mod lambda_e2e;
 mod services_smoke;
 mod sns_publisher;

@@ -1,7 +1,7 @@
 //! The function's settings, read once at cold start.
 
 use chrono::Duration;
-use shared::domain::{AlertPolicy, Region};
+use shared::domain::{AccountId, AlertPolicy, Region};
 use shared::metrics::DEFAULT_NAMESPACE;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +21,11 @@ pub struct Config {
     pub claim_ttl: Duration,
     pub vanished_retention: Duration,
     pub metrics_namespace: String,
+    /// `ACCOUNT_ID`, optional: the account whose data stores are scanned. When
+    /// absent, the account is read from the invoked function ARN, as in Lambda.
+    /// It exists for runtimes that give no usable ARN: the local Runtime API of
+    /// cargo-lambda (`cargo lambda watch`) sends the literal `function-arn`.
+    pub account: Option<AccountId>,
 }
 
 impl Config {
@@ -122,6 +127,9 @@ impl Config {
             vanished_retention: Duration::days(positive("VANISHED_RETENTION_DAYS", 30)?),
             metrics_namespace: get("METRICS_NAMESPACE")
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
+            account: get("ACCOUNT_ID")
+                .map(|v| AccountId::parse(v).map_err(|e| bad("ACCOUNT_ID", e.to_string())))
+                .transpose()?,
         })
     }
 }
@@ -152,6 +160,23 @@ mod tests {
         assert_eq!(c.policy, AlertPolicy::default());
         assert_eq!(c.claim_ttl, Duration::seconds(120));
         assert_eq!(c.metrics_namespace, "HealthLakeMonitor");
+        assert_eq!(c.account, None);
+    }
+
+    #[test]
+    fn reads_an_account_that_wins_over_the_function_arn() {
+        let mut vars = BASE.to_vec();
+        vars.push(("ACCOUNT_ID", "210987654321"));
+        let c = config(&vars).unwrap();
+        assert_eq!(c.account.map(String::from).as_deref(), Some("210987654321"));
+        vars.pop();
+        vars.push(("ACCOUNT_ID", "function-arn"));
+        assert!(
+            config(&vars)
+                .unwrap_err()
+                .to_string()
+                .starts_with("setting ACCOUNT_ID")
+        );
     }
 
     #[test]

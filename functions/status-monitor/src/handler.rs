@@ -18,7 +18,10 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error
         .unwrap_or("unknown");
     let event_id = payload.get("id").and_then(Value::as_str).unwrap_or("none");
     info!(source, event_id, request_id = %context.request_id, "tick");
-    let account = account_of(&context.invoked_function_arn)?;
+    let account = match &app.account {
+        Some(account) => account.clone(),
+        None => account_of(&context.invoked_function_arn)?,
+    };
     let scopes: Vec<Scope> = app
         .regions
         .iter()

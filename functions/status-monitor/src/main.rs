@@ -11,13 +11,15 @@ use shared::adapters::dynamodb::DynamoDbStore;
 use shared::adapters::healthlake::HealthLakeReader;
 use shared::adapters::sdk::{self, Timeouts};
 use shared::adapters::sns::SnsPublisher;
-use shared::domain::Region;
+use shared::domain::{AccountId, Region};
 use shared::monitor::{Monitor, Settings};
 
 pub struct App {
     pub monitor: Monitor<HealthLakeReader, DynamoDbStore, SnsPublisher>,
     pub regions: Vec<Region>,
     pub metrics_namespace: String,
+    /// The `ACCOUNT_ID` setting; without it, each invocation's function ARN names the account.
+    pub account: Option<AccountId>,
 }
 
 #[tokio::main]
@@ -41,6 +43,7 @@ async fn main() -> Result<(), Error> {
         monitor,
         regions: config.regions,
         metrics_namespace: config.metrics_namespace,
+        account: config.account,
     };
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -1,0 +1,1099 @@
+//! End to end: the release `status-monitor` binary handles EventBridge scheduled
+//! events through the local Lambda Runtime API, against DynamoDB Local, moto
+//! (an SNS topic with an SQS queue subscribed) and the HealthLake emulator.
+//! Each test asserts what a subscriber receives and what the snapshot table holds.
+//!
+//! The binary is the release build, as deployed: `cargo build --release -p
+//! status-monitor` first (infra/scripts/test.sh does).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, anyhow, bail, ensure};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType,
+};
+use aws_sdk_healthlake::types::{FhirVersion, Tag};
+use aws_sdk_sqs::types::QueueAttributeName;
+use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use integration_tests::services::{
+    DynamoDbLocal, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, sdk_config,
+    workspace_root,
+};
+use serde_json::{Value, json};
+use shared::render::{AlertDocument, DOCUMENT_SCHEMA};
+use tokio::time::{Instant, sleep};
+
+/// The binary target, which is also the function name the Runtime API routes.
+const FUNCTION: &str = "status-monitor";
+/// moto's account, used for the emulator's ARNs and the function's scope too.
+const ACCOUNT: &str = "123456789012";
+const EAST: &str = "us-east-1";
+const WEST: &str = "us-west-2";
+const SCOPE_EAST: &str = "123456789012#us-east-1";
+
+/// How long a new store stays CREATING when a test lets it settle.
+const SHORT_TRANSITION: Duration = Duration::from_millis(300);
+/// Long enough that a store stays CREATING until a test forces its status.
+const NO_TRANSITION: Duration = Duration::from_secs(3600);
+/// Upper bound of every poll (statuses, the queue).
+const POLL_DEADLINE: Duration = Duration::from_secs(30);
+
+const OUTCOME_TAG: &str = "emulator:outcome";
+const KMS_MESSAGE: &str = "The AWS KMS key arn:aws:kms:us-east-1:123456789012:key/1234 is not \
+                           accessible: kms:CreateGrant was denied for the HealthLake service principal.";
+
+const BUILD_HINT: &str =
+    "run `cargo build --release -p status-monitor` (infra/scripts/test.sh does)";
+
+/// The release binary, refused when missing or older than a source file it was
+/// built from (as listed by Cargo's dep-info next to it).
+fn release_bootstrap() -> anyhow::Result<PathBuf> {
+    let root = workspace_root();
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), |dir| root.join(dir));
+    let binary = target.join("release").join(FUNCTION);
+    let built = modified(&binary)
+        .map_err(|e| anyhow!("{} is missing ({e}): {BUILD_HINT}", binary.display()))?;
+    let dep_info = target.join("release").join(format!("{FUNCTION}.d"));
+    let listed = std::fs::read_to_string(&dep_info).map_err(|e| {
+        anyhow!(
+            "{} cannot be read ({e}), so the age of {} is unknown: {BUILD_HINT}",
+            dep_info.display(),
+            binary.display()
+        )
+    })?;
+    let sources: Vec<PathBuf> = dep_info_paths(&listed)
+        .into_iter()
+        .filter(|path| path.starts_with(&root) && !path.starts_with(&target))
+        .collect();
+    ensure!(
+        !sources.is_empty(),
+        "{} lists no source of the workspace: {BUILD_HINT}",
+        dep_info.display()
+    );
+    for source in sources {
+        // A source that is gone was removed or renamed: the build is stale too.
+        let changed = modified(&source).unwrap_or(SystemTime::now());
+        ensure!(
+            changed <= built,
+            "{} is older than {}: {BUILD_HINT}",
+            binary.display(),
+            source.display()
+        );
+    }
+    Ok(binary)
+}
+
+fn modified(path: &Path) -> std::io::Result<SystemTime> {
+    std::fs::metadata(path)?.modified()
+}
+
+/// The prerequisites of a Makefile-style dep-info line (`target: a.rs b\ c.rs`).
+fn dep_info_paths(dep_info: &str) -> Vec<PathBuf> {
+    let Some((_, prerequisites)) = dep_info.lines().next().and_then(|l| l.split_once(": ")) else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    let mut current = String::new();
+    let mut chars = prerequisites.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ' ' => {
+                if !current.is_empty() {
+                    paths.push(PathBuf::from(std::mem::take(&mut current)));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        paths.push(PathBuf::from(current));
+    }
+    paths
+}
+
+/// An EventBridge scheduled event (rule or Scheduler), as Lambda receives it.
+fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": EAST,
+        "resources": [format!("arn:aws:events:{EAST}:{ACCOUNT}:rule/healthlake-monitor-schedule")],
+        "detail": {}
+    })
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+/// A string attribute of an item.
+fn text<'a>(item: &'a Item, key: &str) -> Option<&'a str> {
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+/// One message as the SQS subscriber receives it: the SNS envelope, since the
+/// subscription has no raw message delivery.
+#[derive(Debug)]
+struct Delivered {
+    subject: String,
+    /// `Message`: the body SNS chose for `sqs`, as sent.
+    message: String,
+    /// `Message` parsed: the versioned JSON document.
+    document: Value,
+    /// `MessageAttributes`: name to string value.
+    attributes: BTreeMap<String, String>,
+}
+
+impl Delivered {
+    fn parse(body: &str, topic_arn: &str) -> anyhow::Result<Self> {
+        let envelope: Value =
+            serde_json::from_str(body).with_context(|| format!("SQS body is not JSON: {body}"))?;
+        ensure!(
+            envelope["Type"] == "Notification" && envelope["TopicArn"] == topic_arn,
+            "not a notification of {topic_arn}: {envelope}"
+        );
+        let field = |key: &str| {
+            envelope[key]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| anyhow!("envelope without {key}: {envelope}"))
+        };
+        let message = field("Message")?;
+        let document = serde_json::from_str(&message)
+            .with_context(|| format!("the sqs message is not JSON: {message}"))?;
+        let mut attributes = BTreeMap::new();
+        for (name, value) in envelope["MessageAttributes"]
+            .as_object()
+            .ok_or_else(|| anyhow!("envelope without MessageAttributes: {envelope}"))?
+        {
+            ensure!(value["Type"] == "String", "attribute {name}: {value}");
+            let value = value["Value"]
+                .as_str()
+                .ok_or_else(|| anyhow!("attribute {name} without a value: {value}"))?;
+            attributes.insert(name.clone(), value.to_owned());
+        }
+        Ok(Self {
+            subject: field("Subject")?,
+            message,
+            document,
+            attributes,
+        })
+    }
+
+    fn alert(&self) -> AlertDocument {
+        serde_json::from_value(self.document.clone()).expect("the document decodes as an alert")
+    }
+}
+
+fn attributes(pairs: [(&str, &str); 5]) -> BTreeMap<String, String> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// Asserts the alert a subscriber gets for a store that entered CREATE_FAILED.
+fn assert_failure_alert(
+    delivered: &Delivered,
+    id: &str,
+    name: &str,
+    region: &str,
+    previous: Option<&str>,
+    (message, category): (&str, &str),
+) {
+    let document = &delivered.document;
+    assert_eq!(document["schema"], DOCUMENT_SCHEMA, "{document:#}");
+    assert_eq!(document["severity"], "critical", "{document:#}");
+    assert_eq!(document["datastore_id"], id, "{document:#}");
+    assert_eq!(document["datastore_name"], name, "{document:#}");
+    assert_eq!(document["region"], region, "{document:#}");
+    assert_eq!(document["account"], ACCOUNT, "{document:#}");
+    assert_eq!(document["status"], "CREATE_FAILED", "{document:#}");
+    assert_eq!(document["previous_status"], json!(previous), "{document:#}");
+    assert_eq!(document["error_cause"]["message"], message, "{document:#}");
+    assert_eq!(
+        document["error_cause"]["category"], category,
+        "{document:#}"
+    );
+
+    // SNS takes subjects under 100 characters.
+    let subject = &delivered.subject;
+    assert!(subject.chars().count() < 100, "{subject:?}");
+    assert!(
+        subject.starts_with("[CRITICAL]") && subject.contains(name),
+        "{subject:?}"
+    );
+    assert_eq!(document["subject"], subject.as_str());
+
+    assert_eq!(
+        delivered.attributes,
+        attributes([
+            ("severity", "critical"),
+            ("status", "CREATE_FAILED"),
+            ("error_category", category),
+            ("region", region),
+            ("account", ACCOUNT),
+        ])
+    );
+}
+
+struct Setup {
+    /// How long a new store stays CREATING in the emulator.
+    transition_delay: Duration,
+    /// Whether the alert topic (with the queue subscribed) exists from the start.
+    topic: bool,
+}
+
+impl Default for Setup {
+    fn default() -> Self {
+        Self {
+            transition_delay: SHORT_TRANSITION,
+            topic: true,
+        }
+    }
+}
+
+/// The services of one test, its own table, topic and queue, and the function
+/// processes serving `status-monitor`.
+struct Stack {
+    /// The release binary of the function.
+    bootstrap: PathBuf,
+    api: LambdaRuntimeApi,
+    dynamodb: DynamoDbLocal,
+    moto: Moto,
+    emulator: RunningEmulator,
+    http: reqwest::Client,
+    ddb: aws_sdk_dynamodb::Client,
+    sns: aws_sdk_sns::Client,
+    sqs: aws_sdk_sqs::Client,
+    table: String,
+    topic_name: String,
+    queue_url: String,
+    queue_arn: String,
+    functions: Vec<FunctionProcess>,
+}
+
+impl Stack {
+    async fn start(setup: Setup) -> anyhow::Result<Self> {
+        let bootstrap = release_bootstrap()?;
+        let (dynamodb, moto, api) = tokio::try_join!(
+            DynamoDbLocal::start(),
+            Moto::start(),
+            LambdaRuntimeApi::start()
+        )?;
+        let emulator = RunningEmulator::start(
+            EmulatorConfig {
+                account_id: ACCOUNT.to_owned(),
+                transition_delay: setup.transition_delay,
+            },
+            "127.0.0.1:0".parse()?,
+        )
+        .await?;
+        let moto_config = sdk_config(&moto.endpoint(), EAST);
+        let mut stack = Self {
+            ddb: aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb.endpoint(), EAST)),
+            sns: aws_sdk_sns::Client::new(&moto_config),
+            sqs: aws_sdk_sqs::Client::new(&moto_config),
+            http: reqwest::Client::builder().no_proxy().build()?,
+            bootstrap,
+            api,
+            dynamodb,
+            moto,
+            emulator,
+            table: unique("snapshot"),
+            topic_name: unique("alerts"),
+            queue_url: String::new(),
+            queue_arn: String::new(),
+            functions: Vec::new(),
+        };
+        stack.create_table().await?;
+        stack.create_queue().await?;
+        if setup.topic {
+            stack.create_topic().await?;
+        }
+        Ok(stack)
+    }
+
+    async fn create_table(&self) -> anyhow::Result<()> {
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |name: &str, key_type| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+        };
+        self.ddb
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(attribute("pk")?)
+            .attribute_definitions(attribute("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    async fn create_queue(&mut self) -> anyhow::Result<()> {
+        self.queue_url = self
+            .sqs
+            .create_queue()
+            .queue_name(unique("inbox"))
+            .send()
+            .await?
+            .queue_url
+            .context("queue URL")?;
+        self.queue_arn = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await?
+            .attributes
+            .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
+            .context("queue ARN")?;
+        Ok(())
+    }
+
+    /// The ARN the topic has once created: known before it exists.
+    fn topic_arn(&self) -> String {
+        format!("arn:aws:sns:{EAST}:{ACCOUNT}:{}", self.topic_name)
+    }
+
+    /// Creates the topic and subscribes the queue (SNS envelope, no raw delivery).
+    async fn create_topic(&self) -> anyhow::Result<()> {
+        let arn = self
+            .sns
+            .create_topic()
+            .name(&self.topic_name)
+            .send()
+            .await?
+            .topic_arn
+            .context("topic ARN")?;
+        ensure!(arn == self.topic_arn(), "{arn} != {}", self.topic_arn());
+        self.sns
+            .subscribe()
+            .topic_arn(&arn)
+            .protocol("sqs")
+            .endpoint(&self.queue_arn)
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Starts one more process serving the function, with the settings of a
+    /// deployment pointed at this stack; `settings` add to or replace them.
+    fn spawn(&mut self, settings: &[(&str, &str)]) -> anyhow::Result<()> {
+        let mut env: Vec<(String, String)> = [
+            ("TABLE_NAME", self.table.clone()),
+            ("TOPIC_ARN", self.topic_arn()),
+            ("REGIONS", EAST.to_owned()),
+            // cargo-lambda's Runtime API sends `function-arn` as the invoked
+            // function ARN, which names no account.
+            ("ACCOUNT_ID", ACCOUNT.to_owned()),
+            ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb.endpoint()),
+            ("AWS_ENDPOINT_URL_SNS", self.moto.endpoint()),
+            ("AWS_ENDPOINT_URL_HEALTHLAKE", self.emulator.url()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_REGION", EAST.to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let process = self.api.spawn_function(&self.bootstrap, FUNCTION, &env)?;
+        self.functions.push(process);
+        Ok(())
+    }
+
+    /// Fails fast, with its log, if a function process has exited (for example
+    /// on a bad setting), rather than letting an invocation wait for it.
+    fn ensure_serving(&mut self) -> anyhow::Result<()> {
+        ensure!(!self.functions.is_empty(), "no function process spawned");
+        for function in &mut self.functions {
+            if let Some(status) = function.exit_status()? {
+                bail!(
+                    "the function process exited ({status}):\n{}",
+                    function.log_tail()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn function_logs(&self) -> String {
+        self.functions
+            .iter()
+            .map(FunctionProcess::log_tail)
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+
+    async fn invoke(&mut self) -> anyhow::Result<InvokeOutcome> {
+        self.ensure_serving()?;
+        self.api.invoke(FUNCTION, &scheduled_event()).await
+    }
+
+    /// One invocation that must succeed; its response.
+    async fn tick(&mut self) -> anyhow::Result<Value> {
+        let outcome = self.invoke().await?;
+        outcome
+            .into_success()
+            .with_context(|| format!("function log:\n{}", self.function_logs()))
+    }
+
+    /// Two invocations at once (spawn two processes first).
+    async fn tick_twice_at_once(&mut self) -> anyhow::Result<(Value, Value)> {
+        self.ensure_serving()?;
+        let (first, second) = (scheduled_event(), scheduled_event());
+        let (a, b) = tokio::join!(
+            self.api.invoke(FUNCTION, &first),
+            self.api.invoke(FUNCTION, &second)
+        );
+        let logs = || format!("function logs:\n{}", self.function_logs());
+        Ok((
+            a?.into_success().with_context(logs)?,
+            b?.into_success().with_context(logs)?,
+        ))
+    }
+
+    /// Receives and deletes everything in the queue. moto delivers to SQS
+    /// subscribers within the Publish call, so whatever an invocation that has
+    /// returned sent is there; the last receive waits a second for stragglers.
+    async fn drain(&self) -> anyhow::Result<Vec<Delivered>> {
+        let deadline = Instant::now() + POLL_DEADLINE;
+        let mut delivered = Vec::new();
+        loop {
+            let messages = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .send()
+                .await?
+                .messages
+                .unwrap_or_default();
+            if messages.is_empty() {
+                return Ok(delivered);
+            }
+            for message in messages {
+                let body = message.body.as_deref().context("message without a body")?;
+                delivered.push(Delivered::parse(body, &self.topic_arn())?);
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .set_receipt_handle(message.receipt_handle)
+                    .send()
+                    .await?;
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "the queue was still receiving after {POLL_DEADLINE:?}: {delivered:#?}"
+            );
+        }
+    }
+
+    /// Drains the queue and asserts how many alerts it held (a panic, so that
+    /// the services' logs are printed).
+    async fn expect_alerts(&self, count: usize) -> anyhow::Result<Vec<Delivered>> {
+        let delivered = self.drain().await?;
+        let subjects: Vec<&str> = delivered.iter().map(|d| d.subject.as_str()).collect();
+        assert_eq!(delivered.len(), count, "alerts in the queue: {subjects:?}");
+        Ok(delivered)
+    }
+
+    /// Every item of the table, by `pk` then `sk`.
+    async fn items(&self) -> anyhow::Result<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .ddb
+                .scan()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await?;
+            items.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        items.sort_by(|a, b| (text(a, "pk"), text(a, "sk")).cmp(&(text(b, "pk"), text(b, "sk"))));
+        Ok(items)
+    }
+
+    /// What the topic was asked to publish, as moto keeps it (its
+    /// `/moto-api/data.json`): per Publish call, the subject and the
+    /// `MessageStructure=json` message with its body per protocol.
+    async fn published(&self) -> anyhow::Result<Vec<(String, Value)>> {
+        let data: Value = self
+            .http
+            .get(format!("{}/moto-api/data.json", self.moto.endpoint()))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let topic_arn = self.topic_arn();
+        let topic = data["sns"]["Topic"]
+            .as_array()
+            .and_then(|topics| topics.iter().find(|t| t["arn"] == topic_arn.as_str()))
+            .ok_or_else(|| anyhow!("moto holds no topic {topic_arn}"))?;
+        // Each entry: [message id, message, subject, attributes, group id].
+        topic["sent_notifications"]
+            .as_array()
+            .context("sent_notifications")?
+            .iter()
+            .map(|sent| {
+                let message = sent[1].as_str().context("message")?;
+                let subject = sent[2].as_str().context("subject")?;
+                Ok((subject.to_owned(), serde_json::from_str(message)?))
+            })
+            .collect()
+    }
+
+    fn healthlake(&self, region: &str) -> aws_sdk_healthlake::Client {
+        aws_sdk_healthlake::Client::new(&sdk_config(&self.emulator.url(), region))
+    }
+
+    /// Creates a data store; `failure` (category, message) makes its creation fail.
+    async fn create_store(
+        &self,
+        region: &str,
+        name: &str,
+        failure: Option<(&str, &str)>,
+    ) -> anyhow::Result<String> {
+        let tags = failure
+            .map(|(category, message)| {
+                Tag::builder()
+                    .key(OUTCOME_TAG)
+                    .value(format!("CREATE_FAILED:{category}:{message}"))
+                    .build()
+            })
+            .transpose()?;
+        let output = self
+            .healthlake(region)
+            .create_fhir_datastore()
+            .datastore_name(name)
+            .datastore_type_version(FhirVersion::R4)
+            .set_tags(tags.map(|tag| vec![tag]))
+            .send()
+            .await?;
+        Ok(output.datastore_id().to_owned())
+    }
+
+    /// Waits until the store shows `status` to a client.
+    async fn wait_for_status(&self, region: &str, id: &str, status: &str) -> anyhow::Result<()> {
+        let client = self.healthlake(region);
+        let deadline = Instant::now() + POLL_DEADLINE;
+        loop {
+            let properties = client
+                .describe_fhir_datastore()
+                .datastore_id(id)
+                .send()
+                .await?
+                .datastore_properties
+                .context("DatastoreProperties")?;
+            if properties.datastore_status().as_str() == status {
+                return Ok(());
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "data store {id} is still {} after {POLL_DEADLINE:?}, not {status}",
+                properties.datastore_status().as_str()
+            );
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Forces a status (and error cause) on a store, as the service would set it.
+    async fn force_status(&self, id: &str, status: &str, cause: Option<(&str, &str)>) {
+        let body = json!({
+            "DatastoreStatus": status,
+            "ErrorCause": cause.map(|(category, message)| json!({
+                "ErrorCategory": category,
+                "ErrorMessage": message,
+            })),
+        });
+        self.admin_post(&format!("datastores/{id}/status"), body)
+            .await;
+    }
+
+    async fn admin_post(&self, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .post(format!("{}/_emulator/{path}", self.emulator.url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("emulator admin request");
+        assert!(response.status().is_success(), "{path}: {response:?}");
+        response.json().await.expect("admin response is JSON")
+    }
+
+    async fn admin_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/_emulator/{path}", self.emulator.url()))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .expect("emulator admin request")
+            .json()
+            .await
+            .expect("admin response is JSON")
+    }
+}
+
+/// The `alerts_published` of each scope of a tick's response, by scope key.
+fn published_per_scope(response: &Value) -> BTreeMap<String, u64> {
+    response["scopes"]
+        .as_array()
+        .expect("scopes in the response")
+        .iter()
+        .map(|s| {
+            (
+                s["scope"].as_str().expect("scope key").to_owned(),
+                s["alerts_published"].as_u64().expect("alerts_published"),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_run_alerts_once_on_a_store_that_already_failed() -> anyhow::Result<()> {
+    let mut stack = Stack::start(Setup::default()).await?;
+    let active = stack.create_store(EAST, "patients-prod", None).await?;
+    let other = stack.create_store(EAST, "claims-staging", None).await?;
+    let failed = stack
+        .create_store(
+            EAST,
+            "imaging-new",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    // Created last, so once it has settled the others have too.
+    stack
+        .wait_for_status(EAST, &failed, "CREATE_FAILED")
+        .await?;
+    stack.spawn(&[])?;
+
+    let response = stack.tick().await?;
+
+    assert_eq!(response["scopes"][0]["datastores"], 3, "{response}");
+    let delivered = stack.expect_alerts(1).await?;
+    assert_failure_alert(
+        &delivered[0],
+        &failed,
+        "imaging-new",
+        EAST,
+        None,
+        (KMS_MESSAGE, "NON_RETRYABLE_ERROR"),
+    );
+    assert_eq!(
+        delivered[0].alert().alert.id,
+        format!("{SCOPE_EAST}#{failed}#1")
+    );
+
+    let items = stack.items().await?;
+    let keys: BTreeSet<(&str, &str)> = items
+        .iter()
+        .map(|i| (text(i, "pk").unwrap(), text(i, "sk").unwrap()))
+        .collect();
+    let expected: BTreeSet<(&str, &str)> = [&active, &other, &failed]
+        .into_iter()
+        .map(|id| (SCOPE_EAST, id.as_str()))
+        .collect();
+    assert_eq!(keys, expected, "one item per data store");
+    assert_eq!(items.len(), 3);
+    for item in &items {
+        assert_eq!(text(item, "alert_state"), Some("none"), "{item:?}");
+        assert!(!item.contains_key("pending_alerts"), "{item:?}");
+        assert!(!item.contains_key("claim_owner"), "{item:?}");
+        let id = text(item, "sk").unwrap();
+        if id == failed {
+            assert_eq!(text(item, "status"), Some("CREATE_FAILED"));
+            assert_eq!(text(item, "error_message"), Some(KMS_MESSAGE));
+            assert_eq!(text(item, "error_category"), Some("NON_RETRYABLE_ERROR"));
+        } else {
+            assert_eq!(text(item, "status"), Some("ACTIVE"), "{item:?}");
+            assert!(!item.contains_key("error_message"), "{item:?}");
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_fails_during_creation_alerts_every_protocol_with_its_cause()
+-> anyhow::Result<()> {
+    const MESSAGE: &str = "An internal error occurred while creating the data store. Try again.";
+    const CATEGORY: &str = "RETRYABLE_ERROR";
+    let mut stack = Stack::start(Setup {
+        transition_delay: NO_TRANSITION,
+        ..Setup::default()
+    })
+    .await?;
+    let id = stack.create_store(EAST, "patients-new", None).await?;
+    stack.spawn(&[])?;
+
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+    let items = stack.items().await?;
+    assert_eq!(items.len(), 1);
+    assert_eq!(text(&items[0], "status"), Some("CREATING"));
+
+    stack
+        .force_status(&id, "CREATE_FAILED", Some((CATEGORY, MESSAGE)))
+        .await;
+    stack.tick().await?;
+
+    let delivered = stack.expect_alerts(1).await?;
+    let delivered = &delivered[0];
+    assert_failure_alert(
+        delivered,
+        &id,
+        "patients-new",
+        EAST,
+        Some("CREATING"),
+        (MESSAGE, CATEGORY),
+    );
+
+    // moto sends no email and posts to https endpoints only over TLS it trusts,
+    // so the email and Chatbot bodies are read from its record of the Publish
+    // call: SNS hands each protocol its own key of the JSON message.
+    let published = stack.published().await?;
+    assert_eq!(published.len(), 1, "one Publish call: {published:#?}");
+    let (subject, bodies) = &published[0];
+    assert_eq!(subject, &delivered.subject);
+    assert_eq!(
+        bodies["sqs"], delivered.message,
+        "the queue got the sqs body"
+    );
+
+    let email = bodies["email"].as_str().expect("an email body");
+    for needle in [
+        "CRITICAL: HealthLake data store patients-new is CREATE_FAILED in us-east-1".to_owned(),
+        format!("ID:          {id}"),
+        "Status:      CREATING -> CREATE_FAILED".to_owned(),
+        format!("Category:    {CATEGORY}"),
+        format!("Error:       {MESSAGE}"),
+    ] {
+        assert!(email.contains(&needle), "missing {needle:?} in\n{email}");
+    }
+
+    let chatbot: Value = serde_json::from_str(bodies["https"].as_str().expect("an https body"))?;
+    assert_eq!(chatbot["version"], "1.0");
+    assert_eq!(chatbot["source"], "custom");
+    let description = chatbot["content"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        description.contains(MESSAGE) && description.contains(CATEGORY),
+        "{chatbot:#}"
+    );
+    assert_eq!(
+        chatbot["metadata"]["additionalContext"]["errorCategory"],
+        CATEGORY
+    );
+    assert_eq!(
+        bodies["default"], bodies["https"],
+        "Chatbot is the default body"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_with_no_change_sends_and_writes_nothing() -> anyhow::Result<()> {
+    let mut stack = Stack::start(Setup::default()).await?;
+    stack.create_store(EAST, "patients-prod", None).await?;
+    let failed = stack
+        .create_store(
+            EAST,
+            "imaging-new",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    stack
+        .wait_for_status(EAST, &failed, "CREATE_FAILED")
+        .await?;
+    stack.spawn(&[])?;
+    stack.tick().await?;
+    stack.expect_alerts(1).await?;
+    let before = stack.items().await?;
+
+    let response = stack.tick().await?;
+
+    assert_eq!(response["scopes"][0]["transitions"], 0, "{response}");
+    stack.expect_alerts(0).await?;
+    assert_eq!(
+        stack.items().await?,
+        before,
+        "the table is unchanged, versions included"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_invocations_at_once_alert_once() -> anyhow::Result<()> {
+    let mut stack = Stack::start(Setup {
+        transition_delay: NO_TRANSITION,
+        ..Setup::default()
+    })
+    .await?;
+    let failed = stack.create_store(EAST, "imaging-new", None).await?;
+    stack
+        .force_status(
+            &failed,
+            "CREATE_FAILED",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await;
+    let creating = stack.create_store(EAST, "patients-new", None).await?;
+    stack.spawn(&[])?;
+    stack.spawn(&[])?;
+
+    // Both see the table empty: the first write of a record is conditional too.
+    let (a, b) = stack.tick_twice_at_once().await?;
+    let delivered = stack.expect_alerts(1).await?;
+    assert_eq!(delivered[0].document["datastore_id"], failed.as_str());
+    let total = |a: &Value, b: &Value| {
+        published_per_scope(a)[SCOPE_EAST] + published_per_scope(b)[SCOPE_EAST]
+    };
+    assert_eq!(total(&a, &b), 1, "{a} {b}");
+
+    // Both see the same transition of a known record.
+    stack
+        .force_status(
+            &creating,
+            "CREATE_FAILED",
+            Some(("RETRYABLE_ERROR", "Try again.")),
+        )
+        .await;
+    let (a, b) = stack.tick_twice_at_once().await?;
+    let delivered = stack.expect_alerts(1).await?;
+    assert_eq!(delivered[0].document["datastore_id"], creating.as_str());
+    assert_eq!(delivered[0].document["previous_status"], "CREATING");
+    assert_eq!(total(&a, &b), 1, "{a} {b}");
+
+    let items = stack.items().await?;
+    assert_eq!(items.len(), 2);
+    assert!(
+        items.iter().all(|i| text(i, "alert_state") == Some("none")
+            && text(i, "status") == Some("CREATE_FAILED")),
+        "{items:#?}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> anyhow::Result<()> {
+    let mut stack = Stack::start(Setup {
+        topic: false,
+        ..Setup::default()
+    })
+    .await?;
+    let failed = stack
+        .create_store(
+            EAST,
+            "imaging-new",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    stack
+        .wait_for_status(EAST, &failed, "CREATE_FAILED")
+        .await?;
+    stack.spawn(&[])?;
+    let alert_id = format!("{SCOPE_EAST}#{failed}#1");
+
+    match stack.invoke().await? {
+        InvokeOutcome::FunctionError { error_message, .. } => {
+            assert!(
+                error_message.contains(&format!("publishing alert {alert_id} failed"))
+                    && error_message.contains("NotFound"),
+                "{error_message}"
+            );
+        }
+        other => panic!("expected a function error, got {other:?}"),
+    }
+    let items = stack.items().await?;
+    assert_eq!(items.len(), 1);
+    assert_eq!(text(&items[0], "alert_state"), Some("pending"), "{items:?}");
+    let pending: Value = serde_json::from_str(text(&items[0], "pending_alerts").unwrap())?;
+    assert_eq!(pending[0]["id"], alert_id.as_str());
+
+    stack.create_topic().await?;
+    let response = stack.tick().await?;
+    assert_eq!(published_per_scope(&response)[SCOPE_EAST], 1);
+    let delivered = stack.expect_alerts(1).await?;
+    assert_failure_alert(
+        &delivered[0],
+        &failed,
+        "imaging-new",
+        EAST,
+        None,
+        (KMS_MESSAGE, "NON_RETRYABLE_ERROR"),
+    );
+    assert_eq!(delivered[0].document["id"], alert_id.as_str());
+    let items = stack.items().await?;
+    assert_eq!(text(&items[0], "alert_state"), Some("none"), "{items:?}");
+    assert!(!items[0].contains_key("pending_alerts"), "{items:?}");
+
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+    assert_eq!(stack.published().await?.len(), 1, "published exactly once");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_than_one_page_of_stores_is_listed_and_recorded() -> anyhow::Result<()> {
+    const STORES: usize = 503;
+    let mut stack = Stack::start(Setup::default()).await?;
+    for n in 0..STORES - 1 {
+        stack
+            .create_store(EAST, &format!("store-{n:03}"), None)
+            .await?;
+    }
+    let failed = stack
+        .create_store(
+            EAST,
+            "imaging-new",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    stack
+        .wait_for_status(EAST, &failed, "CREATE_FAILED")
+        .await?;
+    stack.spawn(&[])?;
+
+    let response = stack.tick().await?;
+
+    assert_eq!(response["scopes"][0]["datastores"], STORES, "{response}");
+    let calls = stack.admin_get("calls").await;
+    assert_eq!(
+        calls["ListFHIRDatastores"], 2,
+        "two pages of at most 500: {calls}"
+    );
+    let items = stack.items().await?;
+    assert_eq!(items.len(), STORES);
+    assert!(
+        items
+            .iter()
+            .all(|i| text(i, "pk") == Some(SCOPE_EAST) && text(i, "alert_state") == Some("none"))
+    );
+    let delivered = stack.expect_alerts(1).await?;
+    assert_eq!(delivered[0].document["datastore_id"], failed.as_str());
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_region_fails_the_invocation_without_holding_back_the_other()
+-> anyhow::Result<()> {
+    let mut stack = Stack::start(Setup::default()).await?;
+    let east = stack
+        .create_store(
+            EAST,
+            "imaging-east",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    let west = stack
+        .create_store(
+            WEST,
+            "imaging-west",
+            Some(("RETRYABLE_ERROR", "Try again.")),
+        )
+        .await?;
+    stack.wait_for_status(EAST, &east, "CREATE_FAILED").await?;
+    stack.wait_for_status(WEST, &west, "CREATE_FAILED").await?;
+    stack.spawn(&[("REGIONS", "us-east-1,us-west-2")])?;
+    // One more throttle than the SDK's 3 attempts: the first invocation fails,
+    // the next one's retry absorbs the last.
+    stack
+        .admin_post(
+            "faults",
+            json!({
+                "Operation": "ListFHIRDatastores",
+                "Error": "ThrottlingException",
+                "Count": 4,
+                "Region": WEST,
+            }),
+        )
+        .await;
+
+    match stack.invoke().await? {
+        InvokeOutcome::FunctionError { error_message, .. } => {
+            assert!(
+                error_message.contains(&format!("{ACCOUNT}/{WEST}"))
+                    && error_message.contains("ThrottlingException")
+                    && !error_message.contains(EAST),
+                "{error_message}"
+            );
+        }
+        other => panic!("expected a function error, got {other:?}"),
+    }
+    let calls = stack.admin_get("calls").await;
+    assert_eq!(calls["ByRegion"][WEST]["ListFHIRDatastores"], 3, "{calls}");
+    let delivered = stack.expect_alerts(1).await?;
+    assert_failure_alert(
+        &delivered[0],
+        &east,
+        "imaging-east",
+        EAST,
+        None,
+        (KMS_MESSAGE, "NON_RETRYABLE_ERROR"),
+    );
+    let items = stack.items().await?;
+    assert_eq!(items.len(), 1, "nothing recorded for the throttled region");
+
+    let response = stack.tick().await?;
+    let faults = stack.admin_get("faults").await;
+    assert_eq!(faults["Faults"], json!([]), "the fault is used up");
+    assert_eq!(
+        published_per_scope(&response),
+        BTreeMap::from([(SCOPE_EAST.to_owned(), 0), (format!("{ACCOUNT}#{WEST}"), 1)])
+    );
+    let delivered = stack.expect_alerts(1).await?;
+    assert_failure_alert(
+        &delivered[0],
+        &west,
+        "imaging-west",
+        WEST,
+        None,
+        ("Try again.", "RETRYABLE_ERROR"),
+    );
+
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+    let items = stack.items().await?;
+    assert_eq!(items.len(), 2);
+    assert!(
+        items.iter().all(|i| text(i, "alert_state") == Some("none")),
+        "{items:#?}"
+    );
+    Ok(())
+}
