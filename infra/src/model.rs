@@ -470,7 +470,10 @@ mod tests {
         );
 
         let mut failed = Lifecycle::new(at(0), Some(cause()));
-        assert_eq!(failed.at(at(5), DELAY).status, DatastoreStatus::CreateFailed);
+        assert_eq!(
+            failed.at(at(5), DELAY).status,
+            DatastoreStatus::CreateFailed
+        );
         assert_eq!(failed.begin_deletion(at(5), DELAY), Ok(()));
         assert_eq!(failed.at(at(6), DELAY).status, DatastoreStatus::Deleting);
     }
