@@ -6,3 +6,4 @@ mod emulator_contract;
 mod lambda_e2e;
 mod services_smoke;
 mod sns_publisher;
+mod template;
