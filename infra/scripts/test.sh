@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one command that runs every check and test, on a fresh machine too:
 # installs the tools (infra/scripts/setup-tools.sh), then formatting, lints,
-# the release build of the status-monitor function, the whole workspace's
-# tests, and the SAM template checks when there is a template. Local services
-# are started by the tests themselves.
+# the release build of the status-monitor function, the debug build of the
+# slack-notifier function, the whole workspace's tests, and the SAM template
+# checks when there is a template. Local services are started by the tests
+# themselves.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,6 +27,10 @@ cargo clippy --workspace --all-targets -- -D warnings
 # function, as Lambda would, and refuse one older than its sources.
 step "cargo build --release -p status-monitor"
 cargo build --release -p status-monitor
+
+# tests/it/slack_notifier.rs runs the debug binary of the Slack notifier.
+step "cargo build -p slack-notifier"
+cargo build -p slack-notifier
 
 step "cargo build -p healthlake-monitor (the command the CLI tests run)"
 cargo build -p healthlake-monitor

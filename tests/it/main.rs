@@ -5,5 +5,6 @@ mod dynamodb_store;
 mod emulator_contract;
 mod lambda_e2e;
 mod services_smoke;
+mod slack_notifier;
 mod sns_publisher;
 mod template;
