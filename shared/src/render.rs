@@ -1,7 +1,7 @@
 //! How an alert reads: an SNS subject, a plain-text email body, a versioned JSON
 //! document for machines, and an AWS Chatbot custom notification.
 
-use crate::domain::{Alert, Change, DatastoreStatus, ErrorCategory, Reason};
+use crate::domain::{Alert, Change, DatastoreStatus, ErrorCategory, Reason, Severity};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -12,18 +12,41 @@ pub const MAX_SUBJECT_CHARS: usize = 99;
 /// The schema id of [`AlertDocument`]; bump the version on a breaking change.
 pub const DOCUMENT_SCHEMA: &str = "healthlake-monitor/alert/v1";
 
-fn status_text(status: Option<&DatastoreStatus>, change: Change, absent: &'static str) -> String {
-    match (status, change) {
-        (Some(s), _) => s.to_string(),
-        (None, Change::Vanished) => "no longer listed".to_owned(),
-        (None, _) => absent.to_owned(),
+/// The status the store left, as a person reads it.
+pub fn previous_status_label(alert: &Alert) -> &str {
+    alert
+        .previous_status
+        .as_ref()
+        .map_or("first seen", DatastoreStatus::as_str)
+}
+
+/// The status the store is in now, as a person reads it.
+pub fn status_label(alert: &Alert) -> &str {
+    match (&alert.status, alert.change) {
+        (Some(s), _) => s.as_str(),
+        (None, Change::Vanished) => "no longer listed",
+        (None, _) => "unknown",
+    }
+}
+
+/// `CREATING → CREATE_FAILED`, `first seen → CREATE_FAILED`, `DELETED → no longer listed`.
+pub fn status_change(alert: &Alert) -> String {
+    format!("{} → {}", previous_status_label(alert), status_label(alert))
+}
+
+/// The Slack emoji code of a severity, shared by the Chatbot and webhook messages.
+pub fn severity_emoji(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => ":red_circle:",
+        Severity::Warning => ":warning:",
+        Severity::Info => ":information_source:",
     }
 }
 
 /// A short headline: what happened to which store, where.
 pub fn headline(alert: &Alert) -> String {
-    let status = status_text(alert.status.as_ref(), alert.change, "unknown");
-    let previous = status_text(alert.previous_status.as_ref(), Change::Changed, "new");
+    let status = status_label(alert);
+    let previous = previous_status_label(alert);
     let name = &alert.datastore_name;
     let region = &alert.region;
     match alert.reason {
@@ -113,15 +136,7 @@ pub fn text_body(alert: &Alert) -> String {
         format!("ARN:         {}", alert.datastore_arn),
         format!("Account:     {}", alert.account),
         format!("Region:      {}", alert.region),
-        format!(
-            "Status:      {} -> {}",
-            status_text(
-                alert.previous_status.as_ref(),
-                Change::Changed,
-                "(first seen)"
-            ),
-            status_text(alert.status.as_ref(), alert.change, "unknown")
-        ),
+        format!("Status:      {}", status_change(alert)),
     ];
     match &alert.error_cause {
         Some(cause) => {
@@ -166,22 +181,21 @@ pub fn document(alert: &Alert) -> AlertDocument {
 /// An AWS Chatbot custom notification, which Slack and Teams channels wired
 /// through Chatbot render as is.
 pub fn chatbot(alert: &Alert) -> Value {
-    let status = status_text(alert.status.as_ref(), alert.change, "unknown");
-    let previous = status_text(
-        alert.previous_status.as_ref(),
-        Change::Changed,
-        "first seen",
-    );
+    let (previous, status) = (previous_status_label(alert), status_label(alert));
     let mut description = format!(
-        "*{}* (`{}`) in account {} region {}: {} → {}",
-        alert.datastore_name, alert.datastore_id, alert.account, alert.region, previous, status
+        "*{}* (`{}`) in account {} region {}: {}",
+        alert.datastore_name,
+        alert.datastore_id,
+        alert.account,
+        alert.region,
+        status_change(alert)
     );
     if let Some(cause) = &alert.error_cause {
         description.push_str(&format!("\n*{}*: {}", cause.category, cause.message));
     }
     let mut keywords = vec![
         alert.severity.as_str().to_owned(),
-        status.clone(),
+        status.to_owned(),
         alert.region.to_string(),
     ];
     if let Some(cause) = &alert.error_cause {
@@ -193,7 +207,7 @@ pub fn chatbot(alert: &Alert) -> Value {
         "id": alert.id,
         "content": {
             "textType": "client-markdown",
-            "title": format!("{} {}", severity_icon(alert), headline(alert)),
+            "title": format!("{} {}", severity_emoji(alert.severity), headline(alert)),
             "description": description,
             "nextSteps": [next_step(alert)],
             "keywords": keywords,
@@ -215,14 +229,6 @@ pub fn chatbot(alert: &Alert) -> Value {
             },
         },
     })
-}
-
-fn severity_icon(alert: &Alert) -> &'static str {
-    match alert.severity {
-        crate::domain::Severity::Critical => ":red_circle:",
-        crate::domain::Severity::Warning => ":warning:",
-        crate::domain::Severity::Info => ":information_source:",
-    }
 }
 
 #[cfg(test)]
@@ -263,7 +269,7 @@ mod tests {
             "ID:          0000000000000000000000000000000a",
             "ARN:         arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/0000000000000000000000000000000a",
             "Account:     123456789012",
-            "Status:      CREATING -> CREATE_FAILED",
+            "Status:      CREATING → CREATE_FAILED",
             "Category:    NON_RETRYABLE_ERROR",
             MESSAGE,
             "Observed at: 2026-11-26T09:30:00Z",
@@ -340,7 +346,7 @@ mod tests {
         let t = Transition::Vanished { previous };
         let decision = AlertPolicy::default().classify(&t).unwrap();
         let alert = Alert::new(&scope, &t, decision, 3, chrono::Utc::now());
-        assert!(text_body(&alert).contains("Status:      CREATE_FAILED -> no longer listed"));
+        assert!(text_body(&alert).contains("Status:      CREATE_FAILED → no longer listed"));
         assert!(
             subject(&alert).starts_with("[INFO] HealthLake data store patients left CREATE_FAILED")
         );

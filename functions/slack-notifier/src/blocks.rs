@@ -9,7 +9,6 @@
 use crate::text::{fit, plain};
 use chrono::SecondsFormat;
 use serde::Serialize;
-use shared::domain::{Alert, Change, Severity};
 use shared::render::{self, AlertDocument};
 
 /// A header block's `plain_text`.
@@ -58,7 +57,7 @@ pub fn message(document: &AlertDocument) -> Message {
     let alert = &document.alert;
     let header = format!(
         "{} {}",
-        severity_icon(alert.severity),
+        render::severity_emoji(alert.severity),
         render::headline(alert)
     );
     let error = match &alert.error_cause {
@@ -98,7 +97,7 @@ pub fn message(document: &AlertDocument) -> Message {
                     labelled("Data store", &store, FIELD_MAX_CHARS),
                     labelled("Account", &code(alert.account.as_str()), FIELD_MAX_CHARS),
                     labelled("Region", alert.region.as_str(), FIELD_MAX_CHARS),
-                    labelled("Status", &status_change(alert), FIELD_MAX_CHARS),
+                    labelled("Status", &render::status_change(alert), FIELD_MAX_CHARS),
                 ],
             },
             section(error),
@@ -109,28 +108,6 @@ pub fn message(document: &AlertDocument) -> Message {
                 }],
             },
         ],
-    }
-}
-
-/// The status change as a person reads it: `CREATING → CREATE_FAILED`.
-pub fn status_change(alert: &Alert) -> String {
-    let previous = alert
-        .previous_status
-        .as_ref()
-        .map_or("first seen", |s| s.as_str());
-    let current = match (&alert.status, alert.change) {
-        (Some(s), _) => s.as_str(),
-        (None, Change::Vanished) => "no longer listed",
-        (None, _) => "unknown",
-    };
-    format!("{previous} → {current}")
-}
-
-fn severity_icon(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Critical => ":red_circle:",
-        Severity::Warning => ":warning:",
-        Severity::Info => ":information_source:",
     }
 }
 
@@ -172,6 +149,7 @@ mod tests {
     use chrono::TimeZone;
     use proptest::prelude::*;
     use serde_json::Value;
+    use shared::domain::Change;
     use shared::domain::{
         AccountId, AlertPolicy, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
         Observation, Region, Scope, Transition,
@@ -316,12 +294,15 @@ mod tests {
         document.alert.status = None;
         document.alert.change = Change::Vanished;
         assert_eq!(
-            status_change(&document.alert),
+            render::status_change(&document.alert),
             "CREATING → no longer listed"
         );
         document.alert.previous_status = None;
         document.alert.change = Change::Appeared;
-        assert_eq!(status_change(&document.alert), "first seen → unknown");
+        assert_eq!(
+            render::status_change(&document.alert),
+            "first seen → unknown"
+        );
     }
 
     #[test]
