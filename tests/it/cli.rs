@@ -4,28 +4,15 @@ use healthlake_emulator::{EmulatorConfig, RunningEmulator};
 use integration_tests::fixtures::{
     create_snapshot_table, receive_envelopes, subscribe_queue, unique,
 };
-use integration_tests::services::{DynamoDbLocal, Moto, sdk_config, workspace_root};
-use std::path::PathBuf;
+use integration_tests::services::{DynamoDbLocal, Moto, Profile, sdk_config, workspace_binary};
 use std::process::Output;
 use std::time::Duration;
 
-/// The debug build of the command (`cargo build -p healthlake-monitor`, which
-/// `infra/scripts/test.sh` runs before the tests).
-fn binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    let path = target.join("debug").join("healthlake-monitor");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p healthlake-monitor`",
-        path.display()
-    );
-    path
-}
-
 /// Runs the command with only the given AWS settings: no profile, no instance metadata.
 async fn run(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = tokio::process::Command::new(binary());
+    let mut command = tokio::process::Command::new(
+        workspace_binary("healthlake-monitor", Profile::Debug).expect("the command is built"),
+    );
     command
         .args(args)
         .env_clear()

@@ -7,8 +7,8 @@
 //! status-monitor` first (infra/scripts/test.sh does).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use aws_sdk_dynamodb::types::{
@@ -19,8 +19,8 @@ use aws_sdk_healthlake::types::{FhirVersion, Tag};
 use aws_sdk_sqs::types::QueueAttributeName;
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
 use integration_tests::services::{
-    DynamoDbLocal, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, sdk_config,
-    workspace_root,
+    DynamoDbLocal, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config,
+    workspace_binary,
 };
 use serde_json::{Value, json};
 use shared::render::{AlertDocument, DOCUMENT_SCHEMA};
@@ -44,77 +44,6 @@ const POLL_DEADLINE: Duration = Duration::from_secs(30);
 const OUTCOME_TAG: &str = "emulator:outcome";
 const KMS_MESSAGE: &str = "The AWS KMS key arn:aws:kms:us-east-1:123456789012:key/1234 is not \
                            accessible: kms:CreateGrant was denied for the HealthLake service principal.";
-
-const BUILD_HINT: &str =
-    "run `cargo build --release -p status-monitor` (infra/scripts/test.sh does)";
-
-/// The release binary, refused when missing or older than a source file it was
-/// built from (as listed by Cargo's dep-info next to it).
-fn release_bootstrap() -> anyhow::Result<PathBuf> {
-    let root = workspace_root();
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| root.join("target"), |dir| root.join(dir));
-    let binary = target.join("release").join(FUNCTION);
-    let built = modified(&binary)
-        .map_err(|e| anyhow!("{} is missing ({e}): {BUILD_HINT}", binary.display()))?;
-    let dep_info = target.join("release").join(format!("{FUNCTION}.d"));
-    let listed = std::fs::read_to_string(&dep_info).map_err(|e| {
-        anyhow!(
-            "{} cannot be read ({e}), so the age of {} is unknown: {BUILD_HINT}",
-            dep_info.display(),
-            binary.display()
-        )
-    })?;
-    let sources: Vec<PathBuf> = dep_info_paths(&listed)
-        .into_iter()
-        .filter(|path| path.starts_with(&root) && !path.starts_with(&target))
-        .collect();
-    ensure!(
-        !sources.is_empty(),
-        "{} lists no source of the workspace: {BUILD_HINT}",
-        dep_info.display()
-    );
-    for source in sources {
-        // A source that is gone was removed or renamed: the build is stale too.
-        let changed = modified(&source).unwrap_or(SystemTime::now());
-        ensure!(
-            changed <= built,
-            "{} is older than {}: {BUILD_HINT}",
-            binary.display(),
-            source.display()
-        );
-    }
-    Ok(binary)
-}
-
-fn modified(path: &Path) -> std::io::Result<SystemTime> {
-    std::fs::metadata(path)?.modified()
-}
-
-/// The prerequisites of a Makefile-style dep-info line (`target: a.rs b\ c.rs`).
-fn dep_info_paths(dep_info: &str) -> Vec<PathBuf> {
-    let Some((_, prerequisites)) = dep_info.lines().next().and_then(|l| l.split_once(": ")) else {
-        return Vec::new();
-    };
-    let mut paths = Vec::new();
-    let mut current = String::new();
-    let mut chars = prerequisites.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => current.extend(chars.next()),
-            ' ' => {
-                if !current.is_empty() {
-                    paths.push(PathBuf::from(std::mem::take(&mut current)));
-                }
-            }
-            c => current.push(c),
-        }
-    }
-    if !current.is_empty() {
-        paths.push(PathBuf::from(current));
-    }
-    paths
-}
 
 /// An EventBridge scheduled event (rule or Scheduler), as Lambda receives it.
 fn scheduled_event() -> Value {
@@ -288,7 +217,7 @@ struct Stack {
 
 impl Stack {
     async fn start(setup: Setup) -> anyhow::Result<Self> {
-        let bootstrap = release_bootstrap()?;
+        let bootstrap = workspace_binary(FUNCTION, Profile::Release)?;
         let (dynamodb, moto, api) = tokio::try_join!(
             DynamoDbLocal::start(),
             Moto::start(),
@@ -799,7 +728,7 @@ async fn a_store_that_fails_during_creation_alerts_every_protocol_with_its_cause
     for needle in [
         "CRITICAL: HealthLake data store patients-new is CREATE_FAILED in us-east-1".to_owned(),
         format!("ID:          {id}"),
-        "Status:      CREATING -> CREATE_FAILED".to_owned(),
+        "Status:      CREATING → CREATE_FAILED".to_owned(),
         format!("Category:    {CATEGORY}"),
         format!("Error:       {MESSAGE}"),
     ] {

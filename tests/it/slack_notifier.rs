@@ -9,7 +9,6 @@
 //! from the code (`UPDATE_DOCS=1` rewrites them).
 
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +23,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::TimeZone;
 use integration_tests::services::{
-    FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, sdk_config, workspace_root,
+    FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config, workspace_binary,
+    workspace_root,
 };
 use serde_json::{Value, json};
 use shared::domain::{
@@ -236,24 +236,6 @@ async fn receive(
 
 // --------------------------------------------------------------- the function
 
-/// The debug build of `slack-notifier`, in the target directory of this test.
-fn bootstrap() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    // <target>/<profile>/deps/it-<hash>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .context("the test binary lives in <target>/<profile>/deps")?;
-    let path = profile_dir.join(FUNCTION);
-    if !path.is_file() {
-        bail!(
-            "{} not found: run `cargo build -p slack-notifier` first (infra/scripts/test.sh does)",
-            path.display()
-        );
-    }
-    Ok(path)
-}
-
 async fn create_secret(moto: &Moto, value: &str) -> anyhow::Result<String> {
     let client = aws_sdk_secretsmanager::Client::new(&sdk_config(&moto.endpoint(), REGION));
     let created = client
@@ -290,7 +272,11 @@ async fn start_function(
 ) -> anyhow::Result<FunctionProcess> {
     let secret = json!({ "webhook_url": webhook_url }).to_string();
     let arn = create_secret(moto, &secret).await?;
-    api.spawn_function(&bootstrap()?, FUNCTION, &environment(moto, Some(&arn)))
+    api.spawn_function(
+        &workspace_binary(FUNCTION, Profile::Debug)?,
+        FUNCTION,
+        &environment(moto, Some(&arn)),
+    )
 }
 
 async fn wait_for_exit(function: &mut FunctionProcess) -> anyhow::Result<ExitStatus> {
@@ -500,7 +486,7 @@ async fn an_unreachable_webhook_fails_the_invocation_without_naming_the_url() ->
 #[tokio::test]
 async fn an_unusable_secret_fails_the_cold_start_naming_it() -> anyhow::Result<()> {
     let (api, moto) = tokio::try_join!(LambdaRuntimeApi::start(), Moto::start())?;
-    let bootstrap = bootstrap()?;
+    let bootstrap = workspace_binary(FUNCTION, Profile::Debug)?;
     let absent = format!(
         "arn:aws:secretsmanager:{REGION}:123456789012:secret:{}-AbCdEf",
         unique("absent")

@@ -729,3 +729,107 @@ mod tests {
         assert!(err.to_string().contains("Missing function"), "{err}");
     }
 }
+
+/// How a workspace binary the tests run was built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    Debug,
+    Release,
+}
+
+/// A binary of this workspace, built by `cargo build [--release] -p <name>`
+/// (`infra/scripts/test.sh` builds each one the tests run). It is refused when
+/// missing or older than a source file it was built from, as listed by Cargo's
+/// dep-info next to it, so that a test never runs yesterday's code.
+pub fn workspace_binary(name: &str, profile: Profile) -> anyhow::Result<PathBuf> {
+    let (dir, flag) = match profile {
+        Profile::Debug => ("debug", ""),
+        Profile::Release => ("release", "--release "),
+    };
+    let hint = format!("run `cargo build {flag}-p {name}` (infra/scripts/test.sh does)");
+    let root = workspace_root();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |d| root.join(d));
+    let binary = target.join(dir).join(name);
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified());
+    let built =
+        modified(&binary).map_err(|e| anyhow!("{} is missing ({e}): {hint}", binary.display()))?;
+    let dep_info = target.join(dir).join(format!("{name}.d"));
+    let listed = std::fs::read_to_string(&dep_info).map_err(|e| {
+        anyhow!(
+            "{} cannot be read ({e}), so the age of {} is unknown: {hint}",
+            dep_info.display(),
+            binary.display()
+        )
+    })?;
+    let sources: Vec<PathBuf> = dep_info_paths(&listed)
+        .into_iter()
+        .filter(|path| path.starts_with(&root) && !path.starts_with(&target))
+        .collect();
+    anyhow::ensure!(
+        !sources.is_empty(),
+        "{} lists no source of the workspace: {hint}",
+        dep_info.display()
+    );
+    for source in sources {
+        // A source that is gone was removed or renamed: the build is stale too.
+        let changed = modified(&source).unwrap_or(std::time::SystemTime::now());
+        anyhow::ensure!(
+            changed <= built,
+            "{} is older than {}: {hint}",
+            binary.display(),
+            source.display()
+        );
+    }
+    Ok(binary)
+}
+
+/// The prerequisites of a Makefile-style dep-info line (`target: a.rs b\ c.rs`).
+fn dep_info_paths(dep_info: &str) -> Vec<PathBuf> {
+    let Some((_, prerequisites)) = dep_info.lines().next().and_then(|l| l.split_once(": ")) else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    let mut current = String::new();
+    let mut chars = prerequisites.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => current.extend(chars.next()),
+            ' ' => {
+                if !current.is_empty() {
+                    paths.push(PathBuf::from(std::mem::take(&mut current)));
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if !current.is_empty() {
+        paths.push(PathBuf::from(current));
+    }
+    paths
+}
+
+#[cfg(test)]
+mod binary_tests {
+    use super::*;
+
+    #[test]
+    fn dep_info_paths_unescape_spaces() {
+        let paths = dep_info_paths("/t/x: /a/b.rs /a/c\\ d.rs\n");
+        assert_eq!(
+            paths,
+            vec![PathBuf::from("/a/b.rs"), PathBuf::from("/a/c d.rs")]
+        );
+    }
+
+    #[test]
+    fn a_missing_binary_says_how_to_build_it() {
+        let err = workspace_binary("no-such-binary", Profile::Release)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("cargo build --release -p no-such-binary"),
+            "{err}"
+        );
+    }
+}
