@@ -1,6 +1,6 @@
 //! Speed, memory and call counts of a tick.
 //!
-//! `cargo bench -p shared --bench tick` prints the figures that README.md
+//! `cargo bench -p shared --features fixtures --bench tick` prints the figures that README.md
 //! records. Times are medians over repeated runs on this machine; call and
 //! write counts are exact.
 
@@ -10,34 +10,11 @@ use healthlake_emulator::{EmulatorConfig, RunningEmulator};
 use shared::adapters::healthlake::HealthLakeReader;
 use shared::adapters::memory::{MemoryPublisher, MemoryStore};
 use shared::domain::{
-    AccountId, AlertPolicy, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation,
-    Region, Scope, Transition, diff, view_of,
+    AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Transition, diff, view_of,
 };
+use shared::fixtures::{observation, scope};
 use shared::monitor::{Monitor, Settings, Tick};
 use std::time::{Duration, Instant};
-
-fn scope() -> Scope {
-    Scope::new(
-        AccountId::parse("123456789012").expect("account"),
-        Region::parse("us-east-1").expect("region"),
-    )
-}
-
-fn observation(n: usize, status: DatastoreStatus) -> Observation {
-    let id = format!("{n:032x}");
-    Observation {
-        account: scope().account,
-        region: scope().region,
-        arn: format!("arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/{id}"),
-        id: DatastoreId::parse(id).expect("id"),
-        name: format!("store-{n}"),
-        status,
-        created_at: None,
-        type_version: "R4".into(),
-        endpoint: String::new(),
-        error_cause: None,
-    }
-}
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
@@ -57,14 +34,15 @@ fn peak_rss_kib() -> String {
 
 fn bench_diff() {
     for n in [1_000, 10_000] {
-        let before = view_of((0..n).map(|i| observation(i, DatastoreStatus::Active)));
+        let before =
+            view_of((0..n).map(|i| observation(&format!("{i:x}"), DatastoreStatus::Active)));
         let after = view_of((0..n).map(|i| {
             let status = if i % 10 == 0 {
                 DatastoreStatus::CreateFailed
             } else {
                 DatastoreStatus::Active
             };
-            observation(i, status)
+            observation(&format!("{i:x}"), status)
         }));
         let mut samples = Vec::new();
         let mut transitions = 0;
@@ -81,8 +59,8 @@ fn bench_diff() {
 }
 
 fn bench_render() {
-    let previous = observation(1, DatastoreStatus::Creating);
-    let mut current = observation(1, DatastoreStatus::CreateFailed);
+    let previous = observation("1", DatastoreStatus::Creating);
+    let mut current = observation("1", DatastoreStatus::CreateFailed);
     current.error_cause = Some(ErrorCause {
         message: "Unable to access the customer managed KMS key".repeat(20),
         category: ErrorCategory::NonRetryable,

@@ -3,6 +3,8 @@
 
 pub mod adapters;
 pub mod domain;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod metrics;
 pub mod monitor;
 pub mod ports;

@@ -7,37 +7,15 @@ use integration_tests::services::{DynamoDbLocal, sdk_config};
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::adapters::memory::{MemoryPublisher, MemoryReader};
 use shared::domain::{
-    AccountId, Alert, AlertPolicy, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
+    Alert, AlertPolicy, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
     Observation, Record, Region, Scope, Transition,
 };
+use shared::fixtures::{observation, scope};
 use shared::monitor::{Monitor, ScanError, Settings, Tick};
 use shared::ports::{SnapshotStore, StoreError};
 
-fn scope() -> Scope {
-    Scope::new(
-        AccountId::parse("123456789012").unwrap(),
-        Region::parse("us-east-1").unwrap(),
-    )
-}
-
 fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap() + Duration::minutes(minute)
-}
-
-fn observation(n: u32, status: DatastoreStatus) -> Observation {
-    let id = format!("{n:032x}");
-    Observation {
-        account: scope().account,
-        region: scope().region,
-        arn: format!("arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/{id}"),
-        id: DatastoreId::parse(id).unwrap(),
-        name: format!("store-{n}"),
-        status,
-        created_at: Some(at(0)),
-        type_version: "R4".into(),
-        endpoint: "https://healthlake.us-east-1.amazonaws.com/datastore/x/r4/".into(),
-        error_cause: None,
-    }
 }
 
 fn record(observation: Observation, version: u64) -> Record {
@@ -94,7 +72,7 @@ impl Table {
 async fn records_round_trip_with_error_cause_pending_alerts_and_claim() {
     let table = Table::new().await;
     let store = table.store();
-    let mut failed = observation(1, DatastoreStatus::CreateFailed);
+    let mut failed = observation("1", DatastoreStatus::CreateFailed);
     failed.error_cause = Some(ErrorCause {
         message: "KMS key is disabled: kms:Decrypt denied".into(),
         category: ErrorCategory::NonRetryable,
@@ -110,7 +88,7 @@ async fn records_round_trip_with_error_cause_pending_alerts_and_claim() {
         at: at(1),
     });
     store.put(&scope(), &r, None).await.unwrap();
-    let active = record(observation(2, DatastoreStatus::Active), 4);
+    let active = record(observation("2", DatastoreStatus::Active), 4);
     store.put(&scope(), &active, None).await.unwrap();
 
     let loaded = store.load(&scope()).await.unwrap();
@@ -142,7 +120,7 @@ async fn records_round_trip_with_error_cause_pending_alerts_and_claim() {
 async fn writes_are_conditional_on_the_version() {
     let table = Table::new().await;
     let store = table.store();
-    let r = record(observation(1, DatastoreStatus::Active), 1);
+    let r = record(observation("1", DatastoreStatus::Active), 1);
     store.put(&scope(), &r, None).await.unwrap();
     let again = store.put(&scope(), &r, None).await.unwrap_err();
     assert!(matches!(again, StoreError::Conflict { .. }), "{again}");
@@ -163,7 +141,7 @@ async fn writes_are_conditional_on_the_version() {
 async fn vanished_stores_expire_once_nothing_is_owed() {
     let table = Table::new().await;
     let store = table.store().with_retention(Duration::days(7));
-    let mut gone = record(observation(1, DatastoreStatus::Deleted), 1);
+    let mut gone = record(observation("1", DatastoreStatus::Deleted), 1);
     gone.vanished_at = Some(at(10));
     store.put(&scope(), &gone, None).await.unwrap();
     let item = table.item(&gone.observation.id).await;
@@ -172,7 +150,7 @@ async fn vanished_stores_expire_once_nothing_is_owed() {
         AttributeValue::N((at(10) + Duration::days(7)).timestamp().to_string())
     );
 
-    let failed = observation(2, DatastoreStatus::CreateFailed);
+    let failed = observation("2", DatastoreStatus::CreateFailed);
     let t = Transition::Vanished {
         previous: failed.clone(),
     };
@@ -194,9 +172,9 @@ async fn vanished_stores_expire_once_nothing_is_owed() {
 async fn a_corrupt_item_is_reported_and_left_as_it_is() {
     let table = Table::new().await;
     let store = table.store();
-    let good = record(observation(1, DatastoreStatus::Active), 1);
+    let good = record(observation("1", DatastoreStatus::Active), 1);
     store.put(&scope(), &good, None).await.unwrap();
-    let bad_id = observation(2, DatastoreStatus::Active).id;
+    let bad_id = observation("2", DatastoreStatus::Active).id;
     table
         .client
         .put_item()
@@ -221,7 +199,7 @@ async fn a_corrupt_item_is_reported_and_left_as_it_is() {
     let reader = MemoryReader::default();
     reader.set(
         &scope(),
-        vec![observation(2, DatastoreStatus::CreateFailed)],
+        vec![observation("2", DatastoreStatus::CreateFailed)],
     );
     let publisher = MemoryPublisher::default();
     let monitor = Monitor::new(&reader, &store, &publisher, Settings::default());

@@ -5,40 +5,21 @@ use integration_tests::fixtures::{receive_envelopes, subscribe_queue, unique};
 use integration_tests::services::{Moto, sdk_config};
 use serde_json::Value;
 use shared::adapters::sns::SnsPublisher;
-use shared::domain::{
-    AccountId, Alert, AlertPolicy, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
-    Observation, Region, Scope, Transition,
-};
+use shared::domain::{Alert, AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Transition};
+use shared::fixtures::{observation, scope};
 use shared::ports::AlertPublisher;
 use shared::render::{self, AlertDocument};
 use std::time::Duration;
 
 fn alert(n: u32, from: DatastoreStatus, to: DatastoreStatus, cause: Option<ErrorCause>) -> Alert {
-    let scope = Scope::new(
-        AccountId::parse("123456789012").unwrap(),
-        Region::parse("us-east-1").unwrap(),
-    );
-    let id = format!("{n:032x}");
-    let o = |status| Observation {
-        account: scope.account.clone(),
-        region: scope.region.clone(),
-        arn: format!("arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/{id}"),
-        id: DatastoreId::parse(id.clone()).unwrap(),
-        name: format!("store-{n}"),
-        status,
-        created_at: None,
-        type_version: "R4".into(),
-        endpoint: String::new(),
-        error_cause: None,
-    };
-    let mut current = o(to);
+    let mut current = observation(&n.to_string(), to);
     current.error_cause = cause;
     let t = Transition::Changed {
-        previous: o(from),
+        previous: observation(&n.to_string(), from),
         current,
     };
     let decision = AlertPolicy::default().classify(&t).expect("an alert");
-    Alert::new(&scope, &t, decision, 2, Utc::now())
+    Alert::new(&scope(), &t, decision, 2, Utc::now())
 }
 
 fn attribute<'a>(envelope: &'a Value, name: &str) -> &'a str {

@@ -149,29 +149,19 @@ mod tests {
     use chrono::TimeZone;
     use proptest::prelude::*;
     use serde_json::Value;
-    use shared::domain::Change;
     use shared::domain::{
-        AccountId, AlertPolicy, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
-        Observation, Region, Scope, Transition,
+        AlertPolicy, Change, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Scope,
+        Transition,
     };
 
     const MESSAGE: &str = "The KMS key arn:aws:kms:us-east-1:123456789012:key/1234 is not accessible \
                            & grants <denied> for the HealthLake service principal.";
 
     fn observation(status: DatastoreStatus) -> Observation {
-        let id = "0123456789abcdef0123456789abcdef";
-        Observation {
-            account: AccountId::parse("123456789012").unwrap(),
-            region: Region::parse("us-east-1").unwrap(),
-            arn: format!("arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/{id}"),
-            id: DatastoreId::parse(id).unwrap(),
-            name: "patients-prod".into(),
-            status,
-            created_at: None,
-            type_version: "R4".into(),
-            endpoint: String::new(),
-            error_cause: None,
-        }
+        let mut o = shared::fixtures::observation("0123456789abcdef0123456789abcdef", status);
+        o.name = "patients-prod".into();
+        o.endpoint = String::new();
+        o
     }
 
     fn document(name: &str, cause: Option<ErrorCause>) -> AlertDocument {

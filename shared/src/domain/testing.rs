@@ -1,23 +1,8 @@
 //! Builders for domain tests.
 
 use super::*;
+pub use crate::fixtures::observation;
 use proptest::prelude::*;
-
-pub fn observation(id: &str, status: DatastoreStatus) -> Observation {
-    let id = format!("{id:0>32}");
-    Observation {
-        account: AccountId::parse("123456789012").expect("valid account"),
-        region: Region::parse("us-east-1").expect("valid region"),
-        arn: format!("arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/{id}"),
-        id: DatastoreId::parse(id).expect("valid id"),
-        name: "patients".into(),
-        status,
-        created_at: None,
-        type_version: "R4".into(),
-        endpoint: "https://healthlake.us-east-1.amazonaws.com/datastore/x/r4/".into(),
-        error_cause: None,
-    }
-}
 
 pub fn status_strategy() -> impl Strategy<Value = DatastoreStatus> {
     prop_oneof![
