@@ -115,3 +115,65 @@ impl SnapshotStore for FileSnapshotStore {
         self.write(&contents)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::DatastoreStatus;
+    use crate::fixtures::{observation, scope};
+    use chrono::{DateTime, Utc};
+
+    fn record(version: u64) -> Record {
+        Record {
+            observation: observation("1", DatastoreStatus::Active),
+            version,
+            first_seen: DateTime::<Utc>::UNIX_EPOCH,
+            last_changed: DateTime::<Utc>::UNIX_EPOCH,
+            vanished_at: None,
+            pending: Vec::new(),
+            claim: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_is_an_empty_snapshot_and_writes_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileSnapshotStore::new(dir.path().join("nested/snapshot.json"));
+        assert!(store.load(&scope()).await.unwrap().records.is_empty());
+        store.put(&scope(), &record(1), None).await.unwrap();
+        let again = FileSnapshotStore::new(store.path());
+        let loaded = again.load(&scope()).await.unwrap();
+        assert_eq!(
+            loaded.records.values().collect::<Vec<_>>(),
+            vec![&record(1)]
+        );
+        let conflict = again.put(&scope(), &record(2), Some(5)).await.unwrap_err();
+        assert!(matches!(conflict, StoreError::Conflict { .. }));
+        // Only the snapshot is left in the folder: the temporary file was renamed over it.
+        let names: Vec<_> = std::fs::read_dir(dir.path().join("nested"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("snapshot.json")]);
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_file_is_named_and_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.json");
+        for contents in [
+            &b"{ not json"[..],
+            br#"{"format": "something-else/v9", "scopes": {}}"#,
+        ] {
+            std::fs::write(&path, contents).unwrap();
+            let store = FileSnapshotStore::new(&path);
+            let err = store.load(&scope()).await.unwrap_err();
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+            assert!(store.put(&scope(), &record(1), None).await.is_err());
+            assert_eq!(std::fs::read(&path).unwrap(), contents);
+        }
+    }
+}
