@@ -36,7 +36,8 @@ step "cargo build -p healthlake-monitor (the command the CLI tests run)"
 cargo build -p healthlake-monitor
 
 step "cargo test --workspace"
-cargo test --workspace
+test_log=.tools/cargo-test.log
+cargo test --workspace 2>&1 | tee "$test_log"
 
 # --- SAM template checks ---------------------------------------------------------
 # infra/scripts/check-template.sh, when present, owns these checks; without it
@@ -53,3 +54,6 @@ if [ -f template.yaml ]; then
 fi
 
 step "all checks passed"
+# One closing line for the whole run: the sum of every cargo test summary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;/) p += $(i-1); if ($(i) ~ /^failed;/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$test_log"
