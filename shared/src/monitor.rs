@@ -512,6 +512,58 @@ mod tests {
         assert_eq!(f.publisher.sent()[0].id, record.pending[0].id);
     }
 
+    /// Fails the write that marks alerts sent, as a crash between publish and
+    /// mark-sent would leave things.
+    struct LosesMarkSent<'a>(&'a MemoryStore);
+
+    impl SnapshotStore for LosesMarkSent<'_> {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::Snapshot, StoreError> {
+            self.0.load(scope).await
+        }
+        async fn put(
+            &self,
+            scope: &Scope,
+            record: &Record,
+            expected: Option<u64>,
+        ) -> Result<(), StoreError> {
+            if record.claim.is_none() && expected.is_some() {
+                return Err(StoreError::Unavailable("connection reset".into()));
+            }
+            self.0.put(scope, record, expected).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_mark_sent_repeats_the_alert_with_the_same_id_once_the_claim_expires() {
+        let f = Fixture::new();
+        f.reader.set(&f.scope, vec![failed("a")]);
+        let lossy = Monitor::new(
+            &f.reader,
+            LosesMarkSent(&f.store),
+            &f.publisher,
+            Settings::default(),
+        );
+        let tick = Tick {
+            owner: "t1".into(),
+            now: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let report = lossy.tick(std::slice::from_ref(&f.scope), &tick).await;
+        let problems = report.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("connection reset"));
+        assert_eq!(f.publisher.sent().len(), 1);
+
+        // Within the claim's lifetime nobody sends it again ...
+        assert!(f.tick_at("t2", 1).await.published.is_empty());
+        // ... after it, the alert goes out once more, under the same id.
+        let report = f.tick_at("t3", 3).await;
+        assert_eq!(report.published.len(), 1);
+        let sent = f.publisher.sent();
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].id, sent[1].id);
+        assert!(f.tick_at("t4", 10).await.published.is_empty());
+    }
+
     #[tokio::test]
     async fn overlapping_ticks_publish_once() {
         let f = Fixture::new();

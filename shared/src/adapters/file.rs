@@ -104,14 +104,12 @@ impl SnapshotStore for FileSnapshotStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut contents = self.read()?;
         let snapshot = contents.scopes.entry(scope.key()).or_default();
-        let id = &record.observation.id;
-        if snapshot.records.get(id).map(|r| r.version) != expected {
+        if !snapshot.put_if_version(record, expected) {
             return Err(StoreError::Conflict {
                 scope: scope.clone(),
-                id: id.to_string(),
+                id: record.observation.id.to_string(),
             });
         }
-        snapshot.records.insert(id.clone(), record.clone());
         self.write(&contents)
     }
 }

@@ -67,14 +67,12 @@ impl SnapshotStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut scopes = lock(&self.scopes);
         let snapshot = scopes.entry(scope.clone()).or_default();
-        let id = &record.observation.id;
-        if snapshot.records.get(id).map(|r| r.version) != expected {
+        if !snapshot.put_if_version(record, expected) {
             return Err(StoreError::Conflict {
                 scope: scope.clone(),
-                id: id.to_string(),
+                id: record.observation.id.to_string(),
             });
         }
-        snapshot.records.insert(id.clone(), record.clone());
         *lock(&self.writes) += 1;
         Ok(())
     }

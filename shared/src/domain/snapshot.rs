@@ -57,6 +57,17 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Stores `record` if the version held is `expected` (`None`: no record yet),
+    /// the rule every snapshot store enforces. Returns whether it was stored.
+    pub fn put_if_version(&mut self, record: &Record, expected: Option<u64>) -> bool {
+        let id = &record.observation.id;
+        if self.records.get(id).map(|r| r.version) != expected {
+            return false;
+        }
+        self.records.insert(id.clone(), record.clone());
+        true
+    }
+
     /// The live stores, as the diff compares them.
     pub fn view(&self) -> View {
         self.records
