@@ -2,7 +2,7 @@
 
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
 use integration_tests::fixtures::{
-    create_snapshot_table, receive_envelopes, subscribe_queue, unique,
+    create_snapshot_table, create_topic, receive_envelopes, subscribe_queue, unique,
 };
 use integration_tests::services::{DynamoDbLocal, Moto, Profile, sdk_config, workspace_binary};
 use std::process::Output;
@@ -311,13 +311,7 @@ async fn scan_with_a_table_and_a_topic_uses_dynamodb_and_sns() {
         aws_sdk_sns::Client::new(&aws),
         aws_sdk_sqs::Client::new(&aws),
     );
-    let topic = sns
-        .create_topic()
-        .name(unique("alerts"))
-        .send()
-        .await
-        .unwrap();
-    let topic_arn = topic.topic_arn().unwrap().to_owned();
+    let topic_arn = create_topic(&sns).await.unwrap();
     let queue = subscribe_queue(&sns, &sqs, &topic_arn, None).await.unwrap();
 
     let mut env = credentials();

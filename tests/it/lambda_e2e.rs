@@ -11,13 +11,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail, ensure};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_healthlake::types::{FhirVersion, Tag};
-use aws_sdk_sqs::types::QueueAttributeName;
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use integration_tests::fixtures::{create_queue, create_snapshot_table, subscribe, unique};
 use integration_tests::services::{
     DynamoDbLocal, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config,
     workspace_binary,
@@ -58,10 +55,6 @@ fn scheduled_event() -> Value {
         "resources": [format!("arn:aws:events:{EAST}:{ACCOUNT}:rule/healthlake-monitor-schedule")],
         "detail": {}
     })
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
 }
 
 type Item = HashMap<String, AttributeValue>;
@@ -257,50 +250,11 @@ impl Stack {
     }
 
     async fn create_table(&self) -> anyhow::Result<()> {
-        let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
-        let key = |name: &str, key_type| {
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(key_type)
-                .build()
-        };
-        self.ddb
-            .create_table()
-            .table_name(&self.table)
-            .attribute_definitions(attribute("pk")?)
-            .attribute_definitions(attribute("sk")?)
-            .key_schema(key("pk", KeyType::Hash)?)
-            .key_schema(key("sk", KeyType::Range)?)
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await?;
-        Ok(())
+        create_snapshot_table(&self.ddb, &self.table).await
     }
 
     async fn create_queue(&mut self) -> anyhow::Result<()> {
-        self.queue_url = self
-            .sqs
-            .create_queue()
-            .queue_name(unique("inbox"))
-            .send()
-            .await?
-            .queue_url
-            .context("queue URL")?;
-        self.queue_arn = self
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&self.queue_url)
-            .attribute_names(QueueAttributeName::QueueArn)
-            .send()
-            .await?
-            .attributes
-            .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-            .context("queue ARN")?;
+        (self.queue_url, self.queue_arn) = create_queue(&self.sqs).await?;
         Ok(())
     }
 
@@ -320,14 +274,7 @@ impl Stack {
             .topic_arn
             .context("topic ARN")?;
         ensure!(arn == self.topic_arn(), "{arn} != {}", self.topic_arn());
-        self.sns
-            .subscribe()
-            .topic_arn(&arn)
-            .protocol("sqs")
-            .endpoint(&self.queue_arn)
-            .send()
-            .await?;
-        Ok(())
+        subscribe(&self.sns, &arn, &self.queue_arn, None).await
     }
 
     /// Starts one more process serving the function, with the settings of a

@@ -1,7 +1,7 @@
 //! The SNS publisher against moto's SNS and SQS: what an SQS subscriber gets.
 
 use chrono::Utc;
-use integration_tests::fixtures::{receive_envelopes, subscribe_queue, unique};
+use integration_tests::fixtures::{create_topic, receive_envelopes, subscribe_queue};
 use integration_tests::services::{Moto, sdk_config};
 use serde_json::Value;
 use shared::adapters::sns::SnsPublisher;
@@ -36,13 +36,7 @@ async fn subscribers_get_the_document_subject_and_filterable_attributes() {
         aws_sdk_sns::Client::new(&config),
         aws_sdk_sqs::Client::new(&config),
     );
-    let topic = sns
-        .create_topic()
-        .name(unique("alerts"))
-        .send()
-        .await
-        .unwrap();
-    let topic_arn = topic.topic_arn().unwrap();
+    let topic_arn = &create_topic(&sns).await.unwrap();
     let everything = subscribe_queue(&sns, &sqs, topic_arn, None).await.unwrap();
     let critical_only =
         subscribe_queue(&sns, &sqs, topic_arn, Some(r#"{"severity": ["critical"]}"#))

@@ -47,19 +47,22 @@ pub async fn create_snapshot_table(
     Ok(())
 }
 
-/// Creates an SQS queue and subscribes it to `topic_arn` (no raw delivery: the
-/// body is the SNS envelope), with an optional filter policy on attributes.
-/// Returns the queue URL.
-pub async fn subscribe_queue(
-    sns: &aws_sdk_sns::Client,
-    sqs: &aws_sdk_sqs::Client,
-    topic_arn: &str,
-    filter_policy: Option<&str>,
-) -> anyhow::Result<String> {
-    let name = unique("alerts");
+/// Creates an SNS topic with a unique name; returns its ARN.
+pub async fn create_topic(sns: &aws_sdk_sns::Client) -> anyhow::Result<String> {
+    let topic = sns
+        .create_topic()
+        .name(unique("alerts"))
+        .send()
+        .await
+        .context("creating topic")?;
+    Ok(topic.topic_arn().context("topic arn")?.to_owned())
+}
+
+/// Creates an SQS queue; returns its URL and ARN.
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client) -> anyhow::Result<(String, String)> {
     let url = sqs
         .create_queue()
-        .queue_name(&name)
+        .queue_name(unique("alerts"))
         .send()
         .await
         .context("creating queue")?
@@ -78,15 +81,38 @@ pub async fn subscribe_queue(
                 .cloned()
         })
         .context("queue arn")?;
+    Ok((url, arn))
+}
+
+/// Subscribes the queue `queue_arn` to `topic_arn` (no raw delivery: the body
+/// is the SNS envelope), with an optional filter policy on attributes.
+pub async fn subscribe(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    queue_arn: &str,
+    filter_policy: Option<&str>,
+) -> anyhow::Result<()> {
     let mut subscribe = sns
         .subscribe()
         .topic_arn(topic_arn)
         .protocol("sqs")
-        .endpoint(arn);
+        .endpoint(queue_arn);
     if let Some(policy) = filter_policy {
         subscribe = subscribe.attributes("FilterPolicy", policy);
     }
     subscribe.send().await.context("subscribing queue")?;
+    Ok(())
+}
+
+/// Creates a queue subscribed to `topic_arn`; returns the queue URL.
+pub async fn subscribe_queue(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    topic_arn: &str,
+    filter_policy: Option<&str>,
+) -> anyhow::Result<String> {
+    let (url, arn) = create_queue(sqs).await?;
+    subscribe(sns, topic_arn, &arn, filter_policy).await?;
     Ok(url)
 }
 
