@@ -13,10 +13,14 @@ pub const DEFAULT_NAMESPACE: &str = "HealthLakeMonitor";
 
 /// Builds the records of one tick: one per (region, status) pair for the
 /// `Datastores` gauge, and one with the tick's totals.
+///
+/// `FailedDatastores` is a figure about the whole fleet, so it is written only
+/// when every scope was scanned: a region that could not be listed must not
+/// read as a region whose failures cleared (the alarm on it would flap to OK).
 pub fn emf_records(report: &TickReport, namespace: &str, timestamp_ms: i64) -> Vec<Value> {
     let mut by_status: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let (mut failed_stores, mut transitions, mut published, mut failed, mut scan_errors) =
-        (0, 0, 0, 0, 0);
+    let mut failed_stores = 0u64;
+    let mut count = Counts::default();
     for (scope, result) in &report.scopes {
         match result {
             Ok(r) => {
@@ -26,12 +30,14 @@ pub fn emf_records(report: &TickReport, namespace: &str, timestamp_ms: i64) -> V
                         .or_default() += 1;
                     failed_stores += u64::from(o.status.is_failed());
                 }
-                transitions += r.transitions.len();
-                published += r.published.len();
-                failed += r.failed.len();
-                scan_errors += r.store_errors.len();
+                count.transitions += r.transitions.len();
+                count.published += r.published.len();
+                count.failed += r.failed.len();
+                count.undeliverable += r.undeliverable.len();
+                count.corrupt += r.unreadable_snapshot.len();
+                count.scan_errors += r.store_errors.len() + r.unreadable_listing.len();
             }
-            Err(_) => scan_errors += 1,
+            Err(_) => count.scan_errors += 1,
         }
     }
 
@@ -46,25 +52,35 @@ pub fn emf_records(report: &TickReport, namespace: &str, timestamp_ms: i64) -> V
             )
         })
         .collect();
-    records.push(record(
-        namespace,
-        timestamp_ms,
-        &[],
-        &[
-            ("Scans", "Count", 1.0),
-            ("FailedDatastores", "Count", failed_stores as f64),
-            ("Transitions", "Count", transitions as f64),
-            ("AlertsPublished", "Count", published as f64),
-            ("AlertsFailed", "Count", failed as f64),
-            ("ScanErrors", "Count", scan_errors as f64),
-            (
-                "ScanDuration",
-                "Milliseconds",
-                report.duration.as_secs_f64() * 1000.0,
-            ),
-        ],
-    ));
+    let mut totals = vec![("Scans", "Count", 1.0)];
+    if report.all_scanned() {
+        totals.push(("FailedDatastores", "Count", failed_stores as f64));
+    }
+    totals.extend([
+        ("Transitions", "Count", count.transitions as f64),
+        ("AlertsPublished", "Count", count.published as f64),
+        ("AlertsFailed", "Count", count.failed as f64),
+        ("AlertsUndeliverable", "Count", count.undeliverable as f64),
+        ("CorruptSnapshotItems", "Count", count.corrupt as f64),
+        ("ScanErrors", "Count", count.scan_errors as f64),
+        (
+            "ScanDuration",
+            "Milliseconds",
+            report.duration.as_secs_f64() * 1000.0,
+        ),
+    ]);
+    records.push(record(namespace, timestamp_ms, &[], &totals));
     records
+}
+
+#[derive(Default)]
+struct Counts {
+    transitions: usize,
+    published: usize,
+    failed: usize,
+    undeliverable: usize,
+    corrupt: usize,
+    scan_errors: usize,
 }
 
 fn record(
@@ -177,9 +193,21 @@ mod tests {
         assert_eq!(records[0]["Datastores"], 2.0);
         assert_eq!(records[1]["Status"], "CREATE_FAILED");
         let totals = &records[2];
-        assert_eq!(totals["FailedDatastores"], 1.0);
         assert_eq!(totals["ScanErrors"], 1.0);
+        assert_eq!(totals["AlertsUndeliverable"], 0.0);
         assert_eq!(totals["ScanDuration"], 1500.0);
+        // us-west-2 was not listed: no fleet-wide failed-store figure this tick.
+        assert!(totals.get("FailedDatastores").is_none(), "{totals}");
+
+        let all_scanned = TickReport {
+            scopes: report.scopes.into_iter().take(1).collect(),
+            duration: report.duration,
+        };
+        let records = emf_records(&all_scanned, DEFAULT_NAMESPACE, 1_700_000_000_000);
+        let totals = records.last().unwrap();
+        assert_valid_emf(totals);
+        assert_eq!(totals["FailedDatastores"], 1.0);
+        assert_eq!(totals["ScanErrors"], 0.0);
         assert_eq!(
             totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([[]])

@@ -3,14 +3,21 @@
 //! Delivery protocol (see "Delivery guarantees" in the README): a record's
 //! alerts are first written as pending under a claim (a conditional write on
 //! the record's version, so only one tick wins), then published, then the
-//! record is written again without them. A claim carries its owner and time;
-//! once it is older than the claim TTL, a later tick takes the alerts over.
+//! record is written again without the alerts that went out or were set aside.
+//! A claim carries its owner and the time it was written; once it is older than
+//! the claim TTL, a later tick takes the alerts over.
+//!
+//! An alert that cannot be sent never holds up the others: a retryable failure
+//! leaves it pending for the next tick, and after a permanent refusal or
+//! [`Settings::max_attempts`] failures it is set aside as undeliverable, kept in
+//! its record with the reason.
 
 use crate::domain::{
-    Alert, AlertPolicy, Claim, Observation, Record, Scope, Transition, diff, view_of,
+    Alert, AlertPolicy, Claim, Observation, Record, Scope, Transition, Unreadable, diff, view_of,
 };
 use crate::ports::{
-    AlertPublisher, DatastoreReader, PublishError, ReadError, SnapshotStore, StoreError,
+    AlertPublisher, DatastoreReader, PublishError, PublishErrorKind, ReadError, SnapshotStore,
+    StoreError,
 };
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -25,6 +32,13 @@ pub struct Settings {
     pub claim_ttl: Duration,
     /// Records processed at once within a scope.
     pub concurrency: usize,
+    /// Failed attempts after which an alert is set aside as undeliverable.
+    pub max_attempts: u32,
+}
+
+impl Settings {
+    /// The default of [`Settings::max_attempts`]: four hours of ticks every five minutes.
+    pub const DEFAULT_MAX_ATTEMPTS: u32 = 48;
 }
 
 impl Default for Settings {
@@ -33,6 +47,7 @@ impl Default for Settings {
             policy: AlertPolicy::default(),
             claim_ttl: Duration::minutes(2),
             concurrency: 8,
+            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
         }
     }
 }
@@ -42,7 +57,22 @@ impl Default for Settings {
 pub struct Tick {
     /// Unique per tick, such as the Lambda request id.
     pub owner: String,
+    /// When the tick started; observations are stamped with it.
     pub now: DateTime<Utc>,
+}
+
+/// The tick's clock: its start, plus the time elapsed since, so that a claim
+/// carries the time it was written even on a simulated clock.
+#[derive(Debug, Clone)]
+struct Clock<'a> {
+    tick: &'a Tick,
+    started: Instant,
+}
+
+impl Clock<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        self.tick.now + Duration::from_std(self.started.elapsed()).unwrap_or(Duration::zero())
+    }
 }
 
 /// Why a scope could not be scanned at all.
@@ -61,8 +91,14 @@ pub struct ScopeReport {
     pub observations: Vec<Observation>,
     pub transitions: Vec<Transition>,
     pub published: Vec<Alert>,
-    /// Alerts that could not be sent; they stay pending for the next tick.
+    /// Alerts that could not be sent this time; they stay pending for the next tick.
     pub failed: Vec<(Alert, PublishError)>,
+    /// Alerts set aside as undeliverable this tick, with the reason.
+    pub undeliverable: Vec<(Alert, String)>,
+    /// Listed entries that could not be read; their records are left as they are.
+    pub unreadable_listing: Vec<Unreadable>,
+    /// Snapshot items that could not be read; reported, never overwritten.
+    pub unreadable_snapshot: Vec<Unreadable>,
     /// Writes that failed for a reason other than losing a race.
     pub store_errors: Vec<StoreError>,
     /// Records left to another tick that held or won them.
@@ -76,15 +112,33 @@ pub struct TickReport {
 }
 
 impl TickReport {
-    /// One line per thing that went wrong: scopes not scanned, alerts not sent,
-    /// records not written.
+    /// One line per thing that went wrong: scopes not scanned, alerts not sent
+    /// or set aside, items not read, records not written.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for (scope, result) in &self.scopes {
             match result {
                 Err(e) => problems.push(e.to_string()),
                 Ok(report) => {
-                    problems.extend(report.failed.iter().map(|(_, e)| format!("{scope}: {e}")));
+                    problems.extend(
+                        report
+                            .failed
+                            .iter()
+                            .map(|(_, e)| format!("{scope}: {e}; it stays pending")),
+                    );
+                    problems.extend(report.undeliverable.iter().map(|(a, reason)| {
+                        format!(
+                            "{scope}: alert {} set aside as undeliverable: {reason}",
+                            a.id
+                        )
+                    }));
+                    problems.extend(
+                        report
+                            .unreadable_listing
+                            .iter()
+                            .chain(&report.unreadable_snapshot)
+                            .map(|u| format!("{scope}: {u}")),
+                    );
                     problems.extend(report.store_errors.iter().map(|e| format!("{scope}: {e}")));
                 }
             }
@@ -97,6 +151,11 @@ impl TickReport {
             .iter()
             .filter_map(|(s, r)| r.as_ref().ok().map(|r| (s, r)))
     }
+
+    /// Whether every scope of the tick was listed and its snapshot read.
+    pub fn all_scanned(&self) -> bool {
+        self.scopes.iter().all(|(_, r)| r.is_ok())
+    }
 }
 
 pub struct Monitor<R, S, P> {
@@ -106,19 +165,51 @@ pub struct Monitor<R, S, P> {
     settings: Settings,
 }
 
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one short-lived value per record"
-)]
-enum Outcome {
-    Unchanged,
-    Written {
-        published: Vec<Alert>,
-        failed: Option<(Alert, PublishError)>,
-        store_error: Option<StoreError>,
+/// One record's work in a tick.
+enum Work<'a> {
+    /// The store changed: record the transition (and its alert, if any).
+    Transition {
+        old: Option<&'a Record>,
+        transition: &'a Transition,
     },
-    LeftToOthers,
-    StoreError(StoreError),
+    /// Nothing changed, but the record still owes alerts from earlier ticks.
+    Owed(&'a Record),
+}
+
+#[derive(Default)]
+struct Outcome {
+    published: Vec<Alert>,
+    failed: Vec<(Alert, PublishError)>,
+    undeliverable: Vec<(Alert, String)>,
+    store_errors: Vec<StoreError>,
+    left_to_others: usize,
+}
+
+/// The record a transition leaves: the new observation, a bumped version, and
+/// the alert the policy selects added to what it owes. Pure: no I/O.
+pub fn evolve(
+    policy: &AlertPolicy,
+    scope: &Scope,
+    old: Option<&Record>,
+    transition: &Transition,
+    now: DateTime<Utc>,
+) -> Record {
+    let version = old.map_or(1, |r| r.version + 1);
+    let mut record = match old {
+        Some(r) => Record {
+            observation: transition.latest().clone(),
+            version,
+            last_changed: now,
+            claim: None,
+            ..r.clone()
+        },
+        None => Record::new(transition.latest().clone(), version, now),
+    };
+    record.vanished_at = transition.current().is_none().then_some(now);
+    if let Some(decision) = policy.classify(transition) {
+        record.owe(Alert::new(scope, transition, decision, version, now), now);
+    }
+    record
 }
 
 impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
@@ -139,19 +230,27 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         &self.publisher
     }
 
-    /// Scans every scope concurrently. A scope that fails does not stop the others.
+    /// Scans every scope concurrently; a scope named twice is scanned once. A
+    /// scope that fails does not stop the others.
     pub async fn tick(&self, scopes: &[Scope], tick: &Tick) -> TickReport {
         let started = Instant::now();
-        let results = futures::future::join_all(scopes.iter().map(|s| self.scan(s, tick))).await;
+        let mut unique: Vec<Scope> = Vec::with_capacity(scopes.len());
+        for scope in scopes {
+            if !unique.contains(scope) {
+                unique.push(scope.clone());
+            }
+        }
+        let clock = Clock { tick, started };
+        let results = futures::future::join_all(unique.iter().map(|s| self.scan(s, &clock))).await;
         TickReport {
-            scopes: scopes.iter().cloned().zip(results).collect(),
+            scopes: unique.into_iter().zip(results).collect(),
             duration: started.elapsed(),
         }
     }
 
-    #[instrument(skip_all, fields(scope = %scope, owner = %tick.owner))]
-    pub async fn scan(&self, scope: &Scope, tick: &Tick) -> Result<ScopeReport, ScanError> {
-        let current = self.reader.list(scope).await?;
+    #[instrument(skip_all, fields(scope = %scope, owner = %clock.tick.owner))]
+    async fn scan(&self, scope: &Scope, clock: &Clock<'_>) -> Result<ScopeReport, ScanError> {
+        let listing = self.reader.list(scope).await?;
         let snapshot = self
             .store
             .load(scope)
@@ -160,13 +259,36 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
                 scope: scope.clone(),
                 source,
             })?;
-        let transitions = diff(&snapshot.view(), &view_of(current.iter().cloned()));
-
-        let mut work: Vec<(Option<&Record>, Option<&Transition>)> = transitions
-            .iter()
-            .map(|t| (snapshot.records.get(t.id()), Some(t)))
+        // A store whose snapshot item cannot be read is left out, so that its
+        // item is never overwritten; a listed entry that cannot be read keeps
+        // its record as it is, rather than reading as a store that vanished.
+        let listed_unreadable = |id: &str| {
+            listing
+                .unreadable
+                .iter()
+                .any(|u| u.id.as_deref() == Some(id))
+        };
+        let previous = snapshot
+            .view()
+            .into_iter()
+            .filter(|(id, _)| !listed_unreadable(id.as_str()))
             .collect();
-        // Alerts owed from earlier ticks on stores that did not change since.
+        let current = view_of(
+            listing
+                .observations
+                .iter()
+                .filter(|o| !snapshot.is_unreadable(&o.id))
+                .cloned(),
+        );
+        let transitions = diff(&previous, &current);
+
+        let mut work: Vec<Work<'_>> = transitions
+            .iter()
+            .map(|transition| Work::Transition {
+                old: snapshot.records.get(transition.id()),
+                transition,
+            })
+            .collect();
         work.extend(
             snapshot
                 .records
@@ -175,38 +297,31 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
                     !r.pending.is_empty()
                         && !transitions.iter().any(|t| t.id() == &r.observation.id)
                 })
-                .map(|r| (Some(r), None)),
+                .map(Work::Owed),
         );
 
         let outcomes: Vec<Outcome> = futures::stream::iter(work)
-            .map(|(record, transition)| self.process(scope, record, transition, tick))
+            .map(|w| self.process(scope, w, clock))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
 
         let mut report = ScopeReport {
-            observations: current,
+            observations: listing.observations,
             transitions,
+            unreadable_listing: listing.unreadable,
+            unreadable_snapshot: snapshot.unreadable.clone(),
             ..ScopeReport::default()
         };
         report
             .observations
             .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         for outcome in outcomes {
-            match outcome {
-                Outcome::Unchanged => {}
-                Outcome::LeftToOthers => report.left_to_others += 1,
-                Outcome::StoreError(e) => report.store_errors.push(e),
-                Outcome::Written {
-                    published,
-                    failed,
-                    store_error,
-                } => {
-                    report.published.extend(published);
-                    report.failed.extend(failed);
-                    report.store_errors.extend(store_error);
-                }
-            }
+            report.published.extend(outcome.published);
+            report.failed.extend(outcome.failed);
+            report.undeliverable.extend(outcome.undeliverable);
+            report.store_errors.extend(outcome.store_errors);
+            report.left_to_others += outcome.left_to_others;
         }
         report.published.sort_by(|a, b| a.id.cmp(&b.id));
         info!(
@@ -214,107 +329,129 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
             transitions = report.transitions.len(),
             published = report.published.len(),
             failed = report.failed.len(),
+            undeliverable = report.undeliverable.len(),
+            unreadable = report.unreadable_listing.len() + report.unreadable_snapshot.len(),
             "scope scanned"
         );
         Ok(report)
     }
 
     /// Records a transition (if any) and delivers the record's pending alerts.
-    async fn process(
-        &self,
-        scope: &Scope,
-        old: Option<&Record>,
-        transition: Option<&Transition>,
-        tick: &Tick,
-    ) -> Outcome {
+    async fn process(&self, scope: &Scope, work: Work<'_>, clock: &Clock<'_>) -> Outcome {
+        let old = match &work {
+            Work::Transition { old, .. } => *old,
+            Work::Owed(record) => Some(*record),
+        };
         if let Some(claim) = old.and_then(|r| r.claim.as_ref())
-            && claim.owner != tick.owner
+            && claim.owner != clock.tick.owner
         {
-            if claim.is_live(tick.now, self.settings.claim_ttl) {
+            if claim.is_live(clock.now(), self.settings.claim_ttl) {
                 // Another tick is publishing this record's alerts right now.
-                return Outcome::LeftToOthers;
+                return Outcome {
+                    left_to_others: 1,
+                    ..Outcome::default()
+                };
             }
             warn!(datastore = %old.map(|r| r.observation.id.as_str()).unwrap_or_default(), stale_owner = %claim.owner,
                   "taking over alerts of an expired claim");
         }
 
-        let version = old.map_or(1, |r| r.version + 1);
-        let mut record = match (old, transition) {
-            (_, Some(t)) => {
-                let mut pending = old.map(|r| r.pending.clone()).unwrap_or_default();
-                if let Some(decision) = self.settings.policy.classify(t) {
-                    pending.push(Alert::new(scope, t, decision, version, tick.now));
-                }
-                Record {
-                    observation: t.latest().clone(),
-                    version,
-                    first_seen: old.map_or(tick.now, |r| r.first_seen),
-                    last_changed: tick.now,
-                    vanished_at: t.current().is_none().then_some(tick.now),
-                    pending,
-                    claim: None,
-                }
-            }
-            (Some(r), None) => Record {
-                version,
+        let mut record = match work {
+            Work::Transition { old, transition } => evolve(
+                &self.settings.policy,
+                scope,
+                old,
+                transition,
+                clock.tick.now,
+            ),
+            Work::Owed(r) => Record {
+                version: r.version + 1,
                 ..r.clone()
             },
-            (None, None) => return Outcome::Unchanged,
         };
         if !record.pending.is_empty() {
             record.claim = Some(Claim {
-                owner: tick.owner.clone(),
-                at: tick.now,
+                owner: clock.tick.owner.clone(),
+                at: clock.now(),
             });
         }
         match self.store.put(scope, &record, old.map(|r| r.version)).await {
             Ok(()) => {}
-            Err(StoreError::Conflict { .. }) => return Outcome::LeftToOthers,
-            Err(e) => return Outcome::StoreError(e),
+            Err(StoreError::Conflict { .. }) => {
+                return Outcome {
+                    left_to_others: 1,
+                    ..Outcome::default()
+                };
+            }
+            Err(e) => {
+                return Outcome {
+                    store_errors: vec![e],
+                    ..Outcome::default()
+                };
+            }
         }
         if record.pending.is_empty() {
-            return Outcome::Written {
-                published: Vec::new(),
-                failed: None,
-                store_error: None,
-            };
+            return Outcome::default();
         }
 
-        let (published, failed) = self.deliver(&record.pending).await;
         let claimed_version = record.version;
-        record.pending.drain(..published.len());
+        let mut outcome = self.deliver(&mut record, clock).await;
         record.claim = None;
         record.version += 1;
-        let store_error = match self.store.put(scope, &record, Some(claimed_version)).await {
-            Ok(()) => None,
-            Err(e) => {
-                // The alerts went out but are still marked pending: a later tick
-                // may send them again once the claim expires.
-                warn!(datastore = %record.observation.id, error = %e, "alerts sent but not marked sent");
-                Some(e)
-            }
-        };
-        Outcome::Written {
-            published,
-            failed,
-            store_error,
+        if let Err(e) = self.store.put(scope, &record, Some(claimed_version)).await {
+            // The alerts went out but are still marked pending: a later tick
+            // may send them again once the claim expires.
+            warn!(datastore = %record.observation.id, error = %e, "alerts sent but not marked sent");
+            outcome.store_errors.push(e);
         }
+        outcome
     }
 
-    /// Publishes alerts in order, stopping at the first failure so that they
-    /// reach subscribers in the order they happened.
-    async fn deliver(&self, pending: &[Alert]) -> (Vec<Alert>, Option<(Alert, PublishError)>) {
-        let mut published = Vec::new();
-        for alert in pending {
-            match self.publisher.publish(alert).await {
-                Ok(()) => published.push(alert.clone()),
-                Err(e) => {
-                    warn!(alert_id = %alert.id, error = %e.message, "alert not sent; it stays pending");
-                    return (published, Some((alert.clone(), e)));
+    /// Publishes every pending alert of `record`, oldest first, and leaves in
+    /// `record.pending` only those to try again. A failure never holds up the
+    /// alerts after it.
+    async fn deliver(&self, record: &mut Record, clock: &Clock<'_>) -> Outcome {
+        let mut outcome = Outcome::default();
+        let mut retry = Vec::new();
+        for mut pending in std::mem::take(&mut record.pending) {
+            let error = match self.publisher.publish(&pending.alert).await {
+                Ok(()) => {
+                    outcome.published.push(pending.alert);
+                    continue;
+                }
+                Err(e) => e,
+            };
+            pending.attempts += 1;
+            pending.last_error = Some(crate::domain::snapshot::bounded_reason(&error.message));
+            let reason = match error.kind {
+                PublishErrorKind::Permanent => Some(format!("refused: {}", error.message)),
+                PublishErrorKind::Retryable if pending.attempts >= self.settings.max_attempts => {
+                    Some(format!(
+                        "gave up after {} attempts: {}",
+                        pending.attempts, error.message
+                    ))
+                }
+                PublishErrorKind::Retryable => None,
+            };
+            match reason {
+                Some(reason) => {
+                    warn!(alert_id = %pending.alert.id, attempts = pending.attempts, kind = error.kind.as_str(),
+                          "alert set aside as undeliverable");
+                    outcome
+                        .undeliverable
+                        .push((pending.alert.clone(), reason.clone()));
+                    record.set_aside(pending, &reason, clock.now());
+                }
+                None => {
+                    warn!(alert_id = %pending.alert.id, attempts = pending.attempts, error = %error.message,
+                          "alert not sent; it stays pending");
+                    outcome.failed.push((pending.alert.clone(), error));
+                    retry.push(pending);
                 }
             }
         }
-        (published, None)
+        record.pending = retry;
+        outcome
     }
 }
 
@@ -478,29 +615,19 @@ mod tests {
         let f = Fixture::new();
         f.reader.set(&f.scope, vec![failed("a")]);
         // A tick that claimed the alert and crashed before publishing.
-        let mut record = Record {
-            observation: failed("a"),
-            version: 1,
-            first_seen: DateTime::<Utc>::UNIX_EPOCH,
-            last_changed: DateTime::<Utc>::UNIX_EPOCH,
-            vanished_at: None,
-            pending: vec![],
-            claim: Some(Claim {
-                owner: "crashed".into(),
-                at: DateTime::<Utc>::UNIX_EPOCH,
-            }),
-        };
+        let mut record = Record::new(failed("a"), 1, DateTime::<Utc>::UNIX_EPOCH);
+        record.claim = Some(Claim {
+            owner: "crashed".into(),
+            at: DateTime::<Utc>::UNIX_EPOCH,
+        });
         let t = Transition::Appeared {
             current: failed("a"),
         };
         let decision = AlertPolicy::default().classify(&t).unwrap();
-        record.pending.push(Alert::new(
-            &f.scope,
-            &t,
-            decision,
-            1,
+        record.owe(
+            Alert::new(&f.scope, &t, decision, 1, DateTime::<Utc>::UNIX_EPOCH),
             DateTime::<Utc>::UNIX_EPOCH,
-        ));
+        );
         f.store.put(&f.scope, &record, None).await.unwrap();
 
         let report = f.tick_at("t2", 1).await;
@@ -509,7 +636,7 @@ mod tests {
 
         let report = f.tick_at("t3", 3).await;
         assert_eq!(report.published.len(), 1);
-        assert_eq!(f.publisher.sent()[0].id, record.pending[0].id);
+        assert_eq!(f.publisher.sent()[0].id, record.pending[0].alert.id);
     }
 
     /// Fails the write that marks alerts sent, as a crash between publish and
@@ -564,15 +691,294 @@ mod tests {
         assert!(f.tick_at("t4", 10).await.published.is_empty());
     }
 
+    /// A store whose loads wait for each other: two ticks both read the
+    /// snapshot before either writes, so their claims really race.
+    struct RacingStore<'a> {
+        inner: &'a MemoryStore,
+        loaded: tokio::sync::Barrier,
+    }
+
+    impl SnapshotStore for RacingStore<'_> {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::Snapshot, StoreError> {
+            let snapshot = self.inner.load(scope).await;
+            self.loaded.wait().await;
+            snapshot
+        }
+        async fn put(
+            &self,
+            scope: &Scope,
+            record: &Record,
+            expected: Option<u64>,
+        ) -> Result<(), StoreError> {
+            tokio::task::yield_now().await;
+            self.inner.put(scope, record, expected).await
+        }
+    }
+
     #[tokio::test]
     async fn overlapping_ticks_publish_once() {
         let f = Fixture::new();
         f.list(&[("a", Creating)]);
         f.tick_at("t1", 0).await;
         f.reader.set(&f.scope, vec![failed("a")]);
-        let (a, b) = tokio::join!(f.tick_at("t2", 5), f.tick_at("t3", 5));
-        assert_eq!(a.published.len() + b.published.len(), 1);
+        let racing = RacingStore {
+            inner: &f.store,
+            loaded: tokio::sync::Barrier::new(2),
+        };
+        let monitor = Monitor::new(&f.reader, &racing, &f.publisher, Settings::default());
+        let tick = |owner: &str| Tick {
+            owner: owner.into(),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(5),
+        };
+        let (t2, t3) = (tick("t2"), tick("t3"));
+        let scopes = std::slice::from_ref(&f.scope);
+        let (a, b) = tokio::join!(monitor.tick(scopes, &t2), monitor.tick(scopes, &t3));
+        let published = |r: &TickReport| r.reports().map(|(_, s)| s.published.len()).sum::<usize>();
+        assert_eq!(published(&a) + published(&b), 1);
         assert_eq!(f.publisher.sent().len(), 1);
+        let left = |r: &TickReport| r.reports().map(|(_, s)| s.left_to_others).sum::<usize>();
+        assert_eq!(left(&a) + left(&b), 1, "the loser leaves the record alone");
+    }
+
+    /// Refuses the alerts whose transition left the store in `status`.
+    struct Refuses(&'static str, MemoryPublisher);
+
+    impl AlertPublisher for Refuses {
+        async fn publish(&self, alert: &Alert) -> Result<(), PublishError> {
+            if alert.status.as_ref().map(|s| s.as_str()) == Some(self.0) {
+                return Err(PublishError::permanent(
+                    alert.id.clone(),
+                    "InvalidParameter: Message too long",
+                ));
+            }
+            self.1.publish(alert).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_alert_sns_refuses_does_not_block_the_later_alerts_of_its_store() {
+        let f = Fixture::new();
+        let refusing = Refuses("CREATE_FAILED", MemoryPublisher::default());
+        let monitor = Monitor::new(&f.reader, &f.store, &refusing, Settings::default());
+        let at = |owner: &str, minutes| Tick {
+            owner: owner.into(),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
+        };
+        let scopes = std::slice::from_ref(&f.scope);
+        f.reader.set(&f.scope, vec![failed("a")]);
+        monitor.tick(scopes, &at("t1", 0)).await;
+        // The store recovers and is deleted: both alerts must still reach people.
+        f.list(&[("a", Deleting)]);
+        monitor.tick(scopes, &at("t2", 5)).await;
+        f.list(&[]);
+        monitor.tick(scopes, &at("t3", 10)).await;
+        monitor.tick(scopes, &at("t4", 15)).await;
+        let sent: Vec<_> = refusing.1.sent().iter().map(|a| a.change).collect();
+        use crate::domain::Change;
+        assert_eq!(sent, vec![Change::Changed]);
+        assert!(refusing.1.sent()[0].status == Some(Deleting));
+        // The refused alert is kept, with its reason, and owed no more.
+        let record = &f.store.snapshot(&f.scope).records[&failed("a").id];
+        assert!(record.pending.is_empty());
+        assert_eq!(record.undeliverable.len(), 1);
+        assert_eq!(record.undeliverable[0].alert.status, Some(CreateFailed));
+        assert!(
+            record.undeliverable[0]
+                .reason
+                .contains("refused: InvalidParameter: Message too long"),
+            "{:?}",
+            record.undeliverable[0]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retryable_failure_is_tried_a_bounded_number_of_times_then_set_aside() {
+        let f = Fixture::new();
+        let monitor = Monitor::new(
+            &f.reader,
+            &f.store,
+            &f.publisher,
+            Settings {
+                max_attempts: 3,
+                ..Settings::default()
+            },
+        );
+        let scopes = std::slice::from_ref(&f.scope);
+        f.reader.set(&f.scope, vec![failed("a")]);
+        f.publisher.set_failing(Some("Throttled: Rate exceeded"));
+        let mut undeliverable = Vec::new();
+        for minute in 0..5 {
+            let tick = Tick {
+                owner: format!("t{minute}"),
+                now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minute * 5),
+            };
+            let mut report = monitor.tick(scopes, &tick).await;
+            let scope = report.scopes.remove(0).1.unwrap();
+            undeliverable.extend(scope.undeliverable);
+        }
+        assert_eq!(
+            undeliverable.len(),
+            1,
+            "set aside once, on the third failure"
+        );
+        assert!(
+            undeliverable[0]
+                .1
+                .starts_with("gave up after 3 attempts: Throttled")
+        );
+        let record = &f.store.snapshot(&f.scope).records[&failed("a").id];
+        assert!(record.pending.is_empty() && record.claim.is_none());
+        assert_eq!(record.undeliverable_total, 1);
+        // A later transition of the same store still goes out.
+        f.publisher.set_failing(None);
+        f.list(&[("a", Deleting)]);
+        assert_eq!(f.tick_at("t9", 60).await.published.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_store_owes_a_bounded_number_of_alerts_while_none_can_be_sent() {
+        let f = Fixture::new();
+        f.publisher
+            .set_failing(Some("NotFound: Topic does not exist"));
+        for n in 0..40 {
+            // Failed and back, every tick: two alerts a tick.
+            let status = if n % 2 == 0 {
+                "CREATE_FAILED"
+            } else {
+                "ACTIVE"
+            };
+            let mut o = failed("a");
+            o.status = DatastoreStatus::parse(status);
+            f.reader.set(&f.scope, vec![o]);
+            f.tick_at(&format!("t{n}"), n * 5).await;
+        }
+        let record = &f.store.snapshot(&f.scope).records[&failed("a").id];
+        assert_eq!(record.pending.len(), crate::domain::MAX_PENDING);
+        assert!(record.undeliverable.len() <= crate::domain::MAX_UNDELIVERABLE);
+        assert_eq!(
+            record.undeliverable_total + record.pending.len() as u64,
+            40,
+            "every alert is either owed or counted as set aside"
+        );
+        // The newest are the ones still owed.
+        assert_eq!(
+            record.pending.last().unwrap().alert.observed_at,
+            record.last_changed
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_snapshot_item_is_reported_left_alone_and_the_rest_scanned() {
+        let f = Fixture::new();
+        f.store.add_unreadable(
+            &f.scope,
+            Unreadable {
+                id: Some(failed("a").id.to_string()),
+                location: "table t item pk=\"x\" sk=\"a\"".into(),
+                reason: "attribute version is missing or not a number".into(),
+            },
+        );
+        f.reader.set(&f.scope, vec![failed("a"), failed("b")]);
+        let report = f.tick_at("t1", 0).await;
+        assert_eq!(report.published.len(), 1);
+        assert_eq!(report.published[0].datastore_id, failed("b").id);
+        assert_eq!(report.unreadable_snapshot.len(), 1);
+        let snapshot = f.store.snapshot(&f.scope);
+        assert!(
+            !snapshot.records.contains_key(&failed("a").id),
+            "never overwritten"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_listing_entry_is_not_a_vanished_store() {
+        let f = Fixture::new();
+        f.reader.set(&f.scope, vec![failed("a")]);
+        f.tick_at("t1", 0).await;
+        f.reader.set_listing(
+            &f.scope,
+            crate::ports::Listing {
+                observations: vec![],
+                unreadable: vec![Unreadable {
+                    id: Some(failed("a").id.to_string()),
+                    location: "ListFHIRDatastores entry".into(),
+                    reason: "bad".into(),
+                }],
+            },
+        );
+        let report = f.tick_at("t2", 5).await;
+        assert!(report.transitions.is_empty(), "{:?}", report.transitions);
+        assert_eq!(report.unreadable_listing.len(), 1);
+        let record = &f.store.snapshot(&f.scope).records[&failed("a").id];
+        assert!(record.vanished_at.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_scope_named_twice_is_scanned_once() {
+        let f = Fixture::new();
+        f.reader.set(&f.scope, vec![failed("a")]);
+        let tick = Tick {
+            owner: "t".into(),
+            now: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let report = f
+            .monitor()
+            .tick(&[f.scope.clone(), f.scope.clone()], &tick)
+            .await;
+        assert_eq!(report.scopes.len(), 1);
+        assert_eq!(f.publisher.sent().len(), 1);
+    }
+
+    /// A listing that takes its time, as a throttled region would.
+    struct SlowReader<'a>(&'a MemoryReader, std::time::Duration);
+
+    impl DatastoreReader for SlowReader<'_> {
+        async fn list(&self, scope: &Scope) -> Result<crate::ports::Listing, ReadError> {
+            tokio::time::sleep(self.1).await;
+            self.0.list(scope).await
+        }
+    }
+
+    /// Records each claim it sees being written.
+    struct SeesClaims<'a>(&'a MemoryStore, std::sync::Mutex<Vec<Claim>>);
+
+    impl SnapshotStore for SeesClaims<'_> {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::Snapshot, StoreError> {
+            self.0.load(scope).await
+        }
+        async fn put(
+            &self,
+            scope: &Scope,
+            record: &Record,
+            expected: Option<u64>,
+        ) -> Result<(), StoreError> {
+            if let Some(c) = &record.claim {
+                self.1.lock().unwrap().push(c.clone());
+            }
+            self.0.put(scope, record, expected).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_claim_carries_the_time_it_was_written_not_the_ticks_start() {
+        let f = Fixture::new();
+        f.reader.set(&f.scope, vec![failed("a")]);
+        let slow = SlowReader(&f.reader, std::time::Duration::from_millis(300));
+        let seen = SeesClaims(&f.store, Default::default());
+        let start = DateTime::<Utc>::UNIX_EPOCH;
+        let tick = Tick {
+            owner: "t".into(),
+            now: start,
+        };
+        Monitor::new(&slow, &seen, &f.publisher, Settings::default())
+            .tick(std::slice::from_ref(&f.scope), &tick)
+            .await;
+        let claims = seen.1.lock().unwrap().clone();
+        assert_eq!(claims.len(), 1);
+        assert!(
+            claims[0].at >= start + Duration::milliseconds(300),
+            "the claim was written after a 300 ms listing: {claims:?}"
+        );
     }
 
     #[tokio::test]

@@ -1,6 +1,6 @@
 //! The ports of the monitor: one small trait per capability.
 
-use crate::domain::{Alert, Observation, Record, Scope, Snapshot};
+use crate::domain::{Alert, Observation, Record, Scope, Snapshot, Unreadable};
 use std::future::Future;
 
 /// Why a scope could not be listed.
@@ -22,12 +22,26 @@ pub enum ReadErrorKind {
     Other,
 }
 
+/// One scope's listing: the data stores read, and the entries that could not be
+/// read (reported, and never taken for vanished stores).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub observations: Vec<Observation>,
+    pub unreadable: Vec<Unreadable>,
+}
+
+impl From<Vec<Observation>> for Listing {
+    fn from(observations: Vec<Observation>) -> Self {
+        Self {
+            observations,
+            unreadable: Vec::new(),
+        }
+    }
+}
+
 /// Lists the data stores of a scope, following every page.
 pub trait DatastoreReader: Send + Sync {
-    fn list(
-        &self,
-        scope: &Scope,
-    ) -> impl Future<Output = Result<Vec<Observation>, ReadError>> + Send;
+    fn list(&self, scope: &Scope) -> impl Future<Output = Result<Listing, ReadError>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,11 +70,50 @@ pub trait SnapshotStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// Whether trying the same alert again can succeed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishErrorKind {
+    /// Throttling, a timeout, a service error, or a topic or key that is
+    /// missing or denied: the alert stays pending and is tried again.
+    Retryable,
+    /// The alert itself was refused (an invalid parameter, a message that
+    /// cannot be encoded): it is set aside as undeliverable at once.
+    Permanent,
+}
+
+impl PublishErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Retryable => "retryable",
+            Self::Permanent => "permanent",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("publishing alert {alert_id} failed: {message}")]
+#[error("publishing alert {alert_id} failed ({}): {message}", kind.as_str())]
 pub struct PublishError {
     pub alert_id: String,
+    pub kind: PublishErrorKind,
     pub message: String,
+}
+
+impl PublishError {
+    pub fn retryable(alert_id: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            alert_id: alert_id.into(),
+            kind: PublishErrorKind::Retryable,
+            message: message.into(),
+        }
+    }
+
+    pub fn permanent(alert_id: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            alert_id: alert_id.into(),
+            kind: PublishErrorKind::Permanent,
+            message: message.into(),
+        }
+    }
 }
 
 /// Sends an alert to the people and systems that want it.

@@ -12,6 +12,33 @@ pub const MAX_SUBJECT_CHARS: usize = 99;
 /// The schema id of [`AlertDocument`]; bump the version on a breaking change.
 pub const DOCUMENT_SCHEMA: &str = "healthlake-monitor/alert/v1";
 
+/// Text from AWS or from whoever named a data store, made safe to show: control
+/// characters (line breaks, terminal escape sequences) and bidirectional
+/// overrides become visible escapes such as `\u{1b}`, so that a name or error
+/// message can neither forge lines of a message nor drive a terminal.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// [`printable`] text for a chat message in Slack's markup (Chatbot's
+/// `client-markdown`, a webhook's `mrkdwn`): `&`, `<` and `>` are escaped as
+/// Slack asks, so that `<!channel>`, `<@user>` and `<url|text>` links in a name
+/// or message stay text.
+pub fn chat_text(text: &str) -> String {
+    printable(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 /// The status the store left, as a person reads it.
 pub fn previous_status_label(alert: &Alert) -> &str {
     alert
@@ -128,20 +155,23 @@ pub fn text_body(alert: &Alert) -> String {
         format!(
             "{}: {}",
             alert.severity.as_str().to_uppercase(),
-            headline(alert)
+            printable(&headline(alert))
         ),
         String::new(),
-        format!("Data store:  {}", alert.datastore_name),
-        format!("ID:          {}", alert.datastore_id),
-        format!("ARN:         {}", alert.datastore_arn),
+        format!("Data store:  {}", printable(&alert.datastore_name)),
+        format!("ID:          {}", printable(alert.datastore_id.as_str())),
+        format!("ARN:         {}", printable(&alert.datastore_arn)),
         format!("Account:     {}", alert.account),
         format!("Region:      {}", alert.region),
-        format!("Status:      {}", status_change(alert)),
+        format!("Status:      {}", printable(&status_change(alert))),
     ];
     match &alert.error_cause {
         Some(cause) => {
-            lines.push(format!("Category:    {}", cause.category));
-            lines.push(format!("Error:       {}", cause.message));
+            lines.push(format!(
+                "Category:    {}",
+                printable(cause.category.as_str())
+            ));
+            lines.push(format!("Error:       {}", printable(&cause.message)));
         }
         None => lines.push("Error:       none reported".to_owned()),
     }
@@ -184,14 +214,18 @@ pub fn chatbot(alert: &Alert) -> Value {
     let (previous, status) = (previous_status_label(alert), status_label(alert));
     let mut description = format!(
         "*{}* (`{}`) in account {} region {}: {}",
-        alert.datastore_name,
-        alert.datastore_id,
+        chat_text(&alert.datastore_name),
+        chat_text(alert.datastore_id.as_str()),
         alert.account,
         alert.region,
-        status_change(alert)
+        chat_text(&status_change(alert))
     );
     if let Some(cause) = &alert.error_cause {
-        description.push_str(&format!("\n*{}*: {}", cause.category, cause.message));
+        description.push_str(&format!(
+            "\n*{}*: {}",
+            chat_text(cause.category.as_str()),
+            chat_text(&cause.message)
+        ));
     }
     let mut keywords = vec![
         alert.severity.as_str().to_owned(),
@@ -207,9 +241,9 @@ pub fn chatbot(alert: &Alert) -> Value {
         "id": alert.id,
         "content": {
             "textType": "client-markdown",
-            "title": format!("{} {}", severity_emoji(alert.severity), headline(alert)),
+            "title": format!("{} {}", severity_emoji(alert.severity), chat_text(&headline(alert))),
             "description": description,
-            "nextSteps": [next_step(alert)],
+            "nextSteps": [chat_text(&next_step(alert))],
             "keywords": keywords,
         },
         "metadata": {
@@ -337,6 +371,40 @@ mod tests {
             "NON_RETRYABLE_ERROR"
         );
         assert_eq!(alert.severity, Severity::Critical);
+    }
+
+    const HOSTILE: &str =
+        "evil\u{1b}[2J\r\nWhat to do: nothing <!channel> <https://x.example|click> \u{202e}txt";
+
+    #[test]
+    fn names_and_messages_cannot_forge_lines_or_drive_a_terminal() {
+        let alert = failed_alert(HOSTILE, HOSTILE);
+        let body = text_body(&alert);
+        assert!(!body.contains('\u{1b}') && !body.contains('\r') && !body.contains('\u{202e}'));
+        assert!(
+            !body.lines().any(|l| l.starts_with("What to do: nothing")),
+            "{body}"
+        );
+        assert!(
+            body.contains("evil\\u{1b}[2J\\u{d}\\u{a}What to do: nothing"),
+            "{body}"
+        );
+        assert_eq!(
+            body.lines()
+                .filter(|l| l.starts_with("What to do:"))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn chat_messages_cannot_mention_everyone_or_hide_links() {
+        let msg = chatbot(&failed_alert(HOSTILE, HOSTILE));
+        let text = serde_json::to_string(&msg["content"]).unwrap();
+        for forbidden in ["<!channel>", "<https://", "\\u001b", "\\r\\n"] {
+            assert!(!text.contains(forbidden), "{forbidden} in {text}");
+        }
+        assert!(text.contains("&lt;!channel&gt;"), "{text}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use shared::domain::{
     Observation, Record, Region, Scope, Transition,
 };
 use shared::fixtures::{observation, scope};
-use shared::monitor::{Monitor, ScanError, Settings, Tick};
+use shared::monitor::{Monitor, Settings, Tick};
 use shared::ports::{SnapshotStore, StoreError};
 
 fn at(minute: i64) -> DateTime<Utc> {
@@ -20,13 +20,8 @@ fn at(minute: i64) -> DateTime<Utc> {
 
 fn record(observation: Observation, version: u64) -> Record {
     Record {
-        observation,
-        version,
-        first_seen: at(0),
         last_changed: at(1),
-        vanished_at: None,
-        pending: Vec::new(),
-        claim: None,
+        ..Record::new(observation, version, at(0))
     }
 }
 
@@ -82,7 +77,7 @@ async fn records_round_trip_with_error_cause_pending_alerts_and_claim() {
     };
     let decision = AlertPolicy::default().classify(&t).unwrap();
     let mut r = record(failed, 1);
-    r.pending.push(Alert::new(&scope(), &t, decision, 1, at(1)));
+    r.owe(Alert::new(&scope(), &t, decision, 1, at(1)), at(1));
     r.claim = Some(Claim {
         owner: "request-1".into(),
         at: at(1),
@@ -157,8 +152,7 @@ async fn vanished_stores_expire_once_nothing_is_owed() {
     let decision = AlertPolicy::default().classify(&t).unwrap();
     let mut owed = record(failed, 1);
     owed.vanished_at = Some(at(10));
-    owed.pending
-        .push(Alert::new(&scope(), &t, decision, 1, at(10)));
+    owed.owe(Alert::new(&scope(), &t, decision, 1, at(10)), at(10));
     store.put(&scope(), &owed, None).await.unwrap();
     assert!(
         !table
@@ -169,37 +163,55 @@ async fn vanished_stores_expire_once_nothing_is_owed() {
 }
 
 #[tokio::test]
-async fn a_corrupt_item_is_reported_and_left_as_it_is() {
+async fn a_corrupt_item_is_reported_left_as_it_is_and_the_rest_of_its_region_scanned() {
     let table = Table::new().await;
     let store = table.store();
     let good = record(observation("1", DatastoreStatus::Active), 1);
     store.put(&scope(), &good, None).await.unwrap();
     let bad_id = observation("2", DatastoreStatus::Active).id;
-    table
-        .client
-        .put_item()
-        .table_name(&table.name)
-        .item("pk", AttributeValue::S(scope().key()))
-        .item("sk", AttributeValue::S(bad_id.to_string()))
-        .item("version", AttributeValue::S("three".into()))
-        .send()
+    let put_raw = |sk: &str, version: AttributeValue| {
+        table
+            .client
+            .put_item()
+            .table_name(&table.name)
+            .item("pk", AttributeValue::S(scope().key()))
+            .item("sk", AttributeValue::S(sk.to_owned()))
+            .item("version", version)
+            .send()
+    };
+    // A hand-edited item, and a foreign one whose key is no data store id.
+    put_raw(bad_id.as_str(), AttributeValue::S("three".into()))
+        .await
+        .unwrap();
+    put_raw("notes: ops/runbook", AttributeValue::N("1".into()))
         .await
         .unwrap();
     let before = table.item(&bad_id).await;
 
-    let err = store.load(&scope()).await.unwrap_err();
-    let text = err.to_string();
-    assert!(matches!(err, StoreError::Corrupt { .. }), "{text}");
+    let loaded = store.load(&scope()).await.unwrap();
+    assert_eq!(loaded.records.len(), 1);
+    let reports: Vec<String> = loaded.unreadable.iter().map(ToString::to_string).collect();
+    assert_eq!(reports.len(), 2, "{reports:?}");
     assert!(
-        text.contains(&table.name) && text.contains(bad_id.as_str()),
-        "{text}"
+        reports.iter().any(|r| r.contains(&table.name)
+            && r.contains(bad_id.as_str())
+            && r.contains("version")),
+        "{reports:?}"
+    );
+    assert!(
+        reports.iter().any(|r| r.contains("notes: ops/runbook")),
+        "{reports:?}"
     );
 
-    // A tick over that scope fails with the same report and writes nothing.
+    // A tick over that region still alerts on the other stores, reports the
+    // bad items, and never writes over them.
     let reader = MemoryReader::default();
     reader.set(
         &scope(),
-        vec![observation("2", DatastoreStatus::CreateFailed)],
+        vec![
+            observation("2", DatastoreStatus::CreateFailed),
+            observation("3", DatastoreStatus::CreateFailed),
+        ],
     );
     let publisher = MemoryPublisher::default();
     let monitor = Monitor::new(&reader, &store, &publisher, Settings::default());
@@ -207,8 +219,51 @@ async fn a_corrupt_item_is_reported_and_left_as_it_is() {
         owner: "t".into(),
         now: at(20),
     };
-    let result = monitor.scan(&scope(), &tick).await;
-    assert!(matches!(result, Err(ScanError::Store { .. })));
-    assert!(publisher.sent().is_empty());
+    let report = monitor.tick(&[scope()], &tick).await;
+    let sent: Vec<_> = publisher
+        .sent()
+        .iter()
+        .map(|a| a.datastore_id.clone())
+        .collect();
+    assert_eq!(sent, vec![observation("3", DatastoreStatus::Active).id]);
+    let problems = report.problems();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains(bad_id.as_str()) && p.contains(&table.name)),
+        "{problems:?}"
+    );
     assert_eq!(table.item(&bad_id).await, before);
+}
+
+#[tokio::test]
+async fn a_record_owing_all_it_can_fits_in_a_dynamodb_item() {
+    let table = Table::new().await;
+    let store = table.store();
+    // The largest an ErrorCause can be: 4,096 characters of 4-byte UTF-8.
+    let mut failed = observation("1", DatastoreStatus::CreateFailed);
+    failed.name = "🩺".repeat(256);
+    failed.error_cause = Some(ErrorCause {
+        message: "🩺".repeat(4096),
+        category: ErrorCategory::NonRetryable,
+    });
+    let t = Transition::Appeared {
+        current: failed.clone(),
+    };
+    let decision = AlertPolicy::default().classify(&t).unwrap();
+    let mut r = record(failed, 1);
+    for n in 0..(shared::domain::MAX_PENDING + shared::domain::MAX_UNDELIVERABLE + 5) as u64 {
+        r.owe(Alert::new(&scope(), &t, decision, n, at(1)), at(1));
+    }
+    for p in &mut r.pending {
+        p.attempts = 7;
+        p.last_error = Some(shared::domain::snapshot::bounded_reason(
+            &"🩺".repeat(10_000),
+        ));
+    }
+    assert_eq!(r.pending.len(), shared::domain::MAX_PENDING);
+    assert_eq!(r.undeliverable.len(), shared::domain::MAX_UNDELIVERABLE);
+    store.put(&scope(), &r, None).await.unwrap();
+    let loaded = store.load(&scope()).await.unwrap();
+    assert_eq!(loaded.records[&r.observation.id], r);
 }

@@ -3,6 +3,7 @@
 use chrono::Duration;
 use shared::domain::{AccountId, AlertPolicy, Region};
 use shared::metrics::DEFAULT_NAMESPACE;
+use shared::monitor::Settings;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
@@ -20,6 +21,8 @@ pub struct Config {
     pub policy: AlertPolicy,
     pub claim_ttl: Duration,
     pub vanished_retention: Duration,
+    /// Failed attempts after which an alert is set aside as undeliverable.
+    pub max_attempts: u32,
     pub metrics_namespace: String,
     /// `ACCOUNT_ID`, optional: the account whose data stores are scanned. When
     /// absent, the account is read from the invoked function ARN, as in Lambda.
@@ -79,6 +82,15 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
+        // A region named twice would be scanned twice in one tick.
+        let mut unique: Vec<Region> = Vec::with_capacity(regions.len());
+        for region in regions {
+            if unique.contains(&region) {
+                return Err(bad("REGIONS", format!("{region} is listed twice")));
+            }
+            unique.push(region);
+        }
+        let regions = unique;
         let regions = if regions.is_empty() {
             let own = get("AWS_REGION")
                 .ok_or(bad("REGIONS", "is empty and AWS_REGION is not set".into()))?;
@@ -106,14 +118,15 @@ impl Config {
             error_cause: switch("ALERT_ON_ERROR_CAUSE", defaults.error_cause)?,
         };
 
-        let positive = |name: &'static str, default: i64| -> Result<i64, ConfigError> {
+        // Bounded, so that no value can overflow a time computation.
+        let whole = |name: &'static str, default: i64, max: i64| -> Result<i64, ConfigError> {
             match get(name) {
                 None => Ok(default),
                 Some(v) => match v.parse::<i64>() {
-                    Ok(n) if n > 0 => Ok(n),
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
                     _ => Err(bad(
                         name,
-                        format!("expected a positive whole number, got {v:?}"),
+                        format!("expected a whole number from 1 to {max}, got {v:?}"),
                     )),
                 },
             }
@@ -123,8 +136,13 @@ impl Config {
             topic_arn,
             regions,
             policy,
-            claim_ttl: Duration::seconds(positive("CLAIM_TTL_SECONDS", 120)?),
-            vanished_retention: Duration::days(positive("VANISHED_RETENTION_DAYS", 30)?),
+            claim_ttl: Duration::seconds(whole("CLAIM_TTL_SECONDS", 120, 86_400)?),
+            vanished_retention: Duration::days(whole("VANISHED_RETENTION_DAYS", 30, 3_650)?),
+            max_attempts: whole(
+                "ALERT_MAX_ATTEMPTS",
+                i64::from(Settings::DEFAULT_MAX_ATTEMPTS),
+                10_000,
+            )? as u32,
             metrics_namespace: get("METRICS_NAMESPACE")
                 .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned()),
             account: get("ACCOUNT_ID")
@@ -191,6 +209,38 @@ mod tests {
         assert_eq!(c.regions.len(), 2);
         assert_eq!(c.policy.critical.len(), 1);
         assert!(!c.policy.recovery);
+    }
+
+    #[test]
+    fn huge_or_repeated_values_are_named_errors_not_panics() {
+        for (name, value, expected) in [
+            (
+                "VANISHED_RETENTION_DAYS",
+                "99999999999",
+                "setting VANISHED_RETENTION_DAYS",
+            ),
+            (
+                "VANISHED_RETENTION_DAYS",
+                "99999999999999999999",
+                "setting VANISHED_RETENTION_DAYS",
+            ),
+            (
+                "CLAIM_TTL_SECONDS",
+                "9223372036854775807",
+                "setting CLAIM_TTL_SECONDS",
+            ),
+            ("ALERT_MAX_ATTEMPTS", "0", "setting ALERT_MAX_ATTEMPTS"),
+            (
+                "REGIONS",
+                "us-east-1,eu-west-1,us-east-1",
+                "setting REGIONS: us-east-1 is listed twice",
+            ),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, value));
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{name}={value}: {err}");
+        }
     }
 
     #[test]

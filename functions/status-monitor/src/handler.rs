@@ -10,6 +10,12 @@ use tracing::{error, info};
 
 /// Handles an EventBridge Scheduler or rule event. The payload only triggers
 /// the tick; its source and id are logged to tie the tick to its schedule.
+///
+/// The invocation fails only when the tick could not run at all (the account
+/// cannot be told, the settings cannot hold). A tick that ran with partial
+/// problems (a region not listed, an alert not sent or set aside, an item not
+/// read) succeeds: its problems are logged and counted in the metrics, which
+/// the alarms watch, so the dead-letter queue means exactly "a tick never ran".
 pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     let source = payload
@@ -18,6 +24,11 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error
         .unwrap_or("unknown");
     let event_id = payload.get("id").and_then(Value::as_str).unwrap_or("none");
     info!(source, event_id, request_id = %context.request_id, "tick");
+    let remaining = context
+        .deadline()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    check_claim_ttl(app.claim_ttl, remaining)?;
     let account = match &app.account {
         Some(account) => account.clone(),
         None => account_of(&context.invoked_function_arn)?,
@@ -39,23 +50,42 @@ pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error
     for problem in &problems {
         error!(problem = %problem, "tick problem");
     }
-    if !problems.is_empty() {
-        // Failing the invocation makes the schedule's retry policy and the
-        // alarms see it; pending alerts are retried by the next tick anyway.
-        return Err(problems.join("; ").into());
-    }
     let summary: Vec<Value> = report
-        .reports()
-        .map(|(scope, r)| {
-            serde_json::json!({
+        .scopes
+        .iter()
+        .map(|(scope, result)| match result {
+            Ok(r) => serde_json::json!({
                 "scope": scope.key(),
+                "scanned": true,
                 "datastores": r.observations.len(),
                 "transitions": r.transitions.len(),
                 "alerts_published": r.published.len(),
-            })
+                "alerts_failed": r.failed.len(),
+                "alerts_undeliverable": r.undeliverable.len(),
+            }),
+            Err(_) => serde_json::json!({ "scope": scope.key(), "scanned": false }),
         })
         .collect();
-    Ok(serde_json::json!({ "scopes": summary }))
+    Ok(serde_json::json!({ "scopes": summary, "problems": problems }))
+}
+
+/// A claim must outlive any tick that could still be publishing under it, so
+/// the claim TTL must exceed the time an invocation may run.
+fn check_claim_ttl(
+    claim_ttl: chrono::Duration,
+    invocation_time: std::time::Duration,
+) -> Result<(), Error> {
+    let ttl = claim_ttl.to_std().unwrap_or_default();
+    if ttl <= invocation_time {
+        return Err(format!(
+            "setting CLAIM_TTL_SECONDS: {} s is not longer than the function's timeout ({} s left \
+             at the start of this invocation); raise it, or two ticks could both publish an alert",
+            ttl.as_secs(),
+            invocation_time.as_secs()
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// The account of the function, from its ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
@@ -68,6 +98,17 @@ fn account_of(function_arn: &str) -> Result<AccountId, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_claim_ttl_within_the_function_timeout_is_refused() {
+        let minute = std::time::Duration::from_secs(60);
+        assert!(check_claim_ttl(chrono::Duration::seconds(120), minute).is_ok());
+        let err = check_claim_ttl(chrono::Duration::seconds(30), minute)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("setting CLAIM_TTL_SECONDS"), "{err}");
+        assert!(check_claim_ttl(chrono::Duration::seconds(60), minute).is_err());
+    }
 
     #[test]
     fn reads_the_account_from_the_function_arn() {

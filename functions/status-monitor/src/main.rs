@@ -18,6 +18,7 @@ pub struct App {
     pub monitor: Monitor<HealthLakeReader, DynamoDbStore, SnsPublisher>,
     pub regions: Vec<Region>,
     pub metrics_namespace: String,
+    pub claim_ttl: chrono::Duration,
     /// The `ACCOUNT_ID` setting; without it, each invocation's function ARN names the account.
     pub account: Option<AccountId>,
 }
@@ -36,6 +37,7 @@ async fn main() -> Result<(), Error> {
         Settings {
             policy: config.policy,
             claim_ttl: config.claim_ttl,
+            max_attempts: config.max_attempts,
             ..Settings::default()
         },
     );
@@ -43,6 +45,7 @@ async fn main() -> Result<(), Error> {
         monitor,
         regions: config.regions,
         metrics_namespace: config.metrics_namespace,
+        claim_ttl: config.claim_ttl,
         account: config.account,
     };
     let app = &app;

@@ -6,13 +6,17 @@
 //! - `status`, `name`, `arn`, `type_version`, `endpoint` (S), `created_at` (S, RFC 3339, optional);
 //! - `error_message`, `error_category` (S, optional): the ErrorCause;
 //! - `first_seen`, `last_changed` (S, RFC 3339); `vanished_at` (S, optional);
-//! - `alert_state` (S): `none`, `pending` or `claimed`; `pending_alerts` (S, JSON list, optional);
+//! - `alert_state` (S): `none`, `pending` or `claimed`; `pending_alerts` (S, JSON list, optional):
+//!   the alerts owed, each with its failed `attempts` and `last_error`;
 //!   `claim_owner`, `claim_at` (S, optional);
+//! - `undeliverable_alerts` (S, JSON list, optional): alerts set aside, each with
+//!   `alert`, `reason`, `attempts`, `at`; `undeliverable_total` (N, optional): all
+//!   ever set aside;
 //! - `expires_at` (N, epoch seconds): the TTL, set only on vanished stores with no alert pending.
 
 use crate::domain::{
-    AccountId, Alert, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation,
-    Record, Region, Scope, Snapshot,
+    AccountId, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation,
+    PendingAlert, Record, Region, Scope, Snapshot, UndeliverableAlert, Unreadable,
 };
 use crate::ports::{SnapshotStore, StoreError};
 use aws_sdk_dynamodb::Client;
@@ -91,6 +95,18 @@ impl DynamoDbStore {
             })?;
             optional("pending_alerts", Some(s(&json)));
         }
+        if !r.undeliverable.is_empty() {
+            let json = serde_json::to_string(&r.undeliverable).map_err(|e| {
+                StoreError::Unavailable(format!("cannot encode undeliverable alerts: {e}"))
+            })?;
+            optional("undeliverable_alerts", Some(s(&json)));
+        }
+        if r.undeliverable_total > 0 {
+            optional(
+                "undeliverable_total",
+                Some(AttributeValue::N(r.undeliverable_total.to_string())),
+            );
+        }
         // An alert still owed keeps its record alive until it is sent.
         if let (Some(vanished), true) = (r.vanished_at, r.pending.is_empty()) {
             optional(
@@ -101,8 +117,9 @@ impl DynamoDbStore {
         Ok(item)
     }
 
-    fn record_of(&self, scope: &Scope, item: &Item) -> Result<Record, StoreError> {
-        let location = format!(
+    /// Where an item is, for a report: the table and the item's key.
+    fn location(&self, item: &Item) -> String {
+        format!(
             "table {} item pk={:?} sk={:?}",
             self.table,
             item.get("pk")
@@ -111,7 +128,11 @@ impl DynamoDbStore {
             item.get("sk")
                 .and_then(|v| v.as_s().ok())
                 .map_or("?", String::as_str),
-        );
+        )
+    }
+
+    fn record_of(&self, scope: &Scope, item: &Item) -> Result<Record, StoreError> {
+        let location = self.location(item);
         let corrupt = |reason: String| StoreError::Corrupt {
             location: location.clone(),
             reason,
@@ -153,10 +174,26 @@ impl DynamoDbStore {
                 ));
             }
         };
-        let pending: Vec<Alert> = match opt_s("pending_alerts")? {
+        let pending: Vec<PendingAlert> = match opt_s("pending_alerts")? {
             None => Vec::new(),
             Some(json) => serde_json::from_str(json)
                 .map_err(|e| corrupt(format!("attribute pending_alerts: {e}")))?,
+        };
+        let undeliverable: Vec<UndeliverableAlert> = match opt_s("undeliverable_alerts")? {
+            None => Vec::new(),
+            Some(json) => serde_json::from_str(json)
+                .map_err(|e| corrupt(format!("attribute undeliverable_alerts: {e}")))?,
+        };
+        let undeliverable_total = match item.get("undeliverable_total") {
+            None => 0,
+            Some(AttributeValue::N(v)) => v.parse::<u64>().map_err(|e| {
+                corrupt(format!("attribute undeliverable_total is not a count: {e}"))
+            })?,
+            Some(_) => {
+                return Err(corrupt(
+                    "attribute undeliverable_total is not a number".into(),
+                ));
+            }
         };
         let claim = match (opt_s("claim_owner")?, opt_time("claim_at")?) {
             (None, None) => None,
@@ -193,6 +230,8 @@ impl DynamoDbStore {
             last_changed: time("last_changed", req_s("last_changed")?)?,
             vanished_at: opt_time("vanished_at")?,
             pending,
+            undeliverable,
+            undeliverable_total,
             claim,
         })
     }
@@ -210,6 +249,7 @@ impl SnapshotStore for DynamoDbStore {
     async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
         let mut snapshot = Snapshot::default();
         let mut start: Option<Item> = None;
+        let mut start_keys: Vec<Item> = Vec::new();
         loop {
             let page = self
                 .client
@@ -223,13 +263,35 @@ impl SnapshotStore for DynamoDbStore {
                 .await
                 .map_err(|e| unavailable(&e))?;
             for item in page.items() {
-                let record = self.record_of(scope, item)?;
-                snapshot
-                    .records
-                    .insert(record.observation.id.clone(), record);
+                // One unreadable item (hand-edited, foreign, from a newer
+                // version) is reported and left alone; the scope is still scanned.
+                match self.record_of(scope, item) {
+                    Ok(record) => {
+                        snapshot
+                            .records
+                            .insert(record.observation.id.clone(), record);
+                    }
+                    Err(e) => snapshot.unreadable.push(Unreadable {
+                        id: item.get("sk").and_then(|v| v.as_s().ok()).cloned(),
+                        location: self.location(item),
+                        reason: match e {
+                            StoreError::Corrupt { reason, .. } => reason,
+                            other => other.to_string(),
+                        },
+                    }),
+                }
             }
             match page.last_evaluated_key() {
-                Some(key) if !key.is_empty() => start = Some(key.clone()),
+                Some(key) if !key.is_empty() => {
+                    if start_keys.contains(key) {
+                        return Err(StoreError::Unavailable(format!(
+                            "Query on table {} returned the same LastEvaluatedKey twice",
+                            self.table
+                        )));
+                    }
+                    start_keys.push(key.clone());
+                    start = Some(key.clone());
+                }
                 _ => break,
             }
         }

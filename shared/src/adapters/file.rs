@@ -122,15 +122,11 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     fn record(version: u64) -> Record {
-        Record {
-            observation: observation("1", DatastoreStatus::Active),
+        Record::new(
+            observation("1", DatastoreStatus::Active),
             version,
-            first_seen: DateTime::<Utc>::UNIX_EPOCH,
-            last_changed: DateTime::<Utc>::UNIX_EPOCH,
-            vanished_at: None,
-            pending: Vec::new(),
-            claim: None,
-        }
+            DateTime::<Utc>::UNIX_EPOCH,
+        )
     }
 
     #[tokio::test]

@@ -1,19 +1,22 @@
 //! Lists data stores with aws-sdk-healthlake, one client per region.
 
 use crate::domain::{
-    DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Region, Scope,
+    DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Region, Scope, Unreadable,
 };
-use crate::ports::{DatastoreReader, ReadError, ReadErrorKind};
+use crate::ports::{DatastoreReader, Listing, ReadError, ReadErrorKind};
 use aws_sdk_healthlake::Client;
 use aws_sdk_healthlake::error::SdkError;
 use aws_sdk_healthlake::operation::list_fhir_datastores::ListFHIRDatastoresError;
 use aws_sdk_healthlake::types::DatastoreProperties;
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use tracing::instrument;
 
 /// The largest page ListFHIRDatastores allows.
 pub const PAGE_SIZE: i32 = 500;
+/// Pages followed at most: far more than the stores an account can hold, and a
+/// bound on a service that keeps handing out new tokens.
+pub const MAX_PAGES: usize = 1_000;
 
 pub struct HealthLakeReader {
     clients: BTreeMap<Region, Client>,
@@ -27,7 +30,12 @@ impl HealthLakeReader {
 
 impl DatastoreReader for HealthLakeReader {
     #[instrument(skip(self), fields(scope = %scope))]
-    async fn list(&self, scope: &Scope) -> Result<Vec<Observation>, ReadError> {
+    async fn list(&self, scope: &Scope) -> Result<Listing, ReadError> {
+        let invalid = |message: String| ReadError {
+            scope: scope.clone(),
+            kind: ReadErrorKind::InvalidResponse,
+            message,
+        };
         let client = self.clients.get(&scope.region).ok_or_else(|| ReadError {
             scope: scope.clone(),
             kind: ReadErrorKind::Other,
@@ -36,9 +44,10 @@ impl DatastoreReader for HealthLakeReader {
                 scope.region
             ),
         })?;
-        let mut observations = Vec::new();
+        let mut listing = Listing::default();
         let mut token: Option<String> = None;
-        loop {
+        let mut seen_tokens = HashSet::new();
+        for _ in 0..MAX_PAGES {
             let page = client
                 .list_fhir_datastores()
                 .max_results(PAGE_SIZE)
@@ -47,14 +56,28 @@ impl DatastoreReader for HealthLakeReader {
                 .await
                 .map_err(|e| read_error(scope, e))?;
             for properties in page.datastore_properties_list() {
-                observations.push(observation(scope, properties)?);
+                match observation(scope, properties) {
+                    Ok(o) => listing.observations.push(o),
+                    Err(u) => listing.unreadable.push(u),
+                }
             }
             match page.next_token() {
-                Some(next) if !next.is_empty() => token = Some(next.to_owned()),
-                _ => break,
+                Some(next) if !next.is_empty() => {
+                    if !seen_tokens.insert(next.to_owned()) {
+                        return Err(invalid(
+                            "ListFHIRDatastores returned a NextToken it had already returned: \
+                             the listing would never end"
+                                .into(),
+                        ));
+                    }
+                    token = Some(next.to_owned());
+                }
+                _ => return Ok(listing),
             }
         }
-        Ok(observations)
+        Err(invalid(format!(
+            "ListFHIRDatastores was still paging after {MAX_PAGES} pages"
+        )))
     }
 }
 
@@ -79,11 +102,11 @@ fn read_error(scope: &Scope, error: SdkError<ListFHIRDatastoresError>) -> ReadEr
     }
 }
 
-fn observation(scope: &Scope, p: &DatastoreProperties) -> Result<Observation, ReadError> {
-    let id = DatastoreId::parse(p.datastore_id()).map_err(|e| ReadError {
-        scope: scope.clone(),
-        kind: ReadErrorKind::InvalidResponse,
-        message: e.to_string(),
+fn observation(scope: &Scope, p: &DatastoreProperties) -> Result<Observation, Unreadable> {
+    let id = DatastoreId::parse(p.datastore_id()).map_err(|e| Unreadable {
+        id: Some(p.datastore_id().to_owned()),
+        location: format!("ListFHIRDatastores entry {:?} in {scope}", p.datastore_id()),
+        reason: e.to_string(),
     })?;
     Ok(Observation {
         account: scope.account.clone(),
@@ -106,4 +129,123 @@ fn observation(scope: &Scope, p: &DatastoreProperties) -> Result<Observation, Re
                 }),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AccountId;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A loopback server that answers every ListFHIRDatastores call with the
+    /// same page, as a faulty service could; counts the calls.
+    async fn serve_page(body: &'static str) -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 4096];
+                // Headers, then as many body bytes as Content-Length says.
+                loop {
+                    let n = socket.read(&mut buffer).await.unwrap_or(0);
+                    if n == 0 {
+                        break;
+                    }
+                    request.extend_from_slice(&buffer[..n]);
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.0\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        (endpoint, calls)
+    }
+
+    async fn reader(endpoint: &str, scope: &Scope) -> HealthLakeReader {
+        let config = aws_sdk_healthlake::Config::builder()
+            .behavior_version(aws_sdk_healthlake::config::BehaviorVersion::latest())
+            .region(aws_sdk_healthlake::config::Region::new(
+                scope.region.to_string(),
+            ))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .build();
+        HealthLakeReader::new(
+            [(
+                scope.region.clone(),
+                aws_sdk_healthlake::Client::from_conf(config),
+            )]
+            .into(),
+        )
+    }
+
+    fn scope() -> Scope {
+        Scope::new(
+            AccountId::parse("123456789012").unwrap(),
+            Region::parse("us-east-1").unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_next_token_handed_out_twice_ends_the_listing_with_an_error() {
+        let (endpoint, calls) =
+            serve_page(r#"{"DatastorePropertiesList": [], "NextToken": "page-2"}"#).await;
+        let err = reader(&endpoint, &scope())
+            .await
+            .list(&scope())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ReadErrorKind::InvalidResponse);
+        assert!(err.message.contains("NextToken"), "{err}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_entry_that_cannot_be_read_is_reported_and_the_rest_listed() {
+        let (endpoint, _) = serve_page(
+            r#"{"DatastorePropertiesList": [
+                {"DatastoreId": "a1b2c3d4e5f60718293a4b5c6d7e8f90", "DatastoreArn": "arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/a1b2c3d4e5f60718293a4b5c6d7e8f90",
+                 "DatastoreName": "good", "DatastoreStatus": "ACTIVE", "DatastoreTypeVersion": "R4", "DatastoreEndpoint": "https://x/"},
+                {"DatastoreId": "no#such/id", "DatastoreArn": "arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/x",
+                 "DatastoreName": "odd", "DatastoreStatus": "CREATE_FAILED", "DatastoreTypeVersion": "R4", "DatastoreEndpoint": "https://x/"}
+            ]}"#,
+        )
+        .await;
+        let listing = reader(&endpoint, &scope())
+            .await
+            .list(&scope())
+            .await
+            .unwrap();
+        assert_eq!(listing.observations.len(), 1);
+        assert_eq!(listing.observations[0].name, "good");
+        assert_eq!(listing.unreadable.len(), 1);
+        let report = listing.unreadable[0].to_string();
+        assert!(
+            report.contains("no#such/id") && report.contains("us-east-1"),
+            "{report}"
+        );
+        assert_eq!(listing.unreadable[0].id.as_deref(), Some("no#such/id"));
+    }
 }

@@ -2,7 +2,8 @@
 
 use crate::domain::{Alert, Observation, Record, Scope, Snapshot};
 use crate::ports::{
-    AlertPublisher, DatastoreReader, PublishError, ReadError, SnapshotStore, StoreError,
+    AlertPublisher, DatastoreReader, Listing, PublishError, PublishErrorKind, ReadError,
+    SnapshotStore, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,12 +16,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Serves whatever listing was last set for a scope; a scope can be made to fail.
 #[derive(Default)]
 pub struct MemoryReader {
-    listings: Mutex<HashMap<Scope, Result<Vec<Observation>, ReadError>>>,
+    listings: Mutex<HashMap<Scope, Result<Listing, ReadError>>>,
 }
 
 impl MemoryReader {
     pub fn set(&self, scope: &Scope, observations: Vec<Observation>) {
-        lock(&self.listings).insert(scope.clone(), Ok(observations));
+        lock(&self.listings).insert(scope.clone(), Ok(observations.into()));
+    }
+
+    /// Serves a listing with entries that could not be read.
+    pub fn set_listing(&self, scope: &Scope, listing: Listing) {
+        lock(&self.listings).insert(scope.clone(), Ok(listing));
     }
 
     pub fn fail(&self, error: ReadError) {
@@ -29,11 +35,11 @@ impl MemoryReader {
 }
 
 impl DatastoreReader for MemoryReader {
-    async fn list(&self, scope: &Scope) -> Result<Vec<Observation>, ReadError> {
+    async fn list(&self, scope: &Scope) -> Result<Listing, ReadError> {
         lock(&self.listings)
             .get(scope)
             .cloned()
-            .unwrap_or_else(|| Ok(Vec::new()))
+            .unwrap_or_else(|| Ok(Listing::default()))
     }
 }
 
@@ -52,6 +58,15 @@ impl MemoryStore {
     pub fn snapshot(&self, scope: &Scope) -> Snapshot {
         lock(&self.scopes).get(scope).cloned().unwrap_or_default()
     }
+
+    /// Adds an item that reads as unreadable, as a foreign or hand-edited item would.
+    pub fn add_unreadable(&self, scope: &Scope, item: crate::domain::Unreadable) {
+        lock(&self.scopes)
+            .entry(scope.clone())
+            .or_default()
+            .unreadable
+            .push(item);
+    }
 }
 
 impl SnapshotStore for MemoryStore {
@@ -67,7 +82,9 @@ impl SnapshotStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut scopes = lock(&self.scopes);
         let snapshot = scopes.entry(scope.clone()).or_default();
-        if !snapshot.put_if_version(record, expected) {
+        if snapshot.is_unreadable(&record.observation.id)
+            || !snapshot.put_if_version(record, expected)
+        {
             return Err(StoreError::Conflict {
                 scope: scope.clone(),
                 id: record.observation.id.to_string(),
@@ -82,7 +99,7 @@ impl SnapshotStore for MemoryStore {
 #[derive(Default)]
 pub struct MemoryPublisher {
     sent: Mutex<Vec<Alert>>,
-    failing: Mutex<Option<String>>,
+    failing: Mutex<Option<(PublishErrorKind, String)>>,
 }
 
 impl MemoryPublisher {
@@ -90,17 +107,23 @@ impl MemoryPublisher {
         lock(&self.sent).clone()
     }
 
-    /// Every publish fails with `message` until set back to `None`.
+    /// Every publish fails (retryably) with `message` until set back to `None`.
     pub fn set_failing(&self, message: Option<&str>) {
-        *lock(&self.failing) = message.map(str::to_owned);
+        *lock(&self.failing) = message.map(|m| (PublishErrorKind::Retryable, m.to_owned()));
+    }
+
+    /// Every publish is refused for good with `message`.
+    pub fn set_refusing(&self, message: &str) {
+        *lock(&self.failing) = Some((PublishErrorKind::Permanent, message.to_owned()));
     }
 }
 
 impl AlertPublisher for MemoryPublisher {
     async fn publish(&self, alert: &Alert) -> Result<(), PublishError> {
-        if let Some(message) = lock(&self.failing).clone() {
+        if let Some((kind, message)) = lock(&self.failing).clone() {
             return Err(PublishError {
                 alert_id: alert.id.clone(),
+                kind,
                 message,
             });
         }
@@ -110,7 +133,7 @@ impl AlertPublisher for MemoryPublisher {
 }
 
 impl<T: DatastoreReader> DatastoreReader for &T {
-    async fn list(&self, scope: &Scope) -> Result<Vec<Observation>, ReadError> {
+    async fn list(&self, scope: &Scope) -> Result<Listing, ReadError> {
         (**self).list(scope).await
     }
 }

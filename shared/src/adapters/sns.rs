@@ -8,9 +8,11 @@
 //! account for subscription filter policies.
 
 use crate::domain::Alert;
-use crate::ports::{AlertPublisher, PublishError};
+use crate::ports::{AlertPublisher, PublishError, PublishErrorKind};
 use crate::render;
 use aws_sdk_sns::Client;
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 use tracing::instrument;
 
@@ -42,37 +44,54 @@ pub fn message(alert: &Alert) -> Result<String, serde_json::Error> {
 }
 
 /// The message attributes of an alert, for subscription filter policies. A
-/// missing value is written as `NONE`, since SNS refuses empty strings.
+/// missing or blank value is written as `NONE`, since SNS refuses a String
+/// attribute without a value (a status or category AWS sent empty would
+/// otherwise make the alert undeliverable).
 pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
+    let value = |v: Option<&str>| match v.map(str::trim) {
+        Some(v) if !v.is_empty() => v.to_owned(),
+        _ => "NONE".to_owned(),
+    };
     vec![
-        ("severity", alert.severity.as_str().to_owned()),
-        (
-            "status",
-            alert
-                .status
-                .as_ref()
-                .map_or("NONE".to_owned(), |s| s.as_str().to_owned()),
-        ),
+        ("severity", value(Some(alert.severity.as_str()))),
+        ("status", value(alert.status.as_ref().map(|s| s.as_str()))),
         (
             "error_category",
-            alert
-                .error_cause
-                .as_ref()
-                .map_or("NONE".to_owned(), |c| c.category.as_str().to_owned()),
+            value(alert.error_cause.as_ref().map(|c| c.category.as_str())),
         ),
-        ("region", alert.region.to_string()),
-        ("account", alert.account.to_string()),
+        ("region", value(Some(alert.region.as_str()))),
+        ("account", value(Some(alert.account.as_str()))),
     ]
+}
+
+/// Whether a failed Publish can succeed when tried again. Only a refusal of
+/// this alert's own content is permanent; a missing topic, a denied or
+/// disabled key, throttling and transport failures are conditions an operator
+/// or time fixes, and the alert waits for them.
+pub fn kind_of(error: &SdkError<SdkPublishError>) -> PublishErrorKind {
+    match error {
+        SdkError::ServiceError(e) => {
+            let e = e.err();
+            let about_the_topic = e.message().is_some_and(|m| m.contains("TopicArn"));
+            match e.code() {
+                Some("InvalidParameter" | "InvalidParameterValue" | "ValidationError")
+                    if !about_the_topic =>
+                {
+                    PublishErrorKind::Permanent
+                }
+                _ => PublishErrorKind::Retryable,
+            }
+        }
+        _ => PublishErrorKind::Retryable,
+    }
 }
 
 impl AlertPublisher for SnsPublisher {
     #[instrument(skip(self, alert), fields(alert_id = %alert.id, severity = %alert.severity))]
     async fn publish(&self, alert: &Alert) -> Result<(), PublishError> {
-        let failed = |message: String| PublishError {
-            alert_id: alert.id.clone(),
-            message,
-        };
-        let body = message(alert).map_err(|e| failed(format!("cannot encode the message: {e}")))?;
+        let refused = |message: String| PublishError::permanent(alert.id.clone(), message);
+        let body =
+            message(alert).map_err(|e| refused(format!("cannot encode the message: {e}")))?;
         let mut request = self
             .client
             .publish()
@@ -85,13 +104,85 @@ impl AlertPublisher for SnsPublisher {
                 .data_type("String")
                 .string_value(value)
                 .build()
-                .map_err(|e| failed(format!("attribute {name}: {e}")))?;
+                .map_err(|e| refused(format!("attribute {name}: {e}")))?;
             request = request.message_attributes(name, value);
         }
-        request
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| failed(super::describe(&e)))
+        request.send().await.map(|_| ()).map_err(|e| PublishError {
+            alert_id: alert.id.clone(),
+            kind: kind_of(&e),
+            message: super::describe(&e),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::testing::observation;
+    use crate::domain::{
+        AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Scope, Transition,
+    };
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    #[test]
+    fn no_attribute_is_ever_empty() {
+        let mut current = observation("a", DatastoreStatus::parse(""));
+        current.error_cause = Some(ErrorCause {
+            message: "m".into(),
+            category: ErrorCategory::parse(" "),
+        });
+        let scope = Scope::new(current.account.clone(), current.region.clone());
+        let t = Transition::Appeared { current };
+        let decision = AlertPolicy::default()
+            .classify(&t)
+            .expect("unknown status alerts");
+        let alert = Alert::new(&scope, &t, decision, 1, chrono::Utc::now());
+        let attributes = attributes(&alert);
+        assert_eq!(attributes.len(), 5);
+        for (name, value) in attributes {
+            assert!(!value.trim().is_empty(), "attribute {name} is empty");
+        }
+    }
+
+    fn service_error(code: &str, message: &str) -> SdkError<SdkPublishError> {
+        let meta = ErrorMetadata::builder().code(code).message(message).build();
+        SdkError::service_error(
+            SdkPublishError::generic(meta),
+            Response::new(StatusCode::try_from(400).unwrap(), SdkBody::empty()),
+        )
+    }
+
+    #[test]
+    fn only_a_refusal_of_the_alert_itself_is_permanent() {
+        use PublishErrorKind::*;
+        for (code, message, kind) in [
+            (
+                "InvalidParameter",
+                "Invalid parameter: Message too long",
+                Permanent,
+            ),
+            (
+                "InvalidParameterValue",
+                "Invalid attribute value",
+                Permanent,
+            ),
+            ("InvalidParameter", "Invalid parameter: TopicArn", Retryable),
+            ("NotFound", "Topic does not exist", Retryable),
+            ("AuthorizationError", "not authorized", Retryable),
+            ("KMSDisabled", "key is disabled", Retryable),
+            ("KMSAccessDenied", "denied", Retryable),
+            ("Throttled", "Rate exceeded", Retryable),
+            ("InternalError", "", Retryable),
+        ] {
+            assert_eq!(
+                kind_of(&service_error(code, message)),
+                kind,
+                "{code}: {message}"
+            );
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+        assert_eq!(kind_of(&SdkError::timeout_error(io)), Retryable);
     }
 }

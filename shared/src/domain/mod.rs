@@ -15,5 +15,8 @@ pub use diff::{Transition, View, apply, diff, view_of};
 pub use ids::{AccountId, DatastoreId, IdError, Region, Scope};
 pub use observation::Observation;
 pub use policy::{AlertPolicy, PolicyError, Reason, Severity};
-pub use snapshot::{Claim, Record, Snapshot};
+pub use snapshot::{
+    Claim, MAX_PENDING, MAX_UNDELIVERABLE, PendingAlert, Record, Snapshot, UndeliverableAlert,
+    Unreadable,
+};
 pub use status::{DatastoreStatus, ErrorCategory, ErrorCause};
