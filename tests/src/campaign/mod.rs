@@ -531,11 +531,12 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         h.sns_proxy.set_rates(rates(&mut rng, &SNS_FAULTS));
         let mut repeat_allowed = BTreeSet::new();
         let mut outcomes: Vec<TickOutcome> = Vec::new();
-        for _ in 0..rng.range(FAULTY_TICKS.0, FAULTY_TICKS.1) {
+        for n in 0..rng.range(FAULTY_TICKS.0, FAULTY_TICKS.1) {
             h.world.inject(&mut rng, HANG).await?;
             clock += chrono::Duration::seconds(rng.range(10, 90) as i64);
             let kill = kill_plan(&mut rng);
-            if rng.chance(0.25) {
+            // The first tick of a phase meets its transitions: overlap it more often.
+            if rng.chance(if n == 0 { 0.5 } else { 0.2 }) {
                 let other_kill = kill_plan(&mut rng);
                 let later = clock + chrono::Duration::milliseconds(rng.range(0, 3000) as i64);
                 let (first, second) = (next_tick(clock), next_tick(later));

@@ -422,13 +422,13 @@ fn cause(rng: &mut Rng, max_chars: usize) -> (&'static str, String) {
         "RETRYABLE_ERROR",
         "RETRYABLE_ERROR",
     ]);
+    let max = max_chars as u64;
     let target = match rng.range(0, 9) {
-        0..=4 => rng.range(1, 80) as usize,
-        5..=7 => rng.range(80, 1000) as usize,
-        8 => rng.range(1000, max_chars as u64) as usize,
-        _ => max_chars,
-    }
-    .min(max_chars);
+        0..=4 => rng.range(1, max.min(80)),
+        5..=7 => rng.range(max.min(80), max.min(1000)),
+        8 => rng.range(max.min(1000), max),
+        _ => max,
+    } as usize;
     let mut message = String::new();
     let mut chars = 0;
     while chars < target {
@@ -459,7 +459,9 @@ mod tests {
             longest = longest.max(chars);
         }
         assert_eq!(longest, MAX_CAUSE_CHARS);
-        let (_, short) = cause(&mut rng, MAX_TAG_CAUSE_CHARS);
-        assert!(short.chars().count() <= MAX_TAG_CAUSE_CHARS);
+        for _ in 0..300 {
+            let (_, short) = cause(&mut rng, MAX_TAG_CAUSE_CHARS);
+            assert!((1..=MAX_TAG_CAUSE_CHARS).contains(&short.chars().count()));
+        }
     }
 }
