@@ -276,10 +276,13 @@ const SNS_FAULTS: [(FaultKind, f64); 5] = [
     (FaultKind::LostResponse, 2.0),
 ];
 
-fn kill_plan(rng: &mut Rng) -> Option<Kill> {
+/// Whether and where to kill a tick. A phase's first tick publishes most of its
+/// alerts, so it is killed more often.
+fn kill_plan(rng: &mut Rng, first: bool) -> Option<Kill> {
+    let each = if first { 20 } else { 10 };
     match rng.range(0, 99) {
-        0..=11 => Some(Kill::BeforePublish(rng.range(0, 2) as usize)),
-        12..=23 => Some(Kill::AfterPublish(rng.range(0, 2) as usize)),
+        n if n < each => Some(Kill::BeforePublish(rng.range(0, 2) as usize)),
+        n if n < 2 * each => Some(Kill::AfterPublish(rng.range(0, 2) as usize)),
         _ => None,
     }
 }
@@ -534,10 +537,10 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         for n in 0..rng.range(FAULTY_TICKS.0, FAULTY_TICKS.1) {
             h.world.inject(&mut rng, HANG).await?;
             clock += chrono::Duration::seconds(rng.range(10, 90) as i64);
-            let kill = kill_plan(&mut rng);
+            let kill = kill_plan(&mut rng, n == 0);
             // The first tick of a phase meets its transitions: overlap it more often.
             if rng.chance(if n == 0 { 0.5 } else { 0.2 }) {
-                let other_kill = kill_plan(&mut rng);
+                let other_kill = kill_plan(&mut rng, n == 0);
                 let later = clock + chrono::Duration::milliseconds(rng.range(0, 3000) as i64);
                 let (first, second) = (next_tick(clock), next_tick(later));
                 let (a, b) = tokio::join!(
