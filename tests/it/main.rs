@@ -1,5 +1,6 @@
 //! All integration tests, compiled into one binary.
 
+mod campaign;
 mod cli;
 mod dynamodb_store;
 mod emulator_contract;
