@@ -806,16 +806,17 @@ async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> 
     stack.spawn(&[])?;
     let alert_id = format!("{SCOPE_EAST}#{failed}#1");
 
-    match stack.invoke().await? {
-        InvokeOutcome::FunctionError { error_message, .. } => {
-            assert!(
-                error_message.contains(&format!("publishing alert {alert_id} failed"))
-                    && error_message.contains("NotFound"),
-                "{error_message}"
-            );
-        }
-        other => panic!("expected a function error, got {other:?}"),
-    }
+    // The tick ran: it succeeds (the schedule's dead-letter queue is for
+    // ticks that never ran) and names the alert it could not send.
+    let response = stack.tick().await?;
+    let problems = response["problems"].to_string();
+    assert!(
+        problems.contains(&format!("publishing alert {alert_id} failed (retryable)"))
+            && problems.contains("NotFound")
+            && problems.contains("stays pending"),
+        "{response}"
+    );
+    assert_eq!(response["scopes"][0]["alerts_failed"], 1, "{response}");
     let items = stack.items().await?;
     assert_eq!(items.len(), 1);
     assert_eq!(text(&items[0], "alert_state"), Some("pending"), "{items:?}");
@@ -842,6 +843,23 @@ async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> 
     stack.tick().await?;
     stack.expect_alerts(0).await?;
     assert_eq!(stack.published().await?.len(), 1, "published exactly once");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_ttl_within_the_function_timeout_fails_the_tick_by_name() -> anyhow::Result<()> {
+    let mut stack = Stack::start(Setup::default()).await?;
+    stack.spawn(&[("CLAIM_TTL_SECONDS", "5")])?;
+    match stack.invoke().await? {
+        InvokeOutcome::FunctionError { error_message, .. } => {
+            assert!(
+                error_message.contains("setting CLAIM_TTL_SECONDS: 5 s is not longer"),
+                "{error_message}"
+            );
+        }
+        other => panic!("expected a function error, got {other:?}"),
+    }
+    assert!(stack.items().await?.is_empty(), "the tick did not run");
     Ok(())
 }
 
@@ -887,8 +905,7 @@ async fn more_than_one_page_of_stores_is_listed_and_recorded() -> anyhow::Result
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_throttled_region_fails_the_invocation_without_holding_back_the_other()
--> anyhow::Result<()> {
+async fn a_throttled_region_is_reported_without_holding_back_the_other() -> anyhow::Result<()> {
     let mut stack = Stack::start(Setup::default()).await?;
     let east = stack
         .create_store(
@@ -921,17 +938,25 @@ async fn a_throttled_region_fails_the_invocation_without_holding_back_the_other(
         )
         .await;
 
-    match stack.invoke().await? {
-        InvokeOutcome::FunctionError { error_message, .. } => {
-            assert!(
-                error_message.contains(&format!("{ACCOUNT}/{WEST}"))
-                    && error_message.contains("ThrottlingException")
-                    && !error_message.contains(EAST),
-                "{error_message}"
-            );
-        }
-        other => panic!("expected a function error, got {other:?}"),
-    }
+    let response = stack.tick().await?;
+    let problems = response["problems"].to_string();
+    assert!(
+        problems.contains(&format!("{ACCOUNT}/{WEST}"))
+            && problems.contains("ThrottlingException")
+            && !problems.contains(EAST),
+        "{response}"
+    );
+    let west_scope = format!("{ACCOUNT}#{WEST}");
+    let scanned: BTreeMap<&str, bool> = response["scopes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["scope"].as_str().unwrap(), s["scanned"] == true))
+        .collect();
+    assert_eq!(
+        scanned,
+        BTreeMap::from([(SCOPE_EAST, true), (west_scope.as_str(), false)])
+    );
     let calls = stack.admin_get("calls").await;
     assert_eq!(calls["ByRegion"][WEST]["ListFHIRDatastores"], 3, "{calls}");
     let delivered = stack.expect_alerts(1).await?;

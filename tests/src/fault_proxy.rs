@@ -48,10 +48,14 @@ pub enum FaultKind {
     Reset,
     /// Forwarded, then the connection closed instead of answering.
     LostResponse,
+    /// 400 refusing the request itself: `ValidationException` (JSON);
+    /// `InvalidParameter` (XML, as SNS refuses a message it will never take).
+    Refuse,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 6] = [
+    pub const ALL: [FaultKind; 7] = [
+        Self::Refuse,
         Self::Throttle,
         Self::CapacityExceeded,
         Self::InternalError,
@@ -68,6 +72,7 @@ impl FaultKind {
             Self::Timeout => "timeout",
             Self::Reset => "reset",
             Self::LostResponse => "lost_response",
+            Self::Refuse => "refuse",
         }
     }
 }
@@ -284,6 +289,7 @@ async fn handle(
         Some(FaultKind::Throttle) => Ok(error_answer(json, ErrorAnswer::Throttle)),
         Some(FaultKind::CapacityExceeded) => Ok(error_answer(json, ErrorAnswer::Capacity)),
         Some(FaultKind::InternalError) => Ok(error_answer(json, ErrorAnswer::Internal)),
+        Some(FaultKind::Refuse) => Ok(error_answer(json, ErrorAnswer::Refuse)),
         Some(FaultKind::Timeout) => {
             tokio::time::sleep(state.hold).await;
             Err(CloseConnection)
@@ -307,6 +313,7 @@ enum ErrorAnswer {
     Throttle,
     Capacity,
     Internal,
+    Refuse,
 }
 
 /// An error answer as the service itself would give it.
@@ -329,6 +336,11 @@ fn error_answer(json: bool, answer: ErrorAnswer) -> Response<Full<Bytes>> {
                 "com.amazonaws.dynamodb.v20120810#InternalServerError",
                 "Internal server error",
             ),
+            ErrorAnswer::Refuse => (
+                StatusCode::BAD_REQUEST,
+                "com.amazon.coral.validate#ValidationException",
+                "One or more parameter values were invalid",
+            ),
         };
         let body = serde_json::json!({ "__type": kind, "message": message }).to_string();
         (status, "application/x-amz-json-1.0", body)
@@ -345,6 +357,12 @@ fn error_answer(json: bool, answer: ErrorAnswer) -> Response<Full<Bytes>> {
                 "Receiver",
                 "InternalError",
                 "Internal failure",
+            ),
+            ErrorAnswer::Refuse => (
+                StatusCode::BAD_REQUEST,
+                "Sender",
+                "InvalidParameter",
+                "Invalid parameter: Message too long",
             ),
         };
         let body = format!(

@@ -267,8 +267,10 @@ const DYNAMODB_FAULTS: [(FaultKind, f64); 6] = [
     (FaultKind::LostResponse, 2.0),
 ];
 
-/// Only faults a publisher should retry.
-const SNS_FAULTS: [(FaultKind, f64); 5] = [
+/// Faults a publisher retries, and now and then a refusal of the alert itself
+/// (which sets it aside as undeliverable).
+const SNS_FAULTS: [(FaultKind, f64); 6] = [
+    (FaultKind::Refuse, 0.3),
     (FaultKind::Throttle, 3.0),
     (FaultKind::InternalError, 2.0),
     (FaultKind::Timeout, 1.0),
@@ -379,6 +381,23 @@ impl Harness {
             );
         }
         Ok(())
+    }
+
+    /// Every alert the snapshot keeps as undeliverable, with its reason.
+    async fn set_aside(&self) -> anyhow::Result<Vec<(Alert, String)>> {
+        let mut set_aside = Vec::new();
+        for scope in self.world.listings().keys() {
+            let snapshot = self.store.load(scope).await?;
+            for record in snapshot.records.values() {
+                set_aside.extend(
+                    record
+                        .undeliverable
+                        .iter()
+                        .map(|u| (u.alert.clone(), u.reason.clone())),
+                );
+            }
+        }
+        Ok(set_aside)
     }
 
     /// `Ok` when every scope's snapshot matches its listing and no record owes
@@ -602,7 +621,7 @@ pub async fn run(config: &Config) -> anyhow::Result<Report> {
         );
         h.dynamodb_proxy.take_lost_responses();
         let received = h.received(&mut violations).await?;
-        let set_aside = Vec::new();
+        let set_aside = h.set_aside().await?;
         let (tally, found) = model::check(&expectation, &received, &repeat_allowed, &set_aside);
         violations.extend(found);
         summary.alerts.add(&tally);

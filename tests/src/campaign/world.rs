@@ -135,7 +135,12 @@ impl World {
                 .list(scope)
                 .await
                 .with_context(|| format!("listing {scope} for the model"))?;
-            listings.insert(scope.clone(), observations);
+            anyhow::ensure!(
+                observations.unreadable.is_empty(),
+                "the listing of {scope} has unreadable entries: {:?}",
+                observations.unreadable
+            );
+            listings.insert(scope.clone(), observations.observations);
         }
         self.listings = listings;
         Ok(&self.listings)
