@@ -1,12 +1,19 @@
-//! The Slack message of an alert, in Block Kit: a header with the severity icon
+//! The Slack messages, in Block Kit. An alert: a header with the severity icon
 //! and headline, the store's facts as section fields, the error cause, what to
-//! do, and a context line identifying the alert. `text` is the fallback Slack
-//! shows in notifications and to clients that cannot draw blocks.
+//! do, and a context line identifying the alert. A CloudWatch alarm: a header
+//! with the state's icon, the new state and the alarm's name, the state change
+//! and the alarm's facts as fields, the reason, the description, a link to the
+//! alarm in the console, and its ARN. `text` is the fallback Slack shows in
+//! notifications and to clients that cannot draw blocks.
 //!
-//! Slack refuses a message whose texts exceed its limits, so every text is cut
-//! to its limit on a character boundary, never inside an escape.
+//! Every text from data goes through [`text::fit`](crate::text::fit): escaped,
+//! its control characters shown, and cut to Slack's limit on a character
+//! boundary, never inside an escape (Slack refuses a message whose texts
+//! exceed its limits).
 
-use crate::text::{fit, plain};
+use crate::alarm::Alarm;
+use crate::text::Part::{self, Data, Layout};
+use crate::text::fit;
 use chrono::SecondsFormat;
 use serde::Serialize;
 use shared::render::{self, AlertDocument};
@@ -55,91 +62,208 @@ pub enum Text {
 /// The webhook message for an alert document.
 pub fn message(document: &AlertDocument) -> Message {
     let alert = &document.alert;
-    let header = format!(
-        "{} {}",
-        render::severity_emoji(alert.severity),
-        render::headline(alert)
-    );
+    let headline = render::headline(alert);
+    let status = render::status_change(alert);
+    let observed = alert.observed_at.to_rfc3339_opts(SecondsFormat::Secs, true);
     let error = match &alert.error_cause {
-        Some(cause) => labelled(
-            &format!("Error: {}", cause.category),
-            &cause.message,
+        Some(cause) => mrkdwn(
+            &[
+                Layout("*Error: "),
+                Data(cause.category.as_str()),
+                Layout("*\n"),
+                Data(&cause.message),
+            ],
             TEXT_MAX_CHARS,
         ),
-        None => labelled("Error", "None reported.", TEXT_MAX_CHARS),
-    };
-    let store = format!(
-        "{}\n{}",
-        alert.datastore_name,
-        code(alert.datastore_id.as_str())
-    );
-    let context = format!(
-        "Alert {} · observed {} · healthlake-monitor",
-        code(&alert.id),
-        alert.observed_at.to_rfc3339_opts(SecondsFormat::Secs, true)
-    );
-    let section = |text: Text| Block::Section {
-        text: Some(text),
-        fields: Vec::new(),
+        None => mrkdwn(&[Layout("*Error*\nNone reported.")], TEXT_MAX_CHARS),
     };
     Message {
-        text: fit(&document.subject, TEXT_MAX_CHARS, plain),
+        text: fit(&[Data(&document.subject)], TEXT_MAX_CHARS),
         blocks: vec![
-            Block::Header {
-                text: Text::PlainText {
-                    text: fit(&header, HEADER_MAX_CHARS, plain),
-                    emoji: true,
-                },
-            },
-            Block::Section {
-                text: None,
-                fields: vec![
-                    labelled("Data store", &store, FIELD_MAX_CHARS),
-                    labelled("Account", &code(alert.account.as_str()), FIELD_MAX_CHARS),
-                    labelled("Region", alert.region.as_str(), FIELD_MAX_CHARS),
-                    labelled("Status", &render::status_change(alert), FIELD_MAX_CHARS),
-                ],
-            },
+            header(&[
+                Layout(render::severity_emoji(alert.severity)),
+                Layout(" "),
+                Data(&headline),
+            ]),
+            fields(vec![
+                mrkdwn(
+                    &[
+                        Layout("*Data store*\n"),
+                        Data(&alert.datastore_name),
+                        Layout("\n`"),
+                        Data(alert.datastore_id.as_str()),
+                        Layout("`"),
+                    ],
+                    FIELD_MAX_CHARS,
+                ),
+                mrkdwn(
+                    &[
+                        Layout("*Account*\n`"),
+                        Data(alert.account.as_str()),
+                        Layout("`"),
+                    ],
+                    FIELD_MAX_CHARS,
+                ),
+                mrkdwn(
+                    &[Layout("*Region*\n"), Data(alert.region.as_str())],
+                    FIELD_MAX_CHARS,
+                ),
+                mrkdwn(&[Layout("*Status*\n"), Data(&status)], FIELD_MAX_CHARS),
+            ]),
             section(error),
-            section(labelled("What to do", &document.next_step, TEXT_MAX_CHARS)),
-            Block::Context {
-                elements: vec![Text::Mrkdwn {
-                    text: fit(&context, TEXT_MAX_CHARS, escape_char),
-                }],
-            },
+            section(mrkdwn(
+                &[Layout("*What to do*\n"), Data(&document.next_step)],
+                TEXT_MAX_CHARS,
+            )),
+            context(&[
+                Layout("Alert `"),
+                Data(&alert.id),
+                Layout("` · observed "),
+                Data(&observed),
+                Layout(" · healthlake-monitor"),
+            ]),
         ],
     }
 }
 
-/// `*label*` over `body` as mrkdwn, escaped and cut to `max` characters.
-fn labelled(label: &str, body: &str, max: usize) -> Text {
-    let label = format!("*{}*\n", escape(label));
-    let room = max.saturating_sub(label.chars().count());
-    Text::Mrkdwn {
-        text: label + &fit(body, room, escape_char),
+/// The Slack emoji code of an alarm state.
+pub fn state_emoji(state: &str) -> &'static str {
+    match state {
+        "ALARM" => ":red_circle:",
+        "OK" => ":large_green_circle:",
+        "INSUFFICIENT_DATA" => ":white_circle:",
+        _ => ":grey_question:",
     }
 }
 
-/// Inline code, for identifiers a person copies.
-fn code(text: &str) -> String {
-    format!("`{text}`")
+/// The webhook message for a CloudWatch alarm's notification.
+pub fn alarm(alarm: &Alarm) -> Message {
+    let name = alarm.alarm_name.as_str();
+    let new = alarm.new_state_value.as_str();
+    let old = alarm.old_state_value.as_deref().filter(|s| !s.is_empty());
+    let given = |value: &Option<String>| value.clone().filter(|v| !v.trim().is_empty());
+
+    let mut text = vec![Data(new), Layout(": "), Data(name)];
+    if let Some(old) = old {
+        text.extend([
+            Layout(" ("),
+            Data(old),
+            Layout(" → "),
+            Data(new),
+            Layout(")"),
+        ]);
+    }
+    let region = given(&alarm.region);
+    if let Some(region) = &region {
+        text.extend([Layout(" in "), Data(region)]);
+    }
+
+    let mut state = vec![Layout("*State*\n")];
+    if let Some(old) = old {
+        state.extend([Data(old), Layout(" → ")]);
+    }
+    state.push(Data(new));
+    let mut facts = vec![mrkdwn(&state, FIELD_MAX_CHARS)];
+    if let Some(account) = given(&alarm.account_id) {
+        facts.push(mrkdwn(
+            &[Layout("*Account*\n`"), Data(&account), Layout("`")],
+            FIELD_MAX_CHARS,
+        ));
+    }
+    if let Some(region) = &region {
+        facts.push(mrkdwn(
+            &[Layout("*Region*\n"), Data(region)],
+            FIELD_MAX_CHARS,
+        ));
+    }
+    if let Some(at) = alarm.changed_at() {
+        facts.push(mrkdwn(
+            &[Layout("*Changed at*\n"), Data(&at)],
+            FIELD_MAX_CHARS,
+        ));
+    }
+    let trigger = alarm.trigger.as_ref();
+    if let Some(metric) = trigger.and_then(|t| given(&t.metric_name)) {
+        let mut parts = vec![Layout("*Metric*\n"), Data(&metric)];
+        let namespace = trigger.and_then(|t| given(&t.namespace));
+        if let Some(namespace) = &namespace {
+            parts.extend([Layout(" in "), Data(namespace)]);
+        }
+        facts.push(mrkdwn(&parts, FIELD_MAX_CHARS));
+    }
+
+    let mut blocks = vec![
+        header(&[
+            Layout(state_emoji(new)),
+            Layout(" "),
+            Data(new),
+            Layout(": "),
+            Data(name),
+        ]),
+        fields(facts),
+    ];
+    if let Some(reason) = given(&alarm.new_state_reason) {
+        blocks.push(section(mrkdwn(
+            &[Layout("*Reason*\n"), Data(&reason)],
+            TEXT_MAX_CHARS,
+        )));
+    }
+    if let Some(description) = given(&alarm.alarm_description) {
+        blocks.push(section(mrkdwn(
+            &[Layout("*Description*\n"), Data(&description)],
+            TEXT_MAX_CHARS,
+        )));
+    }
+    if let Some(url) = alarm.console_url() {
+        // The URL is built from a checked region code and a percent-encoded
+        // name: it holds none of Slack's reserved characters.
+        let link = format!("<{url}|Open the alarm in the CloudWatch console>");
+        blocks.push(section(mrkdwn(&[Layout(&link)], TEXT_MAX_CHARS)));
+    }
+    let arn = given(&alarm.alarm_arn);
+    blocks.push(match &arn {
+        Some(arn) => context(&[
+            Layout("Alarm `"),
+            Data(arn),
+            Layout("` · healthlake-monitor"),
+        ]),
+        None => context(&[Layout("CloudWatch alarm · healthlake-monitor")]),
+    });
+    Message {
+        text: fit(&text, TEXT_MAX_CHARS),
+        blocks,
+    }
 }
 
-/// Slack's mrkdwn reserves `&`, `<` and `>`.
-fn escape(text: &str) -> String {
-    text.chars()
-        .fold(String::with_capacity(text.len()), |mut out, c| {
-            out.push_str(&escape_char(c));
-            out
-        })
+fn header(parts: &[Part<'_>]) -> Block {
+    Block::Header {
+        text: Text::PlainText {
+            text: fit(parts, HEADER_MAX_CHARS),
+            emoji: true,
+        },
+    }
 }
 
-fn escape_char(c: char) -> String {
-    match c {
-        '&' => "&amp;".to_owned(),
-        '<' => "&lt;".to_owned(),
-        '>' => "&gt;".to_owned(),
-        other => other.to_string(),
+fn fields(fields: Vec<Text>) -> Block {
+    Block::Section { text: None, fields }
+}
+
+fn section(text: Text) -> Block {
+    Block::Section {
+        text: Some(text),
+        fields: Vec::new(),
+    }
+}
+
+fn context(parts: &[Part<'_>]) -> Block {
+    Block::Context {
+        elements: vec![mrkdwn(parts, TEXT_MAX_CHARS)],
+    }
+}
+
+fn mrkdwn(parts: &[Part<'_>], max: usize) -> Text {
+    Text::Mrkdwn {
+        text: fit(parts, max),
     }
 }
 
@@ -306,9 +430,128 @@ mod tests {
     }
 
     #[test]
-    fn an_escape_is_never_split() {
-        assert_eq!(fit("a&b", 5, escape_char), "a…");
-        assert_eq!(fit("a&bc", 7, escape_char), "a&amp;…");
+    fn hostile_data_is_escaped_everywhere_and_breaks_no_line() {
+        let name = "<!channel> patients\u{1b}[31m & co <https://evil.example|click>";
+        let mut document = failed("denied <!everyone>\r\n*Status*\nACTIVE \u{7}");
+        document.alert.datastore_name = name.to_owned();
+        document.alert.status = Some(DatastoreStatus::parse("ACTIVE<!here>"));
+        document.subject = format!("[CRITICAL] HealthLake data store {name} is failed");
+        let message = rendered(&document);
+        assert_eq!(
+            message["text"],
+            "[CRITICAL] HealthLake data store &lt;!channel&gt; patients␛[31m &amp; co \
+             &lt;https://evil.example|click&gt; is failed"
+        );
+        assert_eq!(
+            message["blocks"][1]["fields"][0]["text"],
+            "*Data store*\n&lt;!channel&gt; patients␛[31m &amp; co &lt;https://evil.example|click&gt;\n\
+             `0123456789abcdef0123456789abcdef`"
+        );
+        assert_eq!(
+            message["blocks"][1]["fields"][3]["text"],
+            "*Status*\nCREATING → ACTIVE&lt;!here&gt;"
+        );
+        assert_eq!(
+            message["blocks"][2]["text"]["text"],
+            "*Error: NON_RETRYABLE_ERROR*\ndenied &lt;!everyone&gt;  *Status* ACTIVE ␇"
+        );
+        for (text, _) in texts(&message) {
+            assert!(!text.contains('<') && !text.contains('>'), "{text}");
+        }
+    }
+
+    fn alarm(value: Value) -> Alarm {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn failed_store_alarm() -> Value {
+        serde_json::json!({
+            "AlarmName": "healthlake-monitor-datastore-failed",
+            "AlarmDescription": "A HealthLake data store is failed.",
+            "AWSAccountId": "123456789012",
+            "NewStateValue": "ALARM",
+            "NewStateReason": "Threshold Crossed: 1 datapoint [1.0] was >= the threshold (1.0).",
+            "StateChangeTime": "2026-11-26T09:35:12.345+0000",
+            "Region": "US East (N. Virginia)",
+            "AlarmArn": "arn:aws:cloudwatch:us-east-1:123456789012:alarm:healthlake-monitor-datastore-failed",
+            "OldStateValue": "OK",
+            "Trigger": {"MetricName": "FailedDatastores", "Namespace": "HealthLakeMonitor"},
+        })
+    }
+
+    #[test]
+    fn an_alarm_reads_in_blocks() {
+        let message = serde_json::to_value(super::alarm(&alarm(failed_store_alarm()))).unwrap();
+        assert_eq!(
+            message["text"],
+            "ALARM: healthlake-monitor-datastore-failed (OK → ALARM) in US East (N. Virginia)"
+        );
+        let blocks = message["blocks"].as_array().unwrap();
+        let kinds: Vec<&str> = blocks.iter().map(|b| b["type"].as_str().unwrap()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "header", "section", "section", "section", "section", "context"
+            ]
+        );
+        assert_eq!(
+            blocks[0]["text"]["text"],
+            ":red_circle: ALARM: healthlake-monitor-datastore-failed"
+        );
+        let fields: Vec<&str> = blocks[1]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["text"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                "*State*\nOK → ALARM",
+                "*Account*\n`123456789012`",
+                "*Region*\nUS East (N. Virginia)",
+                "*Changed at*\n2026-11-26T09:35:12Z",
+                "*Metric*\nFailedDatastores in HealthLakeMonitor",
+            ]
+        );
+        assert_eq!(
+            blocks[2]["text"]["text"],
+            "*Reason*\nThreshold Crossed: 1 datapoint [1.0] was &gt;= the threshold (1.0)."
+        );
+        assert_eq!(
+            blocks[3]["text"]["text"],
+            "*Description*\nA HealthLake data store is failed."
+        );
+        assert_eq!(
+            blocks[4]["text"]["text"],
+            "<https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1\
+             #alarmsV2:alarm/healthlake-monitor-datastore-failed|Open the alarm in the CloudWatch console>"
+        );
+        assert_eq!(
+            blocks[5]["elements"][0]["text"],
+            "Alarm `arn:aws:cloudwatch:us-east-1:123456789012:alarm:healthlake-monitor-datastore-failed` \
+             · healthlake-monitor"
+        );
+    }
+
+    #[test]
+    fn a_bare_alarm_shows_what_it_has() {
+        let message = serde_json::to_value(super::alarm(&alarm(serde_json::json!({
+            "AlarmName": "x",
+            "NewStateValue": "INSUFFICIENT_DATA",
+            "AlarmDescription": null,
+            "NewStateReason": " ",
+        }))))
+        .unwrap();
+        assert_eq!(message["text"], "INSUFFICIENT_DATA: x");
+        assert_eq!(
+            message["blocks"],
+            serde_json::json!([
+                {"type": "header", "text": {"type": "plain_text", "text": ":white_circle: INSUFFICIENT_DATA: x", "emoji": true}},
+                {"type": "section", "fields": [{"type": "mrkdwn", "text": "*State*\nINSUFFICIENT_DATA"}]},
+                {"type": "context", "elements": [{"type": "mrkdwn", "text": "CloudWatch alarm · healthlake-monitor"}]},
+            ])
+        );
     }
 
     proptest! {
@@ -328,14 +571,25 @@ mod tests {
         }
 
         #[test]
-        fn a_cut_text_is_a_prefix_of_the_escaped_text(text in "[<>&a-zé ]{0,80}", max in 1usize..60) {
-            let full = escape(&text);
-            let cut = fit(&text, max, escape_char);
-            prop_assert!(cut.chars().count() <= max);
-            let kept = cut.strip_suffix('…').unwrap_or(&cut);
-            prop_assert!(full.starts_with(kept));
-            // No escape is left half-written.
-            prop_assert!(kept.rfind('&').is_none_or(|i| kept[i..].contains(';')));
+        fn every_alarm_text_is_within_its_slack_limit_and_escaped(
+            name in "\\PC{1,255}",
+            state in "[A-Z_<>&]{1,40}",
+            reason in "(\\PC|[\\x00-\\x1f<>&]){0,1500}",
+            description in "[<>&a-zé🩺\\n ]{0,1024}",
+        ) {
+            let mut value = failed_store_alarm();
+            value["AlarmName"] = name.into();
+            value["NewStateValue"] = state.into();
+            value["NewStateReason"] = reason.repeat(3).into();
+            value["AlarmDescription"] = description.into();
+            let message = serde_json::to_value(super::alarm(&alarm(value))).unwrap();
+            prop_assert!(message["text"].as_str().unwrap().chars().count() <= TEXT_MAX_CHARS);
+            for (text, limit) in texts(&message) {
+                prop_assert!(text.chars().count() <= limit, "{} > {limit}", text.chars().count());
+                prop_assert!(!text.chars().any(|c| c.is_control() && c != '\n'));
+                let links = text.matches('<').count();
+                prop_assert!(links == 0 || text.starts_with("<https://us-east-1.console.aws.amazon.com/"));
+            }
         }
     }
 }

@@ -1,7 +1,13 @@
 //! The function's settings, read once at cold start.
 
+use crate::secret::AllowedUrls;
+
 /// The variable naming the secret that holds the webhook URL.
 pub const SECRET_ARN_VARIABLE: &str = "SLACK_WEBHOOK_SECRET_ARN";
+
+/// The variable listing the URL prefixes the webhook URL may start with
+/// (comma-separated; not a secret). Unset: Slack's webhooks only.
+pub const ALLOWED_URL_PREFIXES_VARIABLE: &str = "WEBHOOK_ALLOWED_URL_PREFIXES";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
@@ -14,6 +20,8 @@ pub struct ConfigError {
 pub struct Config {
     /// The Secrets Manager secret holding the Slack incoming-webhook URL.
     pub secret_arn: String,
+    /// Where the webhook URL may point.
+    pub allowed_urls: AllowedUrls,
 }
 
 impl Config {
@@ -47,7 +55,17 @@ impl Config {
                     .into(),
             });
         }
-        Ok(Self { secret_arn })
+        let allowed_urls = match lookup(ALLOWED_URL_PREFIXES_VARIABLE) {
+            Some(list) => AllowedUrls::parse(&list).map_err(|problem| ConfigError {
+                name: ALLOWED_URL_PREFIXES_VARIABLE,
+                problem,
+            })?,
+            None => AllowedUrls::default(),
+        };
+        Ok(Self {
+            secret_arn,
+            allowed_urls,
+        })
     }
 }
 
@@ -55,18 +73,51 @@ impl Config {
 mod tests {
     use super::*;
 
+    const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-webhook-AbCdEf";
+
     fn config(value: Option<&str>) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| {
-            assert_eq!(name, SECRET_ARN_VARIABLE);
-            value.map(str::to_owned)
+        Config::from_lookup(|name| match name {
+            SECRET_ARN_VARIABLE => value.map(str::to_owned),
+            ALLOWED_URL_PREFIXES_VARIABLE => None,
+            other => panic!("reads {other}"),
+        })
+    }
+
+    fn allowing(prefixes: &str) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| match name {
+            SECRET_ARN_VARIABLE => Some(ARN.to_owned()),
+            ALLOWED_URL_PREFIXES_VARIABLE => Some(prefixes.to_owned()),
+            other => panic!("reads {other}"),
         })
     }
 
     #[test]
     fn reads_the_secret_arn() {
-        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-webhook-AbCdEf";
-        assert_eq!(config(Some(arn)).unwrap().secret_arn, arn);
-        assert_eq!(config(Some(&format!(" {arn}\n"))).unwrap().secret_arn, arn);
+        assert_eq!(config(Some(ARN)).unwrap().secret_arn, ARN);
+        assert_eq!(config(Some(&format!(" {ARN}\n"))).unwrap().secret_arn, ARN);
+    }
+
+    #[test]
+    fn slack_is_the_only_webhook_host_unless_the_setting_says_otherwise() {
+        assert_eq!(
+            config(Some(ARN)).unwrap().allowed_urls,
+            AllowedUrls::default()
+        );
+        assert_eq!(allowing("").unwrap().allowed_urls, AllowedUrls::default());
+        assert_eq!(
+            allowing("http://127.0.0.1:9000/")
+                .unwrap()
+                .allowed_urls
+                .to_string(),
+            "http://127.0.0.1:9000/"
+        );
+        assert_eq!(
+            allowing("https://hooks.slack.com/services/T0/B0/secret0token")
+                .unwrap_err()
+                .to_string(),
+            "setting WEBHOOK_ALLOWED_URL_PREFIXES: entry 1 is not a URL prefix such as \
+             https://hooks.slack.com/ (https, or http for localhost and 127.0.0.1, ending in /)"
+        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The Slack notifier: reads the alert documents the status monitor publishes
-//! to its SNS topic and posts each to a Slack incoming webhook as a Block Kit
-//! message.
+//! The Slack notifier: reads what SNS delivers from the alert topic (and the
+//! monitor's health topic) and posts it to a Slack incoming webhook as a Block
+//! Kit message: the alert documents the status monitor publishes, and the
+//! CloudWatch alarms' notifications. Anything else is skipped.
 
+pub mod alarm;
 pub mod blocks;
 pub mod config;
 pub mod decode;
@@ -10,17 +12,22 @@ pub mod text;
 pub mod webhook;
 
 use lambda_runtime::Diagnostic;
+use std::time::SystemTime;
+use tokio::time::Instant;
 
-/// Why an SNS record was not delivered to Slack. Returned from the handler, it
-/// fails the invocation, so Lambda retries the event and then sends it to the
+/// Why an SNS delivery was not posted to Slack. Returned from the handler, it
+/// fails the invocation, so SNS retries the event and then sends it to the
 /// dead-letter queue.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error(transparent)]
-    NotAnAlert(#[from] decode::DecodeError),
-    #[error("alert {alert_id} (SNS message {message_id}) was not posted: {source}")]
+    NotAnSnsEvent(#[from] decode::EventError),
+    #[error(transparent)]
+    Unreadable(#[from] decode::DecodeError),
+    /// `what` is `alert <alert id>` or `alarm <alarm name>`.
+    #[error("{what} (SNS message {message_id}) was not posted: {source}")]
     NotPosted {
-        alert_id: String,
+        what: String,
         message_id: String,
         source: webhook::PostError,
     },
@@ -30,12 +37,14 @@ impl NotifyError {
     /// The `errorType` Lambda reports.
     pub fn error_type(&self) -> &'static str {
         match self {
-            Self::NotAnAlert(_) => "NotAnAlert",
-            Self::NotPosted {
-                source: webhook::PostError::Status { .. },
-                ..
-            } => "SlackRefused",
-            Self::NotPosted { .. } => "SlackUnreachable",
+            Self::NotAnSnsEvent(_) => "NotAnSnsEvent",
+            Self::Unreadable(_) => "UnreadableMessage",
+            Self::NotPosted { source, .. } => match source {
+                webhook::PostError::Refused(_) => "SlackRefused",
+                webhook::PostError::Unreachable(_) => "SlackUnreachable",
+                _ if source.is_rate_limit() => "SlackRateLimited",
+                _ => "SlackRefused",
+            },
         }
     }
 }
@@ -47,4 +56,15 @@ impl From<NotifyError> for Diagnostic {
             error_message: error.to_string(),
         }
     }
+}
+
+/// The invocation's deadline (from its context, in wall-clock time) on the
+/// monotonic clock; `now` if it has passed (a Runtime API emulator may send a
+/// duration there: each post then still gets its shortest time).
+pub fn deadline(context: &lambda_runtime::Context) -> Instant {
+    let left = context
+        .deadline()
+        .duration_since(SystemTime::now())
+        .unwrap_or_default();
+    Instant::now() + left
 }

@@ -1,9 +1,9 @@
 //! The Slack notifier Lambda: wiring only. The webhook URL is read from
-//! Secrets Manager once per cold start; `handler` posts each SNS delivery.
+//! Secrets Manager once per cold start and checked against the allowed URL
+//! prefixes; `handler` posts each SNS delivery.
 
 mod handler;
 
-use aws_lambda_events::sns::SnsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use shared::adapters::sdk::{self, Timeouts};
 use slack_notifier::config::Config;
@@ -23,6 +23,7 @@ async fn main() -> Result<(), Error> {
     let url = secret::fetch(
         &aws_sdk_secretsmanager::Client::new(&aws),
         &config.secret_arn,
+        &config.allowed_urls,
     )
     .await
     .inspect_err(|e| tracing::error!(error = %e, "unusable webhook secret"))?;
@@ -30,7 +31,9 @@ async fn main() -> Result<(), Error> {
         .inspect_err(|e| tracing::error!(error = %e, "cannot build the HTTP client"))?;
     let app = App { webhook };
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SnsEvent>| {
+    // The event is read by the handler, so that one that is not from SNS fails
+    // with an error naming what is wrong without quoting it.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         handler::handle(app, event)
     }))
     .await

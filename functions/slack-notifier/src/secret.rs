@@ -2,13 +2,19 @@
 //!
 //! The URL is the credential: anyone holding it can post to the channel. It is
 //! kept in [`WebhookUrl`], which never prints it, and no error here quotes it or
-//! any part of the secret.
+//! any part of the secret but the URL's scheme and host.
+//!
+//! It must also start with one of the [`AllowedUrls`] (Slack's webhook host by
+//! default), so that a secret changed to point elsewhere does not send the
+//! alerts there.
 
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use std::fmt;
 use tracing::instrument;
 use url::Url;
+
+use crate::config::ALLOWED_URL_PREFIXES_VARIABLE;
 
 /// The JSON key holding the URL when the secret is a JSON object.
 pub const JSON_KEY: &str = "webhook_url";
@@ -37,17 +43,107 @@ impl WebhookUrl {
             secret.to_owned()
         };
         let url = Url::parse(&url).map_err(SecretProblem::NotUrl)?;
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost"));
-        match url.scheme() {
-            "https" if url.host_str().is_some_and(|h| !h.is_empty()) => Ok(Self(url)),
-            "http" if loopback => Ok(Self(url)),
-            _ => Err(SecretProblem::NotHttps),
+        if secure_or_local(&url) {
+            Ok(Self(url))
+        } else {
+            Err(SecretProblem::NotHttps)
         }
     }
 
     /// The URL, for the HTTP client only.
     pub(crate) fn url(&self) -> &Url {
         &self.0
+    }
+
+    /// `scheme://host[:port]`: all of the URL an error may show.
+    pub fn origin(&self) -> String {
+        self.0.origin().ascii_serialization()
+    }
+}
+
+/// Whether an http(s) URL is one this function may post to: https, or http to
+/// a loopback host (a local receiver).
+fn secure_or_local(url: &Url) -> bool {
+    let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost"));
+    match url.scheme() {
+        "https" => url.host_str().is_some_and(|h| !h.is_empty()),
+        "http" => loopback,
+        _ => false,
+    }
+}
+
+/// The URL prefixes a webhook URL may start with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedUrls(Vec<String>);
+
+/// Where Slack's incoming webhooks are.
+pub const SLACK_WEBHOOKS: &str = "https://hooks.slack.com/";
+
+impl Default for AllowedUrls {
+    fn default() -> Self {
+        Self(vec![SLACK_WEBHOOKS.to_owned()])
+    }
+}
+
+impl AllowedUrls {
+    /// Reads a comma-separated list of prefixes, each an https URL (or http for
+    /// localhost and 127.0.0.1) ending in `/`, so that a prefix names a whole
+    /// host: `https://hooks.slack.com/` does not allow
+    /// `https://hooks.slack.com.example.com/`. A list with no prefix is the
+    /// default. A bad prefix is named by its position, not quoted: it may be a
+    /// webhook URL set here by mistake.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let mut prefixes = Vec::new();
+        for (i, entry) in list.split(',').map(str::trim).enumerate() {
+            if entry.is_empty() {
+                continue;
+            }
+            let url = Url::parse(entry).ok().filter(|url| {
+                secure_or_local(url)
+                    && entry.ends_with('/')
+                    && url.username().is_empty()
+                    && url.password().is_none()
+                    && url.query().is_none()
+                    && url.fragment().is_none()
+            });
+            match url {
+                Some(url) => prefixes.push(url.to_string()),
+                None => {
+                    return Err(format!(
+                        "entry {} is not a URL prefix such as {SLACK_WEBHOOKS} (https, or http for \
+                         localhost and 127.0.0.1, ending in /)",
+                        i + 1
+                    ));
+                }
+            }
+        }
+        Ok(if prefixes.is_empty() {
+            Self::default()
+        } else {
+            Self(prefixes)
+        })
+    }
+
+    /// Whether `url` starts with one of the prefixes. Both are compared in
+    /// the URL's normal form (lower-case host, no default port).
+    pub fn allow(&self, url: &WebhookUrl) -> Result<(), SecretProblem> {
+        if self
+            .0
+            .iter()
+            .any(|prefix| url.url().as_str().starts_with(prefix))
+        {
+            return Ok(());
+        }
+        Err(SecretProblem::NotAllowed {
+            origin: url.origin(),
+            allowed: self.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for AllowedUrls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0.join(" or "))
     }
 }
 
@@ -76,6 +172,11 @@ pub enum SecretProblem {
     NotUrl(url::ParseError),
     #[error("the webhook URL must be https (http is accepted only for localhost and 127.0.0.1)")]
     NotHttps,
+    #[error(
+        "the webhook URL on {origin} is not allowed: it must start with {allowed} \
+         (setting {ALLOWED_URL_PREFIXES_VARIABLE})"
+    )]
+    NotAllowed { origin: String, allowed: String },
 }
 
 /// A webhook secret that cannot be used, naming the secret by its ARN.
@@ -89,11 +190,13 @@ pub enum SecretError {
     Invalid { arn: String, problem: SecretProblem },
 }
 
-/// Reads and checks the webhook URL held by the secret `arn`.
-#[instrument(skip(client))]
+/// Reads the webhook URL held by the secret `arn` and checks that `allowed`
+/// lets the function post there.
+#[instrument(skip(client, allowed))]
 pub async fn fetch(
     client: &aws_sdk_secretsmanager::Client,
     arn: &str,
+    allowed: &AllowedUrls,
 ) -> Result<WebhookUrl, SecretError> {
     let output = client
         .get_secret_value()
@@ -118,10 +221,12 @@ pub async fn fetch(
         .ok_or_else(|| SecretError::NotAString {
             arn: arn.to_owned(),
         })?;
-    WebhookUrl::parse(secret).map_err(|problem| SecretError::Invalid {
-        arn: arn.to_owned(),
-        problem,
-    })
+    WebhookUrl::parse(secret)
+        .and_then(|url| allowed.allow(&url).map(|()| url))
+        .map_err(|problem| SecretError::Invalid {
+            arn: arn.to_owned(),
+            problem,
+        })
 }
 
 #[cfg(test)]
@@ -197,6 +302,100 @@ mod tests {
         assert_eq!(format!("{url}"), "[redacted]");
         assert_eq!(format!("{url:?}"), "[redacted]");
         assert_eq!(format!("{:?}", Some(&url)), "Some([redacted])");
+    }
+
+    #[test]
+    fn only_urls_under_an_allowed_prefix_are_accepted() {
+        let slack = AllowedUrls::default();
+        assert!(slack.allow(&WebhookUrl::parse(URL).unwrap()).is_ok());
+        assert!(
+            slack
+                .allow(&WebhookUrl::parse("HTTPS://Hooks.Slack.com:443/services/T0/B0/x").unwrap())
+                .is_ok()
+        );
+        for (elsewhere, origin) in [
+            (
+                "https://hooks.slack.com.example.com/services/T0/B0/x",
+                "https://hooks.slack.com.example.com",
+            ),
+            (
+                "https://hooks.slack.com:8443/services/T0/B0/x",
+                "https://hooks.slack.com:8443",
+            ),
+            (
+                "https://hooks.slack.com@example.com/services/T0/B0/x",
+                "https://example.com",
+            ),
+            (
+                "https://example.com/hooks.slack.com/services/T0/B0/x",
+                "https://example.com",
+            ),
+            (
+                "http://127.0.0.1:8080/services/T0/B0/x",
+                "http://127.0.0.1:8080",
+            ),
+        ] {
+            let problem = slack
+                .allow(&WebhookUrl::parse(elsewhere).unwrap())
+                .unwrap_err();
+            assert_eq!(
+                problem.to_string(),
+                format!(
+                    "the webhook URL on {origin} is not allowed: it must start with \
+                     https://hooks.slack.com/ (setting WEBHOOK_ALLOWED_URL_PREFIXES)"
+                )
+            );
+            assert!(!problem.to_string().contains("/x"), "{problem}");
+        }
+    }
+
+    #[test]
+    fn the_setting_lists_prefixes_that_name_a_whole_host() {
+        let allowed =
+            AllowedUrls::parse(" https://hooks.slack.com/services/T0/ ,http://127.0.0.1:8080/,")
+                .unwrap();
+        assert_eq!(
+            allowed.to_string(),
+            "https://hooks.slack.com/services/T0/ or http://127.0.0.1:8080/"
+        );
+        for ok in [
+            "https://hooks.slack.com/services/T0/B0/x",
+            "http://127.0.0.1:8080/hook",
+        ] {
+            assert!(
+                allowed.allow(&WebhookUrl::parse(ok).unwrap()).is_ok(),
+                "{ok}"
+            );
+        }
+        for refused in [
+            "https://hooks.slack.com/services/T1/B0/x",
+            "http://127.0.0.1:8081/hook",
+        ] {
+            assert!(
+                allowed.allow(&WebhookUrl::parse(refused).unwrap()).is_err(),
+                "{refused}"
+            );
+        }
+        assert_eq!(AllowedUrls::parse(" , ").unwrap(), AllowedUrls::default());
+        for (bad, entry) in [
+            ("hooks.slack.com/", 1),
+            ("https://hooks.slack.com", 1),
+            ("https://hooks.slack.com/,http://hooks.example.com/", 2),
+            ("ftp://hooks.slack.com/", 1),
+            ("https://user@hooks.slack.com/", 1),
+            ("https://hooks.slack.com/?x=1/", 1),
+            ("https://hooks.slack.com/services/T0/B0/secret0token", 1),
+        ] {
+            let problem = AllowedUrls::parse(bad).unwrap_err();
+            assert_eq!(
+                problem,
+                format!(
+                    "entry {entry} is not a URL prefix such as https://hooks.slack.com/ (https, \
+                     or http for localhost and 127.0.0.1, ending in /)"
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
