@@ -847,23 +847,6 @@ async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_claim_ttl_within_the_function_timeout_fails_the_tick_by_name() -> anyhow::Result<()> {
-    let mut stack = Stack::start(Setup::default()).await?;
-    stack.spawn(&[("CLAIM_TTL_SECONDS", "5")])?;
-    match stack.invoke().await? {
-        InvokeOutcome::FunctionError { error_message, .. } => {
-            assert!(
-                error_message.contains("setting CLAIM_TTL_SECONDS: 5 s is not longer"),
-                "{error_message}"
-            );
-        }
-        other => panic!("expected a function error, got {other:?}"),
-    }
-    assert!(stack.items().await?.is_empty(), "the tick did not run");
-    Ok(())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_one_page_of_stores_is_listed_and_recorded() -> anyhow::Result<()> {
     const STORES: usize = 503;
     let mut stack = Stack::start(Setup::default()).await?;
