@@ -4,6 +4,7 @@ mod campaign;
 mod cli;
 mod dynamodb_store;
 mod emulator_contract;
+mod hostile_inputs;
 mod lambda_e2e;
 mod services_smoke;
 mod slack_notifier;

@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use tracing::instrument;
 
-type Item = HashMap<String, AttributeValue>;
+pub type Item = HashMap<String, AttributeValue>;
 
 pub struct DynamoDbStore {
     client: Client,
@@ -131,7 +131,9 @@ impl DynamoDbStore {
         )
     }
 
-    fn record_of(&self, scope: &Scope, item: &Item) -> Result<Record, StoreError> {
+    /// Reads one item of the table as a record; an item that is not one is
+    /// `Corrupt`, with its key and what is wrong, never a panic.
+    pub fn decode_item(&self, scope: &Scope, item: &Item) -> Result<Record, StoreError> {
         let location = self.location(item);
         let corrupt = |reason: String| StoreError::Corrupt {
             location: location.clone(),
@@ -265,7 +267,7 @@ impl SnapshotStore for DynamoDbStore {
             for item in page.items() {
                 // One unreadable item (hand-edited, foreign, from a newer
                 // version) is reported and left alone; the scope is still scanned.
-                match self.record_of(scope, item) {
+                match self.decode_item(scope, item) {
                     Ok(record) => {
                         snapshot
                             .records
