@@ -105,7 +105,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         let mut report = monitor.tick(std::slice::from_ref(&scope), &tick).await;
         let (_, result) = report.scopes.remove(0);
         let result = result?;
-        println!("{}", output::scope_summary(&scope, &result));
+        println!(
+            "{}",
+            output::scope_summary(&scope, &result, output::Alerts::InFull)
+        );
         if let Some((alert, e)) = result.failed.first() {
             anyhow::bail!("alert {} was not sent: {e}", alert.id);
         }

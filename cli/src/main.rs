@@ -1,8 +1,10 @@
 //! `healthlake-monitor`: the monitor's core from a terminal.
 
 mod demo;
+mod dry_run;
 mod output;
 mod scan;
+mod stdout;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -41,7 +43,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("healthlake-monitor: {e:#}");
+            output::complain(&format!("{e:#}"));
             ExitCode::from(2)
         }
     }

@@ -1,23 +1,120 @@
 //! What the command prints: a table of data stores, transitions, and alerts
 //! exactly as a person receives them by email.
+//!
+//! Names, statuses and error messages come from AWS (or from whoever created the
+//! data store) and reach a terminal: control characters, terminal escape
+//! sequences and bidirectional overrides in them are printed as visible escapes
+//! (`\u{1b}`), never passed through. JSON output is escaped by serde.
 
-use shared::domain::{Alert, Observation, Scope, Transition};
+use shared::domain::{
+    Alert, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Scope, Transition,
+};
 use shared::monitor::{ScopeReport, TickReport};
 use shared::render;
+use std::borrow::Cow;
 
+/// Characters a terminal does not show as themselves: C0 and C1 controls,
+/// DEL, and the invisible formatting characters that reorder or hide text
+/// (bidirectional marks, embeddings, overrides and isolates, zero-width
+/// characters, line and paragraph separators, the byte order mark).
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
+}
+
+/// One character as a terminal should show it.
+fn visible_char(c: char, out: &mut String) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        c if is_hidden(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        c => out.push(c),
+    }
+}
+
+/// `text` with every hidden character written as a visible escape.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        visible_char(c, &mut out);
+    }
+    Cow::Owned(out)
+}
+
+/// One line on stderr. When stderr itself cannot be written there is nowhere
+/// left to report to, and the exit code still tells.
+pub fn complain(line: &str) {
+    use std::io::Write;
+    let line = format!("healthlake-monitor: {}\n", visible(line));
+    if std::io::stderr().write_all(line.as_bytes()).is_err() {
+        // Nothing else can be done: the exit code carries the failure.
+    }
+}
+
+fn visible_status(status: &DatastoreStatus) -> DatastoreStatus {
+    DatastoreStatus::parse(&visible(status.as_str()))
+}
+
+/// The alert with every text that came from outside made visible, for the
+/// renderers that write it into the email text.
+fn visible_alert(alert: &Alert) -> Alert {
+    let mut alert = alert.clone();
+    alert.datastore_name = visible(&alert.datastore_name).into_owned();
+    alert.datastore_arn = visible(&alert.datastore_arn).into_owned();
+    alert.previous_status = alert.previous_status.as_ref().map(visible_status);
+    alert.status = alert.status.as_ref().map(visible_status);
+    alert.error_cause = alert.error_cause.as_ref().map(|c| ErrorCause {
+        message: visible(&c.message).into_owned(),
+        category: ErrorCategory::parse(&visible(c.category.as_str())),
+    });
+    alert
+}
+
+/// The alert as its email reads, between two rules.
 pub fn email(alert: &Alert) -> String {
+    let alert = visible_alert(alert);
     let rule = "-".repeat(72);
     format!(
         "{rule}\nSubject: {}\n\n{}{rule}\n",
-        render::subject(alert),
-        render::text_body(alert)
+        render::subject(&alert),
+        render::text_body(&alert)
     )
 }
 
+/// The alert's subject line, made visible.
+pub fn subject(alert: &Alert) -> String {
+    render::subject(&visible_alert(alert))
+}
+
+/// `text` made visible, then cut to `width` characters (never inside an escape)
+/// and padded.
 fn cell(text: &str, width: usize) -> String {
-    let mut s: String = text.chars().take(width).collect();
-    let pad = width.saturating_sub(s.chars().count());
-    s.extend(std::iter::repeat_n(' ', pad));
+    let mut s = String::new();
+    let mut used = 0;
+    let mut piece = String::new();
+    for c in text.chars() {
+        piece.clear();
+        visible_char(c, &mut piece);
+        let n = piece.chars().count();
+        if used + n > width {
+            break;
+        }
+        s.push_str(&piece);
+        used += n;
+    }
+    s.extend(std::iter::repeat_n(' ', width - used));
     s
 }
 
@@ -62,34 +159,49 @@ pub fn table(scope: &Scope, observations: &[Observation]) -> String {
 
 pub fn transition_line(t: &Transition) -> String {
     let o = t.latest();
+    let (name, id) = (visible(&o.name), &o.id);
     match t {
         Transition::Appeared { current } => {
-            format!("  + {} ({}) appeared as {}", o.name, o.id, current.status)
+            format!(
+                "  + {name} ({id}) appeared as {}",
+                visible(current.status.as_str())
+            )
         }
         Transition::Changed { previous, current } => {
             let mut line = format!(
-                "  ~ {} ({}) {} -> {}",
-                o.name, o.id, previous.status, current.status
+                "  ~ {name} ({id}) {} -> {}",
+                visible(previous.status.as_str()),
+                visible(current.status.as_str())
             );
             if previous.error_cause != current.error_cause
                 && let Some(c) = &current.error_cause
             {
-                line.push_str(&format!(" [{}]", c.category));
+                line.push_str(&format!(" [{}]", visible(c.category.as_str())));
             }
             line
         }
         Transition::Vanished { previous } => {
             format!(
-                "  - {} ({}) no longer listed (last {})",
-                o.name, o.id, previous.status
+                "  - {name} ({id}) no longer listed (last {})",
+                visible(previous.status.as_str())
             )
         }
     }
 }
 
-/// The human summary of one scope: its table, its transitions, and the alerts
-/// sent, as their email reads.
-pub fn scope_summary(scope: &Scope, report: &ScopeReport) -> String {
+/// How the alerts of a scan appear in its summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alerts {
+    /// Printed in full here (the demo, whose alerts live only in memory).
+    InFull,
+    /// Already printed, one by one as they were delivered: listed by subject.
+    AlreadyPrinted,
+    /// A dry run: printed in full as what would be sent.
+    WouldSend,
+}
+
+/// The human summary of one scope: its table, its transitions, and the alerts.
+pub fn scope_summary(scope: &Scope, report: &ScopeReport, alerts: Alerts) -> String {
     let mut out = table(scope, &report.observations);
     if report.transitions.is_empty() {
         out.push_str("  no changes\n");
@@ -102,45 +214,78 @@ pub fn scope_summary(scope: &Scope, report: &ScopeReport) -> String {
             out.push('\n');
         }
     }
-    match report.published.len() {
-        0 => out.push_str("Alerts sent: none\n"),
-        n => {
+    match (report.published.len(), alerts) {
+        (0, Alerts::WouldSend) => out.push_str("Dry run: no alert would be sent\n"),
+        (0, _) => out.push_str("Alerts sent: none\n"),
+        (n, Alerts::WouldSend) => {
+            out.push_str(&format!(
+                "Dry run: {n} alert(s) would be sent (nothing was sent or written):\n"
+            ));
+            for alert in &report.published {
+                out.push_str(&email(alert));
+            }
+        }
+        (n, Alerts::InFull) => {
             out.push_str(&format!("Alerts sent: {n}\n"));
             for alert in &report.published {
                 out.push_str(&email(alert));
+            }
+        }
+        (n, Alerts::AlreadyPrinted) => {
+            out.push_str(&format!("Alerts sent: {n} (printed above)\n"));
+            for alert in &report.published {
+                out.push_str(&format!("  {}\n", subject(alert)));
             }
         }
     }
     for (alert, e) in &report.failed {
         out.push_str(&format!(
             "Alert NOT sent, kept for the next scan: {} ({})\n",
-            render::subject(alert),
-            e.message
+            subject(alert),
+            visible(&e.message)
+        ));
+    }
+    if report.left_to_others > 0 {
+        out.push_str(&format!(
+            "{} data store(s) left to another scan that holds their alerts\n",
+            report.left_to_others
         ));
     }
     out
 }
 
-/// The machine-readable form of a tick, for `--json`.
-pub fn json(report: &TickReport) -> serde_json::Value {
+/// The machine-readable summary of a tick, for `--json`: everything but the
+/// delivered alerts, which were streamed before it (see `scan`).
+pub fn json(report: &TickReport, dry_run: bool) -> serde_json::Value {
     let scopes: Vec<_> = report
         .scopes
         .iter()
         .map(|(scope, result)| match result {
-            Ok(r) => serde_json::json!({
-                "account": scope.account,
-                "region": scope.region,
-                "datastores": r.observations,
-                "transitions": r.transitions.iter().map(|t| serde_json::json!({
-                    "datastore_id": t.id(),
-                    "previous": t.previous().map(|o| o.status.as_str()),
-                    "current": t.current().map(|o| o.status.as_str()),
-                })).collect::<Vec<_>>(),
-                "alerts": r.published.iter().map(render::document).collect::<Vec<_>>(),
-                "failed_alerts": r.failed.iter().map(|(a, e)| serde_json::json!({
-                    "alert": render::document(a), "error": e.message,
-                })).collect::<Vec<_>>(),
-            }),
+            Ok(r) => {
+                let mut value = serde_json::json!({
+                    "account": scope.account,
+                    "region": scope.region,
+                    "datastores": r.observations,
+                    "transitions": r.transitions.iter().map(|t| serde_json::json!({
+                        "datastore_id": t.id(),
+                        "previous": t.previous().map(|o| o.status.as_str()),
+                        "current": t.current().map(|o| o.status.as_str()),
+                    })).collect::<Vec<_>>(),
+                    "failed_alerts": r.failed.iter().map(|(a, e)| serde_json::json!({
+                        "alert": render::document(a), "error": e.message,
+                    })).collect::<Vec<_>>(),
+                    "left_to_others": r.left_to_others,
+                });
+                if dry_run {
+                    value["would_send"] = serde_json::json!(
+                        r.published.iter().map(render::document).collect::<Vec<_>>()
+                    );
+                } else {
+                    value["sent_alert_ids"] =
+                        serde_json::json!(r.published.iter().map(|a| &a.id).collect::<Vec<_>>());
+                }
+                value
+            }
             Err(e) => serde_json::json!({
                 "account": scope.account,
                 "region": scope.region,
@@ -148,7 +293,7 @@ pub fn json(report: &TickReport) -> serde_json::Value {
             }),
         })
         .collect();
-    serde_json::json!({ "scopes": scopes, "problems": report.problems() })
+    serde_json::json!({ "dry_run": dry_run, "scopes": scopes, "problems": report.problems() })
 }
 
 #[cfg(test)]
@@ -159,5 +304,17 @@ mod tests {
     fn cells_are_padded_and_cut_on_characters() {
         assert_eq!(cell("ab", 4), "ab  ");
         assert_eq!(cell("éééééé", 3), "ééé");
+    }
+
+    #[test]
+    fn hidden_characters_are_escaped_and_escapes_are_never_cut() {
+        assert_eq!(visible("plain ünïcode 🙂"), "plain ünïcode 🙂");
+        assert_eq!(
+            visible("a\u{1b}[2J\u{202e}b\r\n\u{7f}\u{85}\u{2066}"),
+            "a\\u{1b}[2J\\u{202e}b\\r\\n\\u{7f}\\u{85}\\u{2066}"
+        );
+        // `\u{1b}` is 6 characters: it is left out whole rather than cut.
+        assert_eq!(cell("ab\u{1b}c", 6), "ab    ");
+        assert_eq!(cell("ab\u{1b}c", 8), "ab\\u{1b}");
     }
 }

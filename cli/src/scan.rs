@@ -1,7 +1,9 @@
 //! `healthlake-monitor scan`: one tick against AWS or any endpoint the standard
 //! configuration points at.
 
-use crate::output;
+use crate::dry_run::ReadOnly;
+use crate::output::{self, Alerts, complain};
+use crate::stdout::{Format, NOT_PRINTED, Stdout};
 use anyhow::{Context, anyhow};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
@@ -13,9 +15,11 @@ use shared::adapters::sdk::{self, Timeouts};
 use shared::adapters::sns::SnsPublisher;
 use shared::domain::{AccountId, AlertPolicy, Region, Scope};
 use shared::monitor::{Monitor, Settings, Tick, TickReport};
-use shared::ports::{AlertPublisher, SnapshotStore};
+use shared::ports::{AlertPublisher, DatastoreReader, SnapshotStore};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Duration;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -44,6 +48,14 @@ pub struct Args {
         default_value = "CREATE_FAILED,UPDATE_FAILED"
     )]
     critical_statuses: String,
+    /// Show the transitions and the alerts that would be sent (pending ones
+    /// included) without writing the snapshot or sending anything.
+    #[arg(long)]
+    dry_run: bool,
+    /// Deadline of the whole scan, waiting for another scan's lock included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
 }
 
 enum Store {
@@ -74,13 +86,15 @@ impl SnapshotStore for Store {
     }
 }
 
-/// Without a topic, alerts are delivered by printing them with the report.
-enum Publisher {
-    Print(MemoryPublisher),
+/// Where alerts go: standard output (no topic), SNS, or nowhere (a dry run
+/// collects them to show what would be sent).
+enum Publisher<'a> {
+    Print(&'a Stdout),
     Sns(SnsPublisher),
+    Collect(MemoryPublisher),
 }
 
-impl AlertPublisher for Publisher {
+impl AlertPublisher for Publisher<'_> {
     async fn publish(
         &self,
         alert: &shared::domain::Alert,
@@ -88,6 +102,7 @@ impl AlertPublisher for Publisher {
         match self {
             Self::Print(p) => p.publish(alert).await,
             Self::Sns(p) => p.publish(alert).await,
+            Self::Collect(p) => p.publish(alert).await,
         }
     }
 }
@@ -133,7 +148,62 @@ async fn resolve_account(config: &SdkConfig, given: Option<String>) -> anyhow::R
     Ok(AccountId::parse(account)?)
 }
 
+/// Refused before anything runs: printing the table's pending alerts would
+/// mark them sent in a table the Lambda shares, so the topic's subscribers
+/// would never get them.
+const TABLE_WITHOUT_TOPIC: &str = "--table without --topic-arn would print the table's pending alerts and mark them \
+     sent, so the topic's subscribers would never get them: add --topic-arn ARN to publish them as the Lambda does, \
+     or --dry-run to see what would be sent without changing anything";
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if args.table.is_some() && args.topic_arn.is_none() && !args.dry_run {
+        anyhow::bail!(TABLE_WITHOUT_TOPIC);
+    }
+    let stdout = Stdout::new(if args.json {
+        Format::Json
+    } else {
+        Format::Text
+    });
+    let waiting = Mutex::new(None::<PathBuf>);
+    let (deadline, json, dry_run) = (args.timeout, args.json, args.dry_run);
+    match tokio::time::timeout(Duration::from_secs(deadline), scan(args, &stdout, &waiting)).await {
+        Ok(result) => result,
+        Err(_) => {
+            let waited_on = waiting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            let line = match waited_on {
+                Some(lock) => format!(
+                    "the scan did not finish within its deadline of {deadline} s (--timeout): \
+                     it was still waiting for the lock on {}, which another scan holds; nothing was changed",
+                    lock.display()
+                ),
+                None => format!(
+                    "the scan did not finish within its deadline of {deadline} s (--timeout); \
+                     alerts not yet delivered stay pending for the next scan"
+                ),
+            };
+            if json {
+                // Ends the document, alerts streamed so far included.
+                let summary = serde_json::json!({
+                    "dry_run": dry_run, "scopes": [], "problems": [line],
+                });
+                if let Err(e) = stdout.finish_json(&summary) {
+                    complain(&format!("cannot write to standard output: {e}"));
+                }
+            }
+            complain(&line);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn scan(
+    args: Args,
+    stdout: &Stdout,
+    waiting: &Mutex<Option<PathBuf>>,
+) -> anyhow::Result<ExitCode> {
     let policy = AlertPolicy {
         critical: AlertPolicy::parse_statuses("--critical-statuses", &args.critical_statuses)?,
         ..AlertPolicy::default()
@@ -163,27 +233,62 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             aws_sdk_dynamodb::Client::new(&config),
             table.clone(),
         )),
-        None => Store::File(FileSnapshotStore::new(match args.state_file {
-            Some(path) => path,
-            None => default_state_file()?,
-        })),
+        None => {
+            let path = match args.state_file {
+                Some(path) => path,
+                None => default_state_file()?,
+            };
+            if args.dry_run {
+                // Reads only: the snapshot is replaced by rename, so a read
+                // never sees half a file, and a dry run takes no lock.
+                Store::File(FileSnapshotStore::new(path))
+            } else {
+                let lock = FileSnapshotStore::new(&path).lock_path();
+                *waiting
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(lock);
+                let store = FileSnapshotStore::open_locked(path).await;
+                waiting
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                match store {
+                    Ok(store) => Store::File(store),
+                    Err(e) => {
+                        complain(&e.to_string());
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+        }
     };
-    let publisher = match &args.topic_arn {
-        Some(arn) => Publisher::Sns(SnsPublisher::new(
+    let publisher = match (&args.topic_arn, args.dry_run) {
+        (_, true) => Publisher::Collect(MemoryPublisher::default()),
+        (Some(arn), false) => Publisher::Sns(SnsPublisher::new(
             aws_sdk_sns::Client::new(&config),
             arn.clone(),
         )),
-        None => Publisher::Print(MemoryPublisher::default()),
+        (None, false) => Publisher::Print(stdout),
     };
-    let monitor = Monitor::new(
-        reader,
-        store,
-        publisher,
-        Settings {
-            policy,
-            ..Settings::default()
-        },
-    );
+    let claim_ttl = if matches!(&store, Store::File(s) if s.is_locked()) {
+        // No other scan of this file runs while this one holds the lock: a
+        // claim found in it was left by a scan that was stopped (killed, or
+        // cut off by its deadline) between delivering and marking sent.
+        // Its alerts are taken over at once rather than after a TTL.
+        chrono::Duration::zero()
+    } else {
+        // Shared with other scans (a table the Lambda also uses, or a dry
+        // run beside a real scan): a claim must outlive the longest scan
+        // that can hold it.
+        Settings::default()
+            .claim_ttl
+            .max(chrono::Duration::seconds(i64::try_from(args.timeout)?))
+    };
+    let settings = Settings {
+        policy,
+        claim_ttl,
+        ..Settings::default()
+    };
     let tick = Tick {
         owner: format!(
             "cli-{}-{}",
@@ -192,25 +297,67 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         ),
         now: chrono::Utc::now(),
     };
-    let report = monitor.tick(&scopes, &tick).await;
-    print_report(&report, args.json)?;
-    let problems = report.problems();
+    let report = if args.dry_run {
+        run_tick(
+            reader,
+            ReadOnly::new(store),
+            &publisher,
+            settings,
+            &scopes,
+            &tick,
+        )
+        .await
+    } else {
+        run_tick(reader, store, &publisher, settings, &scopes, &tick).await
+    };
+
+    let alerts = match publisher {
+        Publisher::Print(_) => Alerts::AlreadyPrinted,
+        Publisher::Sns(_) => Alerts::InFull,
+        Publisher::Collect(_) => Alerts::WouldSend,
+    };
+    let printed = if args.json {
+        stdout.finish_json(&output::json(&report, args.dry_run))
+    } else {
+        let summary: String = report
+            .reports()
+            .map(|(scope, r)| output::scope_summary(scope, r, alerts))
+            .collect();
+        stdout.print(&summary)
+    };
+
+    // A stdout that stopped taking writes is one line, however many alerts it
+    // kept pending; every other problem is a line of its own.
+    let mut problems = report.problems();
+    if let Some(reason) = stdout.broken().or(printed.err()) {
+        let before = problems.len();
+        problems.retain(|p| !p.contains(NOT_PRINTED));
+        let line = match before - problems.len() {
+            0 => format!("{NOT_PRINTED}: {reason}"),
+            n => format!(
+                "{NOT_PRINTED}: {reason}; {n} alert(s) not printed stay pending for the next scan"
+            ),
+        };
+        problems.insert(0, line);
+    }
     if problems.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
     for problem in &problems {
-        eprintln!("healthlake-monitor: {problem}");
+        complain(problem);
     }
     Ok(ExitCode::FAILURE)
 }
 
-fn print_report(report: &TickReport, json: bool) -> anyhow::Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&output::json(report))?);
-    } else {
-        for (scope, r) in report.reports() {
-            print!("{}", output::scope_summary(scope, r));
-        }
-    }
-    Ok(())
+async fn run_tick<S: SnapshotStore, P: AlertPublisher>(
+    reader: impl DatastoreReader,
+    store: S,
+    publisher: P,
+    settings: Settings,
+    scopes: &[Scope],
+    tick: &Tick,
+) -> TickReport {
+    Monitor::new(reader, store, publisher, settings)
+        .tick(scopes, tick)
+        .await
 }

@@ -10,21 +10,7 @@ use std::time::Duration;
 
 /// Runs the command with only the given AWS settings: no profile, no instance metadata.
 async fn run(args: &[&str], env: &[(&str, String)]) -> Output {
-    let mut command = tokio::process::Command::new(
-        workspace_binary("healthlake-monitor", Profile::Debug).expect("the command is built"),
-    );
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("HOME", std::env::temp_dir())
-        .env("AWS_CONFIG_FILE", "/nonexistent/config")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
-        .env("AWS_EC2_METADATA_DISABLED", "true");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    tokio::time::timeout(Duration::from_secs(120), command.output())
+    tokio::time::timeout(Duration::from_secs(120), command(args, env).output())
         .await
         .expect("the command ends by itself")
         .expect("the command runs")
@@ -350,4 +336,509 @@ async fn scan_with_a_table_and_a_topic_uses_dynamodb_and_sns() {
     );
     let items = dynamodb.scan().table_name(&table).send().await.unwrap();
     assert_eq!(items.count(), 1);
+}
+
+/// Posts to the emulator's admin routes (faults, forced statuses).
+async fn admin(emulator: &RunningEmulator, path: &str, body: serde_json::Value) {
+    let response = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{}/_emulator/{path}", emulator.url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("emulator admin request");
+    assert!(response.status().is_success(), "{path}: {response:?}");
+}
+
+/// The command with only the given AWS settings: no profile, no instance metadata.
+fn command(args: &[&str], env: &[(&str, String)]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(
+        workspace_binary("healthlake-monitor", Profile::Debug).expect("the command is built"),
+    );
+    command
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command
+}
+
+/// Runs the command with its standard output closed before it writes anything,
+/// as `scan | head -0` or a consumer that went away would leave it.
+async fn run_with_stdout_closed(args: &[&str], env: &[(&str, String)]) -> Output {
+    let mut child = command(args, env).spawn().expect("the command runs");
+    drop(child.stdout.take());
+    tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the command ends by itself")
+        .expect("the command runs")
+}
+
+/// Every item of a table, in key order, as DynamoDB returns them.
+async fn items(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let mut items = dynamodb
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .items()
+        .to_vec();
+    items.sort_by_key(|item| format!("{:?}{:?}", item.get("pk"), item.get("sk")));
+    items
+}
+
+/// The email subject of the critical alert for a store that failed in us-east-1.
+fn failed_subject(name: &str) -> String {
+    format!("Subject: [CRITICAL] HealthLake data store {name} is CREATE_FAILED in us-east-1")
+}
+
+/// The names of the files in a folder, sorted.
+fn listing(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_table_without_a_topic_is_refused_and_nothing_is_written() {
+    let (emulator, db) = (emulator().await, DynamoDbLocal::start().await.unwrap());
+    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config(&db.endpoint(), "us-east-1"));
+    let table = unique("snapshot");
+    create_snapshot_table(&dynamodb, &table).await.unwrap();
+    let mut env = credentials();
+    env.extend([
+        ("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
+    ]);
+
+    let out = run(
+        &["scan", "--account", "123456789012", "--table", &table],
+        &env,
+    )
+    .await;
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{stderr}\n{}",
+        text(&out.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("--topic-arn") && stderr.contains("--dry-run"),
+        "the refusal names what to use instead: {stderr}"
+    );
+    assert!(!text(&out.stdout).contains("Subject:"), "no alert printed");
+    assert!(items(&dynamodb, &table).await.is_empty(), "nothing written");
+}
+
+#[tokio::test]
+async fn a_dry_run_on_a_state_file_shows_what_would_be_sent_and_writes_nothing() {
+    let emulator = emulator().await;
+    create_store(&emulator.url(), "patients", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let state_arg = state.to_str().unwrap();
+    let mut env = credentials();
+    env.push(("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()));
+    let args = [
+        "scan",
+        "--account",
+        "123456789012",
+        "--state-file",
+        state_arg,
+    ];
+    let mut dry = args.to_vec();
+    dry.push("--dry-run");
+
+    // On no state file at all, a dry run creates none.
+    let out = run(&dry, &env).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("+ patients ("),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(listing(dir.path()).is_empty(), "{:?}", listing(dir.path()));
+
+    let first = run(&args, &env).await;
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let before = std::fs::read(&state).unwrap();
+    let files = listing(dir.path());
+
+    for json in [false, true] {
+        let mut dry = dry.clone();
+        if json {
+            dry.push("--json");
+        }
+        let out = run(&dry, &env).await;
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+        if json {
+            let value: serde_json::Value =
+                serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+            assert_eq!(value["dry_run"], true);
+            assert_eq!(value["alerts"], serde_json::json!([]), "nothing sent");
+            let would = value["scopes"][0]["would_send"].as_array().unwrap();
+            assert_eq!(would.len(), 1, "{value}");
+            assert_eq!(would[0]["datastore_name"], "claims", "{value}");
+        } else {
+            assert!(stdout.contains("+ claims ("), "{stdout}");
+            assert!(stdout.contains("Dry run"), "{stdout}");
+            assert!(stdout.contains(&failed_subject("claims")), "{stdout}");
+        }
+        assert_eq!(
+            std::fs::read(&state).unwrap(),
+            before,
+            "state file unchanged"
+        );
+        assert_eq!(listing(dir.path()), files, "no file created");
+    }
+
+    // The dry run consumed nothing: the real scan sends the alert.
+    let real = run(&args, &env).await;
+    assert!(text(&real.stdout).contains(&failed_subject("claims")));
+}
+
+#[tokio::test]
+async fn a_dry_run_on_a_table_shows_pending_and_new_alerts_and_changes_nothing() {
+    let (emulator, db, moto) = (
+        emulator().await,
+        DynamoDbLocal::start().await.unwrap(),
+        Moto::start().await.unwrap(),
+    );
+    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config(&db.endpoint(), "us-east-1"));
+    let table = unique("snapshot");
+    create_snapshot_table(&dynamodb, &table).await.unwrap();
+    let aws = sdk_config(&moto.endpoint(), "us-east-1");
+    let (sns, sqs) = (
+        aws_sdk_sns::Client::new(&aws),
+        aws_sdk_sqs::Client::new(&aws),
+    );
+    let topic_arn = create_topic(&sns).await.unwrap();
+    let queue = subscribe_queue(&sns, &sqs, &topic_arn, None).await.unwrap();
+    let mut env = credentials();
+    env.extend([
+        ("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", db.endpoint()),
+        ("AWS_ENDPOINT_URL_SNS", moto.endpoint()),
+    ]);
+    let scan = |extra: &[&str]| {
+        let mut args = vec!["scan", "--account", "123456789012", "--table", &table];
+        args.extend_from_slice(extra);
+        args.into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+
+    // A topic that does not exist leaves the alert of "claims" pending in the table.
+    let missing = "arn:aws:sns:us-east-1:123456789012:does-not-exist";
+    let out = run(
+        &scan(&["--topic-arn", missing])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    create_store(&emulator.url(), "billing", Some(FAILURE)).await;
+    let before = items(&dynamodb, &table).await;
+    assert_eq!(before.len(), 1);
+
+    for extra in [
+        &["--dry-run"][..],
+        &["--dry-run", "--topic-arn", &topic_arn],
+    ] {
+        let args = scan(extra);
+        let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env).await;
+        let stdout = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{extra:?}\n{stdout}\n{}",
+            text(&out.stderr)
+        );
+        assert!(stdout.contains("+ billing ("), "{stdout}");
+        assert!(
+            stdout.contains(&failed_subject("claims")),
+            "pending: {stdout}"
+        );
+        assert!(stdout.contains(&failed_subject("billing")), "new: {stdout}");
+        assert_eq!(
+            items(&dynamodb, &table).await,
+            before,
+            "{extra:?}: table unchanged"
+        );
+    }
+    let published = receive_envelopes(&sqs, &queue, 1, Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(
+        published.is_empty(),
+        "a dry run publishes nothing: {published:?}"
+    );
+
+    // Both alerts are still owed: the real scan publishes them.
+    let args = scan(&["--topic-arn", &topic_arn]);
+    let out = run(&args.iter().map(String::as_str).collect::<Vec<_>>(), &env).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let published = receive_envelopes(&sqs, &queue, 2, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(published.len(), 2, "{published:?}");
+}
+
+#[tokio::test]
+async fn overlapping_scans_on_one_state_file_print_each_alert_once() {
+    const STORES: usize = 16;
+    let emulator = emulator().await;
+    let url = emulator.url();
+    let names: Vec<String> = (0..STORES).map(|i| format!("failed-{i:02}")).collect();
+    let mut creations = tokio::task::JoinSet::new();
+    for name in names.clone() {
+        let url = url.clone();
+        creations.spawn(async move { create_store(&url, &name, Some(FAILURE)).await });
+    }
+    creations.join_all().await;
+    // Both scans wait as long for their listing, then write at the same time.
+    admin(&emulator, "faults", serde_json::json!({"LatencyMs": 1500})).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut env = credentials();
+    env.push(("AWS_ENDPOINT_URL_HEALTHLAKE", url.clone()));
+    let args = [
+        "scan",
+        "--account",
+        "123456789012",
+        "--state-file",
+        state.to_str().unwrap(),
+    ];
+
+    let (a, b) = tokio::join!(run(&args, &env), run(&args, &env));
+    admin(&emulator, "faults", serde_json::json!({"LatencyMs": 0})).await;
+    let third = run(&args, &env).await;
+    let outputs = [&a, &b, &third];
+    for name in &names {
+        let subject = failed_subject(name);
+        let printed: usize = outputs
+            .iter()
+            .map(|o| text(&o.stdout).lines().filter(|l| *l == subject).count())
+            .sum();
+        assert_eq!(printed, 1, "{name} printed {printed} times");
+    }
+    for out in outputs {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_alert_not_written_to_stdout_stays_pending_and_the_next_scan_prints_it() {
+    let emulator = emulator().await;
+    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut env = credentials();
+    env.push(("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()));
+    let args = [
+        "scan",
+        "--account",
+        "123456789012",
+        "--state-file",
+        state.to_str().unwrap(),
+    ];
+
+    let closed = run_with_stdout_closed(&args, &env).await;
+    let stderr = text(&closed.stderr);
+    assert_eq!(closed.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("standard output"), "{stderr}");
+
+    let next = run(&args, &env).await;
+    let stdout = text(&next.stdout);
+    assert!(next.status.success(), "{stdout}\n{}", text(&next.stderr));
+    assert!(stdout.contains(&failed_subject("claims")), "{stdout}");
+    let after = run(&args, &env).await;
+    assert!(text(&after.stdout).contains("Alerts sent: none"));
+}
+
+#[tokio::test]
+async fn the_scan_ends_at_its_deadline_and_a_pending_alert_stays_pending() {
+    let emulator = emulator().await;
+    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut env = credentials();
+    env.push(("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()));
+    let args = [
+        "scan",
+        "--account",
+        "123456789012",
+        "--state-file",
+        state.to_str().unwrap(),
+    ];
+    // The alert is owed: its scan could not print it.
+    let closed = run_with_stdout_closed(&args, &env).await;
+    assert_eq!(closed.status.code(), Some(1), "{}", text(&closed.stderr));
+    let before = std::fs::read(&state).unwrap();
+
+    admin(&emulator, "faults", serde_json::json!({"LatencyMs": 3000})).await;
+    let mut slow = args.to_vec();
+    slow.extend(["--timeout", "1"]);
+    let out = run(&slow, &env).await;
+    let stderr = text(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stderr}\n{}",
+        text(&out.stdout)
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("deadline") && stderr.contains("1 s") && stderr.contains("--timeout"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(&state).unwrap(),
+        before,
+        "nothing half-written"
+    );
+
+    admin(&emulator, "faults", serde_json::json!({"LatencyMs": 0})).await;
+    let next = run(&args, &env).await;
+    assert!(next.status.success(), "{}", text(&next.stderr));
+    assert!(text(&next.stdout).contains(&failed_subject("claims")));
+
+    let out = run(
+        &["scan", "--timeout", "0", "--account", "123456789012"],
+        &env,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--timeout"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn names_and_error_messages_are_printed_with_visible_escapes() {
+    let emulator = emulator().await;
+    let name = "evil\u{1b}[2J\u{202e}name";
+    let id = create_store(&emulator.url(), name, None).await;
+    admin(
+        &emulator,
+        &format!("datastores/{id}/status"),
+        serde_json::json!({
+            "DatastoreStatus": "CREATE_FAILED",
+            "ErrorCause": {
+                "ErrorCategory": "NON_RETRYABLE_ERROR",
+                "ErrorMessage": "key gone\u{1b}]8;;http://x\u{7}\r\nSubject: [INFO] all fine\u{2066}",
+            },
+        }),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = credentials();
+    env.push(("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()));
+    let out = run(
+        &[
+            "scan",
+            "--account",
+            "123456789012",
+            "--state-file",
+            dir.path().join("state.json").to_str().unwrap(),
+        ],
+        &env,
+    )
+    .await;
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let raw: Vec<char> = stdout
+        .chars()
+        .filter(|c| {
+            (c.is_control() && *c != '\n') || matches!(c, '\u{200e}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .collect();
+    assert!(
+        raw.is_empty(),
+        "raw control or bidi characters {raw:?} in:\n{stdout}"
+    );
+    assert!(stdout.contains("evil\\u{1b}[2J\\u{202e}name"), "{stdout}");
+    assert!(
+        stdout.contains("key gone\\u{1b}]8;;http://x\\u{7}\\r\\n"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.lines().any(|l| l.starts_with("Subject: [INFO]")),
+        "a message cannot forge a line: {stdout}"
+    );
+}
+
+#[tokio::test]
+async fn a_claim_left_by_a_stopped_scan_is_taken_over_by_the_next_one() {
+    let emulator = emulator().await;
+    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut env = credentials();
+    env.push(("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()));
+    let args = [
+        "scan",
+        "--account",
+        "123456789012",
+        "--state-file",
+        state.to_str().unwrap(),
+    ];
+    let closed = run_with_stdout_closed(&args, &env).await;
+    assert_eq!(closed.status.code(), Some(1), "{}", text(&closed.stderr));
+    // As a scan killed between printing the alert and marking it sent leaves
+    // the file: the alert pending under that scan's fresh claim.
+    let mut contents: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    let mut claimed = 0;
+    for scope in contents["scopes"].as_object_mut().unwrap().values_mut() {
+        for record in scope["records"].as_object_mut().unwrap().values_mut() {
+            if !record["pending"].as_array().unwrap().is_empty() {
+                record["claim"] = serde_json::json!({
+                    "owner": "cli-killed",
+                    "at": chrono::Utc::now().to_rfc3339(),
+                });
+                claimed += 1;
+            }
+        }
+    }
+    assert_eq!(claimed, 1, "{contents}");
+    std::fs::write(&state, serde_json::to_vec_pretty(&contents).unwrap()).unwrap();
+
+    let next = run(&args, &env).await;
+    let stdout = text(&next.stdout);
+    assert!(next.status.success(), "{stdout}\n{}", text(&next.stderr));
+    assert!(stdout.contains(&failed_subject("claims")), "{stdout}");
 }

@@ -3,14 +3,23 @@
 //! Writes go to a temporary file in the same folder, then replace the snapshot
 //! by rename, so a crash never leaves half a file. A file that cannot be read
 //! or parsed is an error naming it: it is never silently replaced.
+//!
+//! Two commands on one file (cron overlaps) are kept apart by an advisory lock
+//! on a sibling file, `<snapshot>.lock`, held for a whole scan
+//! ([`FileSnapshotStore::open_locked`]). The lock is on a sibling because the
+//! snapshot itself is replaced by rename: a lock on it would stay with the old
+//! file. The lock file is left in place: deleting it would let a third scan
+//! lock a new file while a second still waits on the old one.
 
 use crate::domain::{Record, Scope, Snapshot};
 use crate::ports::{SnapshotStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fs::{File, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 const FORMAT: &str = "healthlake-monitor/snapshot/v1";
 
@@ -25,18 +34,78 @@ pub struct FileSnapshotStore {
     path: PathBuf,
     /// Serialises read-modify-write cycles within this process.
     guard: Mutex<()>,
+    /// The lock file, locked exclusively while this store lives (other
+    /// processes); released when the store is dropped.
+    lock: Option<File>,
 }
 
+/// How often a scan that waits for another one's lock tries again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
 impl FileSnapshotStore {
+    /// A store with no lock between processes: for a file no other process
+    /// writes (the demo's), or for reading only.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
             guard: Mutex::new(()),
+            lock: None,
         }
+    }
+
+    /// A store that holds the exclusive lock on [`Self::lock_path`] from now
+    /// until it is dropped, so that a whole scan (load, claim, publish, mark
+    /// sent) runs alone among processes. Waits as long as another process holds
+    /// the lock: bound it with a timeout (the command does).
+    pub async fn open_locked(path: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let mut store = Self::new(path);
+        let lock_path = store.lock_path();
+        let unavailable = |e: &dyn std::fmt::Display| {
+            StoreError::Unavailable(format!("cannot lock {}: {e}", lock_path.display()))
+        };
+        std::fs::create_dir_all(store.dir()).map_err(|e| unavailable(&e))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| unavailable(&e))?;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) => tokio::time::sleep(LOCK_POLL).await,
+                Err(TryLockError::Error(e)) => return Err(unavailable(&e)),
+            }
+        }
+        store.lock = Some(file);
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether this store holds the lock between processes ([`Self::open_locked`]).
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
+    }
+
+    /// The sibling file whose lock keeps two scans of this snapshot apart.
+    pub fn lock_path(&self) -> PathBuf {
+        let mut name = self
+            .path
+            .file_name()
+            .map(std::ffi::OsStr::to_os_string)
+            .unwrap_or_default();
+        name.push(".lock");
+        self.dir().join(name)
+    }
+
+    fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
     }
 
     fn corrupt(&self, reason: impl std::fmt::Display) -> StoreError {
@@ -69,10 +138,7 @@ impl FileSnapshotStore {
         let unavailable = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!("cannot write {}: {e}", self.path.display()))
         };
-        let dir = match self.path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
+        let dir = self.dir();
         std::fs::create_dir_all(&dir).map_err(|e| unavailable(&e))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&dir).map_err(|e| unavailable(&e))?;
         let json = serde_json::to_vec_pretty(contents).map_err(|e| unavailable(&e))?;
@@ -149,6 +215,30 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("snapshot.json")]);
+    }
+
+    #[tokio::test]
+    async fn a_locked_snapshot_waits_for_the_holder_and_the_rename_keeps_working() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.json");
+        let first = FileSnapshotStore::open_locked(&path).await.unwrap();
+        assert!(first.is_locked() && !FileSnapshotStore::new(&path).is_locked());
+        assert_eq!(first.lock_path(), dir.path().join("snapshot.json.lock"));
+        // Locks held through another open file description conflict even
+        // within one process, as they do between two processes.
+        let mut second = Box::pin(FileSnapshotStore::open_locked(&path));
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut second)
+                .await
+                .is_err(),
+            "a second scan must wait while the first holds the lock"
+        );
+        first.put(&scope(), &record(1), None).await.unwrap();
+        drop(first);
+        let second = second.await.unwrap();
+        // The holder's write (a rename over the snapshot) is what the next one reads.
+        assert_eq!(second.load(&scope()).await.unwrap().records.len(), 1);
+        second.put(&scope(), &record(2), Some(1)).await.unwrap();
     }
 
     #[tokio::test]
