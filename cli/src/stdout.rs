@@ -44,10 +44,8 @@ pub const NOT_PRINTED: &str = "cannot write to standard output";
 /// The error of an alert that could not be printed. A stdout that cannot be
 /// written may work next time (the next scan's): a retryable failure.
 fn not_printed(alert: &Alert, reason: &str) -> PublishError {
-    PublishError {
-        alert_id: alert.id.clone(),
-        message: format!("{NOT_PRINTED}: {reason}"),
-    }
+    // Retryable: the alert stays pending and the next scan prints it.
+    PublishError::retryable(alert.id.clone(), format!("{NOT_PRINTED}: {reason}"))
 }
 
 impl Stdout {
