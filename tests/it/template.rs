@@ -1,6 +1,8 @@
 //! Checks of `template.yaml` that cfn-lint and `sam validate` do not make: least
-//! privilege, an explicit JSON log group per function, the key that lets alarms
-//! publish, the alarms a user relies on and a dashboard body that parses.
+//! privilege, an explicit JSON log group per function, the keys that let alarms
+//! publish, the alarms a user relies on, a health path for the monitor's own
+//! alarms that shares neither topic nor key with the alerts, and a dashboard body
+//! that parses.
 //!
 //! The template is read as CloudFormation sees it: short-form tags (`!Ref`,
 //! `!GetAtt`, `!Sub`, ...) become their long forms (`{"Ref": ..}`,
@@ -14,6 +16,13 @@ use std::collections::BTreeSet;
 const TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
 const MONITOR_BINARY: &str = "status-monitor";
 const NAMESPACE_PARAMETER: &str = "MetricsNamespace";
+const NOTIFIER_BINARY: &str = "slack-notifier";
+/// The topic of the data-store alerts, and the one of the monitor's own health.
+const ALERT_TOPIC: &str = "AlertTopic";
+const HEALTH_TOPIC: &str = "HealthTopic";
+/// The only alarm about the data stores rather than the monitor: it watches this
+/// metric and goes to the alert topic; every other alarm goes to the health topic.
+const DATASTORE_METRIC: &str = "FailedDatastores";
 
 fn template_text() -> String {
     std::fs::read_to_string(TEMPLATE_PATH)
@@ -502,13 +511,26 @@ fn alarm_problems(t: &Value) -> Vec<String> {
     let sqs = json!("AWS/SQS");
     let mut problems = Vec::new();
 
+    // A scope that could not be listed publishes no FailedDatastores figure:
+    // missing data must keep the alarm's state, never read as recovery.
     require_alarm(
         &alarms,
-        "on FailedDatastores (Maximum >= 1) in the MetricsNamespace namespace",
-        |a| a.watches(&ours, "FailedDatastores").is_some(),
+        "on FailedDatastores (Maximum >= 1, missing data ignored) in the MetricsNamespace namespace",
+        |a| a.watches(&ours, DATASTORE_METRIC).is_some(),
         |a| {
             a.fires_at_or_above_one()
-                && a.watches(&ours, "FailedDatastores").map(|m| m.stat) == Some(&json!("Maximum"))
+                && a.watches(&ours, DATASTORE_METRIC).map(|m| m.stat) == Some(&json!("Maximum"))
+                && a.property("TreatMissingData") == "ignore"
+        },
+        &mut problems,
+    );
+    require_alarm(
+        &alarms,
+        "named ${AWS::StackName}-alerts-undeliverable on AlertsUndeliverable",
+        |a| a.watches(&ours, "AlertsUndeliverable").is_some(),
+        |a| {
+            *a.property("AlarmName")
+                == json!({ "Fn::Sub": "${AWS::StackName}-alerts-undeliverable" })
         },
         &mut problems,
     );
@@ -525,7 +547,12 @@ fn alarm_problems(t: &Value) -> Vec<String> {
         |a| a.fires_at_or_above_one(),
         &mut problems,
     );
-    for name in ["ScanErrors", "AlertsFailed"] {
+    for name in [
+        "ScanErrors",
+        "AlertsFailed",
+        "AlertsUndeliverable",
+        "CorruptSnapshotItems",
+    ] {
         require_alarm(
             &alarms,
             &format!("on {name} >= 1 in the MetricsNamespace namespace"),
@@ -630,6 +657,304 @@ fn topic_key_problems(t: &Value) -> Vec<String> {
         }
     }
     problems
+}
+
+// ------------------------------------------------------------------ health path
+
+/// Every `Ref` and `Fn::GetAtt` target inside `v`, whatever the nesting
+/// (`Fn::If` branches, lists).
+fn referenced_ids(v: &Value) -> BTreeSet<&str> {
+    fn walk<'a>(v: &'a Value, found: &mut BTreeSet<&'a str>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(id) = map.get("Ref").and_then(Value::as_str) {
+                    found.insert(id);
+                }
+                if let Some(id) = map.get("Fn::GetAtt").and_then(|a| a[0].as_str()) {
+                    found.insert(id);
+                }
+                map.values().for_each(|child| walk(child, found));
+            }
+            Value::Array(items) => items.iter().for_each(|i| walk(i, found)),
+            _ => {}
+        }
+    }
+    let mut found = BTreeSet::new();
+    walk(v, &mut found);
+    found
+}
+
+/// Alarms about the monitor itself notify only the health topic; the alarm about
+/// the data stores notifies only the alert topic; both on ALARM and on OK.
+fn health_path_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !resources(t)
+        .get(HEALTH_TOPIC)
+        .is_some_and(|r| r["Type"] == "AWS::SNS::Topic" && r["Condition"].is_null())
+    {
+        problems.push(format!(
+            "no unconditional AWS::SNS::Topic {HEALTH_TOPIC} for the monitor's own alarms"
+        ));
+    }
+    if t["Outputs"]["HealthTopicArn"]["Value"] != reference(HEALTH_TOPIC) {
+        problems.push(format!(
+            "no output HealthTopicArn with the ARN of {HEALTH_TOPIC}"
+        ));
+    }
+    let ours = reference(NAMESPACE_PARAMETER);
+    for a in alarms(t) {
+        let (topic, what) = if a.watches(&ours, DATASTORE_METRIC).is_some() {
+            (ALERT_TOPIC, "an alarm about the data stores")
+        } else {
+            (HEALTH_TOPIC, "an alarm about the monitor itself")
+        };
+        for key in ["AlarmActions", "OKActions"] {
+            let actions = a.property(key);
+            if *actions != json!([reference(topic)]) {
+                problems.push(format!(
+                    "{}: {what}, its {key} are {actions} instead of only {topic}",
+                    a.id
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// The health topic must keep working when the alert topic's key is disabled,
+/// deleted or its policy broken: it is encrypted with a key of its own, created by
+/// the stack whatever the parameters, that nothing else uses.
+fn health_key_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let key_of = |topic: &str| &resources(t)[topic]["Properties"]["KmsMasterKeyId"];
+    let Some(health) = resources(t).get(HEALTH_TOPIC) else {
+        return vec![format!("no {HEALTH_TOPIC}")];
+    };
+    let health_key = &health["Properties"]["KmsMasterKeyId"];
+    let Some(key_id) = health_key["Ref"].as_str() else {
+        return vec![format!(
+            "{HEALTH_TOPIC}: KmsMasterKeyId is {health_key}, not a !Ref to one key of this template"
+        )];
+    };
+    match resources(t).get(key_id) {
+        Some(k) if k["Type"] == "AWS::KMS::Key" => {
+            if !k["Condition"].is_null() {
+                problems.push(format!(
+                    "{HEALTH_TOPIC}: its key {key_id} exists only under Condition {}",
+                    k["Condition"]
+                ));
+            }
+        }
+        _ => problems.push(format!(
+            "{HEALTH_TOPIC}: {key_id} is not an AWS::KMS::Key of this template"
+        )),
+    }
+    let alert_keys = referenced_ids(key_of(ALERT_TOPIC));
+    if alert_keys.contains(key_id) {
+        problems.push(format!(
+            "{HEALTH_TOPIC}: shares its key {key_id} with {ALERT_TOPIC}, so one broken key silences the alarms about it"
+        ));
+    }
+    // Nothing else (queues, log groups, the table) may depend on the health key.
+    for (id, r) in resources(t) {
+        if id != HEALTH_TOPIC
+            && r["Type"] != "AWS::KMS::Alias"
+            && referenced_ids(&r["Properties"]).contains(key_id)
+        {
+            problems.push(format!("{id}: uses {key_id}, the health topic's own key"));
+        }
+    }
+    problems
+}
+
+/// Both topics reach the same people: the email address, the Chatbot channel and
+/// the webhook notifier (with a redrive to its dead-letter queue, which SNS may
+/// write to for either topic).
+fn subscription_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let notifier = functions(t)
+        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == NOTIFIER_BINARY)
+        .map(|(id, f)| (id.as_str(), f));
+    for topic in [ALERT_TOPIC, HEALTH_TOPIC] {
+        let topic_ref = reference(topic);
+        let email = of_type(t, "AWS::SNS::Subscription").any(|(_, s)| {
+            let p = &s["Properties"];
+            p["TopicArn"] == topic_ref
+                && p["Protocol"] == "email"
+                && p["Endpoint"] == reference("AlertEmail")
+                && s["Condition"] == "HasAlertEmail"
+        });
+        if !email {
+            problems.push(format!(
+                "{topic}: no email subscription of AlertEmail under HasAlertEmail"
+            ));
+        }
+        let mut channels = of_type(t, "AWS::Chatbot::SlackChannelConfiguration").peekable();
+        if channels.peek().is_none() {
+            problems.push("no AWS::Chatbot::SlackChannelConfiguration".to_string());
+        }
+        for (id, channel) in channels {
+            if !strings(&channel["Properties"]["SnsTopicArns"]).contains(&&topic_ref) {
+                problems.push(format!("{id}: SnsTopicArns lacks {topic}"));
+            }
+        }
+        let Some((notifier_id, function)) = notifier else {
+            problems.push(format!("no function builds {NOTIFIER_BINARY}"));
+            continue;
+        };
+        let events: Vec<&Value> = function["Properties"]["Events"]
+            .as_object()
+            .into_iter()
+            .flat_map(|e| e.values())
+            .filter(|e| e["Type"] == "SNS" && e["Properties"]["Topic"] == topic_ref)
+            .collect();
+        let Some(event) = events.first() else {
+            problems.push(format!("{notifier_id}: no SNS event from {topic}"));
+            continue;
+        };
+        let dlq = &event["Properties"]["RedrivePolicy"]["deadLetterTargetArn"];
+        let Some(queue) = dlq["Fn::GetAtt"][0].as_str() else {
+            problems.push(format!(
+                "{notifier_id}: the SNS event from {topic} has no RedrivePolicy to a queue of this template"
+            ));
+            continue;
+        };
+        let allowed = of_type(t, "AWS::SQS::QueuePolicy").any(|(policy_id, policy)| {
+            policy["Properties"]["Queues"] == json!([reference(queue)])
+                && statements(t).iter().any(|s| {
+                    s.resource == policy_id
+                        && s.body["Effect"] == "Allow"
+                        && s.body["Principal"]["Service"] == "sns.amazonaws.com"
+                        && s.actions().contains(&&json!("sqs:SendMessage"))
+                        && strings(&s.body["Condition"]["ArnEquals"]["aws:SourceArn"])
+                            .contains(&&topic_ref)
+                })
+        });
+        if !allowed {
+            problems.push(format!(
+                "{queue}: no queue policy lets SNS redrive messages of {topic} into it"
+            ));
+        }
+    }
+    problems
+}
+
+// ------------------------------------------------------------------ key policies
+
+/// A service principal in a key policy acts for any account unless the statement
+/// binds it to this one: `aws:SourceAccount`, or for CloudWatch Logs (which
+/// documents no source keys for KMS) the log-group ARN in the encryption context.
+fn key_policy_condition_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let account = reference("AWS::AccountId");
+    for s in statements(t) {
+        if s.kind != "AWS::KMS::Key" {
+            continue;
+        }
+        let services = strings(&s.body["Principal"]["Service"]);
+        if services.is_empty() {
+            continue;
+        }
+        let condition = &s.body["Condition"];
+        // `logs.<region>.amazonaws.com`, written with !Sub.
+        let logs = services.iter().all(|v| {
+            v.to_string()
+                .contains("\"logs.${AWS::Region}.amazonaws.com\"")
+        });
+        let bound = if logs {
+            condition["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+                .to_string()
+                .contains("${AWS::AccountId}")
+        } else {
+            condition["StringEquals"]["aws:SourceAccount"] == account
+        };
+        if !bound {
+            let names: Vec<String> = services.iter().map(|v| v.to_string()).collect();
+            problems.push(format!(
+                "{}: {} may use the key for any account (no aws:SourceAccount condition)",
+                s.describe(),
+                names.join(", ")
+            ));
+        }
+        let cloudwatch = services.contains(&&json!("cloudwatch.amazonaws.com"));
+        if cloudwatch
+            && !condition["ArnLike"]["aws:SourceArn"]
+                .to_string()
+                .contains(":alarm:${AWS::StackName}-")
+        {
+            problems.push(format!(
+                "{}: cloudwatch.amazonaws.com is not limited to this stack's alarms (aws:SourceArn)",
+                s.describe()
+            ));
+        }
+    }
+    problems
+}
+
+/// KMS permissions in roles name the keys they are for: keys of this template or
+/// the key ARNs given as parameters, never `*` or a literal.
+fn kms_scope_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let parameters = t["Parameters"].as_object().cloned().unwrap_or_default();
+    for s in statements(t) {
+        if s.kind == "AWS::KMS::Key"
+            || !s
+                .actions()
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.starts_with("kms:")))
+        {
+            continue;
+        }
+        let resource = s.body.get("Resource").unwrap_or(&Value::Null);
+        let ids = referenced_ids(resource);
+        let literal = resource.is_string() || strings(resource).iter().any(|r| r.is_string());
+        let foreign: Vec<&str> = ids
+            .iter()
+            .copied()
+            .filter(|id| {
+                let key = resources(t)
+                    .get(*id)
+                    .is_some_and(|r| r["Type"] == "AWS::KMS::Key");
+                let key_parameter = parameters.contains_key(*id) && id.ends_with("KmsKeyArn");
+                !(key || key_parameter)
+            })
+            .collect();
+        if literal || ids.is_empty() || !foreign.is_empty() {
+            problems.push(format!(
+                "{}: KMS actions on {resource}, not only on keys of this template or key ARN parameters",
+                s.describe()
+            ));
+        }
+    }
+    problems
+}
+
+// ------------------------------------------------------------------ notifier
+
+/// A burst of alerts and alarms must not fan out into as many concurrent posts:
+/// Slack's webhooks allow about one message a second.
+fn notifier_concurrency_problems(t: &Value) -> Vec<String> {
+    let Some((id, function)) =
+        functions(t).find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == NOTIFIER_BINARY)
+    else {
+        return vec![format!("no function builds {NOTIFIER_BINARY}")];
+    };
+    let setting = &function["Properties"]["ReservedConcurrentExecutions"];
+    // Either a number, or `!If [cond, !Ref Parameter, !Ref AWS::NoValue]`.
+    let limit = match setting["Fn::If"].as_array() {
+        Some(branches) if branches.len() == 3 => &branches[1],
+        _ => setting,
+    };
+    let value = match limit["Ref"].as_str() {
+        Some(parameter) => &t["Parameters"][parameter]["Default"],
+        None => limit,
+    };
+    match value.as_i64() {
+        Some(n) if (1..=10).contains(&n) => Vec::new(),
+        _ => vec![format!(
+            "{id}: ReservedConcurrentExecutions is {setting}, not a small limit (1 to 10 by default)"
+        )],
+    }
 }
 
 // ------------------------------------------------------------------ dashboard
@@ -763,6 +1088,36 @@ fn cloudwatch_alarms_can_use_the_alert_topic_key() {
 }
 
 #[test]
+fn health_alarms_notify_only_the_health_topic() {
+    assert_none(health_path_problems(&parse(&template_text())));
+}
+
+#[test]
+fn health_topic_has_a_key_of_its_own() {
+    assert_none(health_key_problems(&parse(&template_text())));
+}
+
+#[test]
+fn both_topics_reach_email_chatbot_and_the_notifier() {
+    assert_none(subscription_problems(&parse(&template_text())));
+}
+
+#[test]
+fn key_policies_bind_service_principals_to_this_account() {
+    assert_none(key_policy_condition_problems(&parse(&template_text())));
+}
+
+#[test]
+fn kms_permissions_name_their_keys() {
+    assert_none(kms_scope_problems(&parse(&template_text())));
+}
+
+#[test]
+fn notifier_concurrency_is_capped() {
+    assert_none(notifier_concurrency_problems(&parse(&template_text())));
+}
+
+#[test]
 fn dashboard_body_parses_and_shows_the_fleet() {
     assert_none(dashboard_problems(&parse(&template_text())));
 }
@@ -832,7 +1187,7 @@ fn role_check_fires_on_a_function_without_its_own_role() {
 
 #[test]
 fn alarm_check_fires_on_each_missing_alarm() {
-    let cases: [(&str, &str, &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str]); 10] = [
         (
             "MetricName: FailedDatastores",
             "MetricName: Transitions",
@@ -844,6 +1199,21 @@ fn alarm_check_fires_on_each_missing_alarm() {
             &["Errors", "StatusMonitorFunction"],
         ),
         ("MetricName: Scans", "MetricName: Transitions", &["Scans"]),
+        (
+            "MetricName: AlertsUndeliverable",
+            "MetricName: Transitions",
+            &["AlertsUndeliverable"],
+        ),
+        (
+            "MetricName: CorruptSnapshotItems",
+            "MetricName: Transitions",
+            &["CorruptSnapshotItems"],
+        ),
+        (
+            "TreatMissingData: ignore",
+            "TreatMissingData: notBreaching",
+            &["DatastoreFailedAlarm", "missing data ignored"],
+        ),
         (
             "TreatMissingData: breaching",
             "TreatMissingData: notBreaching",
@@ -873,8 +1243,8 @@ fn alarm_check_fires_on_each_missing_alarm() {
 #[test]
 fn topic_key_check_fires_when_cloudwatch_cannot_use_the_key() {
     let t = broken(
-        "Sid: CloudWatchAlarmsPublish\n            Effect: Allow\n            Principal:\n              Service: cloudwatch.amazonaws.com",
-        "Sid: CloudWatchAlarmsPublish\n            Effect: Allow\n            Principal:\n              Service: events.amazonaws.com",
+        "as the topic policy below.\n          - Sid: CloudWatchAlarmsPublish\n            Effect: Allow\n            Principal:\n              Service: cloudwatch.amazonaws.com",
+        "as the topic policy below.\n          - Sid: CloudWatchAlarmsPublish\n            Effect: Allow\n            Principal:\n              Service: events.amazonaws.com",
     );
     assert_reports(
         topic_key_problems(&t),
@@ -891,4 +1261,164 @@ fn topic_key_check_fires_when_cloudwatch_cannot_use_the_key() {
 fn dashboard_check_fires_on_broken_json() {
     let t = broken("\"stacked\": true,", "\"stacked\": true");
     assert_reports(dashboard_problems(&t), &["Dashboard", "not valid JSON"]);
+}
+
+#[test]
+fn health_path_check_fires_on_an_alarm_sent_to_the_wrong_topic() {
+    let t = broken(
+        "MetricName: AlertsUndeliverable\n      Statistic: Sum\n      Period: 300\n      EvaluationPeriods: 1\n      Threshold: 1\n      ComparisonOperator: GreaterThanOrEqualToThreshold\n      TreatMissingData: notBreaching\n      AlarmActions: [!Ref HealthTopic]",
+        "MetricName: AlertsUndeliverable\n      Statistic: Sum\n      Period: 300\n      EvaluationPeriods: 1\n      Threshold: 1\n      ComparisonOperator: GreaterThanOrEqualToThreshold\n      TreatMissingData: notBreaching\n      AlarmActions: [!Ref HealthTopic, !Ref AlertTopic]",
+    );
+    assert_reports(
+        health_path_problems(&t),
+        &[
+            "AlertsUndeliverableAlarm",
+            "AlarmActions",
+            "only HealthTopic",
+        ],
+    );
+    let t = broken(
+        "TreatMissingData: ignore\n      AlarmActions: [!Ref AlertTopic]",
+        "TreatMissingData: ignore\n      AlarmActions: [!Ref HealthTopic]",
+    );
+    assert_reports(
+        health_path_problems(&t),
+        &["DatastoreFailedAlarm", "AlarmActions", "only AlertTopic"],
+    );
+    let t = broken(
+        "TreatMissingData: breaching\n      AlarmActions: [!Ref HealthTopic]\n      OKActions: [!Ref HealthTopic]\n",
+        "TreatMissingData: breaching\n      AlarmActions: [!Ref HealthTopic]\n",
+    );
+    assert_reports(
+        health_path_problems(&t),
+        &["MonitorSilentAlarm", "OKActions"],
+    );
+    let t = broken(
+        "    Value: !Ref HealthTopic\n",
+        "    Value: !Ref AlertTopic\n",
+    );
+    assert_reports(health_path_problems(&t), &["HealthTopicArn"]);
+}
+
+#[test]
+fn health_key_check_fires_when_the_key_is_shared_or_conditional() {
+    let t = broken(
+        "KmsMasterKeyId: !If [CreateTopicKey, !Ref AlertTopicKey, !Ref AlertTopicKmsKeyArn]",
+        "KmsMasterKeyId: !If [CreateTopicKey, !Ref HealthTopicKey, !Ref AlertTopicKmsKeyArn]",
+    );
+    assert_reports(
+        health_key_problems(&t),
+        &["HealthTopic", "shares its key HealthTopicKey", "AlertTopic"],
+    );
+    let t = broken(
+        "RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !GetAtt StackKey.Arn\n\n  MonitorDeadLetterQueue:",
+        "RetentionInDays: !Ref LogRetentionDays\n      KmsKeyId: !GetAtt HealthTopicKey.Arn\n\n  MonitorDeadLetterQueue:",
+    );
+    assert_reports(
+        health_key_problems(&t),
+        &["StatusMonitorLogGroup", "HealthTopicKey"],
+    );
+    let t = broken(
+        "    Properties:\n      Description: !Sub Encrypts the ${AWS::StackName} HealthLake monitor's health topic",
+        "    Condition: HasAlertEmail\n    Properties:\n      Description: !Sub Encrypts the ${AWS::StackName} HealthLake monitor's health topic",
+    );
+    assert_reports(health_key_problems(&t), &["HealthTopicKey", "Condition"]);
+}
+
+#[test]
+fn subscription_check_fires_on_each_missing_destination() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (
+            "SnsTopicArns: [!Ref AlertTopic, !Ref HealthTopic]",
+            "SnsTopicArns: [!Ref AlertTopic]",
+            &["SlackChannel", "HealthTopic"],
+        ),
+        (
+            "      TopicArn: !Ref HealthTopic\n      Protocol: email\n",
+            "      TopicArn: !Ref HealthTopic\n      Protocol: email-json\n",
+            &["HealthTopic", "email"],
+        ),
+        (
+            "        Health:\n          Type: SNS\n          Properties:\n            Topic: !Ref HealthTopic\n            RedrivePolicy:\n              deadLetterTargetArn: !GetAtt SlackNotifierDeadLetterQueue.Arn\n",
+            "",
+            &["SlackNotifierFunction", "no SNS event from HealthTopic"],
+        ),
+        (
+            "            Topic: !Ref HealthTopic\n            RedrivePolicy:\n              deadLetterTargetArn: !GetAtt SlackNotifierDeadLetterQueue.Arn\n",
+            "            Topic: !Ref HealthTopic\n",
+            &["SlackNotifierFunction", "HealthTopic", "RedrivePolicy"],
+        ),
+        (
+            "Resource: !GetAtt SlackNotifierDeadLetterQueue.Arn\n            Condition:\n              ArnEquals:\n                aws:SourceArn: [!Ref AlertTopic, !Ref HealthTopic]",
+            "Resource: !GetAtt SlackNotifierDeadLetterQueue.Arn\n            Condition:\n              ArnEquals:\n                aws:SourceArn: [!Ref AlertTopic]",
+            &["SlackNotifierDeadLetterQueue", "HealthTopic"],
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_reports(subscription_problems(&broken(from, to)), expected);
+    }
+}
+
+#[test]
+fn key_policy_check_fires_on_a_service_statement_without_an_account() {
+    let cases: [(&str, &str, &[&str]); 3] = [
+        (
+            "as the topic policy below.\n          - Sid: CloudWatchAlarmsPublish\n            Effect: Allow\n            Principal:\n              Service: cloudwatch.amazonaws.com\n            Action:\n              - kms:GenerateDataKey\n              - kms:Decrypt\n            Resource: \"*\"\n            Condition:\n              StringEquals:\n                aws:SourceAccount: !Ref AWS::AccountId\n",
+            "as the topic policy below.\n          - Sid: CloudWatchAlarmsPublish\n            Effect: Allow\n            Principal:\n              Service: cloudwatch.amazonaws.com\n            Action:\n              - kms:GenerateDataKey\n              - kms:Decrypt\n            Resource: \"*\"\n            Condition:\n",
+            &[
+                "AlertTopicKey",
+                "CloudWatchAlarmsPublish",
+                "aws:SourceAccount",
+            ],
+        ),
+        (
+            "              StringEquals:\n                aws:SourceAccount: !Ref AWS::AccountId\n              ArnEquals:\n                aws:SourceArn: [!Ref AlertTopic, !Ref HealthTopic]",
+            "              ArnEquals:\n                aws:SourceArn: [!Ref AlertTopic, !Ref HealthTopic]",
+            &[
+                "StackKey",
+                "TopicsRedriveToDeadLetterQueue",
+                "sns.amazonaws.com",
+            ],
+        ),
+        (
+            "kms:EncryptionContext:aws:logs:arn",
+            "aws:SourceArn",
+            &["StackKey", "CloudWatchLogsEncryptStackLogGroups"],
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_reports(key_policy_condition_problems(&broken(from, to)), expected);
+    }
+}
+
+#[test]
+fn kms_scope_check_fires_on_kms_actions_beyond_the_keys() {
+    let t = broken(
+        "              - Sid: EncryptLostTicks\n                Effect: Allow\n                Action:\n                  - kms:GenerateDataKey\n                  - kms:Decrypt\n                Resource: !GetAtt StackKey.Arn",
+        "              - Sid: EncryptLostTicks\n                Effect: Allow\n                Action:\n                  - kms:GenerateDataKey\n                  - kms:Decrypt\n                Resource: !Sub arn:${AWS::Partition}:kms:*:${AWS::AccountId}:key/*",
+    );
+    assert_reports(
+        kms_scope_problems(&t),
+        &["MonitorScheduleRole", "EncryptLostTicks"],
+    );
+}
+
+#[test]
+fn notifier_concurrency_check_fires_without_a_limit() {
+    let t = broken(
+        "      ReservedConcurrentExecutions: !If [ReserveNotifierConcurrency, !Ref NotifierReservedConcurrency, !Ref AWS::NoValue]\n",
+        "",
+    );
+    assert_reports(
+        notifier_concurrency_problems(&t),
+        &["SlackNotifierFunction", "ReservedConcurrentExecutions"],
+    );
+    let t = broken(
+        "    Default: 2\n    MinValue: 0\n",
+        "    Default: 500\n    MinValue: 0\n",
+    );
+    assert_reports(
+        notifier_concurrency_problems(&t),
+        &["SlackNotifierFunction", "ReservedConcurrentExecutions"],
+    );
 }
