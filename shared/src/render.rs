@@ -248,7 +248,7 @@ pub fn chatbot(alert: &Alert) -> Value {
         },
         "metadata": {
             "threadId": alert.datastore_arn,
-            "summary": subject(alert),
+            "summary": chat_text(&subject(alert)),
             "eventType": format!("healthlake-monitor.{}", alert.reason.as_str()),
             "relatedResources": [alert.datastore_arn],
             "additionalContext": {
@@ -400,7 +400,7 @@ mod tests {
     #[test]
     fn chat_messages_cannot_mention_everyone_or_hide_links() {
         let msg = chatbot(&failed_alert(HOSTILE, HOSTILE));
-        let text = serde_json::to_string(&msg["content"]).unwrap();
+        let text = serde_json::to_string(&msg).unwrap();
         for forbidden in ["<!channel>", "<https://", "\\u001b", "\\r\\n"] {
             assert!(!text.contains(forbidden), "{forbidden} in {text}");
         }
