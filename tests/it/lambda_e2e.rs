@@ -847,6 +847,51 @@ async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
+    // The payload only triggers the tick: a malformed or foreign event is
+    // logged by its id (when it has one) and scanned on, never retried.
+    let mut stack = Stack::start(Setup::default()).await?;
+    let failed = stack
+        .create_store(
+            EAST,
+            "imaging-new",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    stack
+        .wait_for_status(EAST, &failed, "CREATE_FAILED")
+        .await?;
+    stack.spawn(&[])?;
+    let events = [
+        json!(null),
+        json!("\u{1b}[2J not an event"),
+        json!([1, 2, 3]),
+        json!({"source": 42, "id": {"nested": true}, "detail-type": null}),
+        json!({"source": "aws.healthlake", "detail-type": "Data Store Creation Failed", "detail": "truncated"}),
+    ];
+    for (n, event) in events.iter().enumerate() {
+        stack.ensure_serving()?;
+        let response = stack
+            .api
+            .invoke(FUNCTION, event)
+            .await?
+            .into_success()
+            .with_context(|| format!("event {n}: {event}"))?;
+        assert_eq!(
+            response["scopes"][0]["scanned"], true,
+            "event {n}: {response}"
+        );
+        assert_eq!(
+            response["scopes"][0]["alerts_published"],
+            u64::from(n == 0),
+            "event {n}: {response}"
+        );
+    }
+    stack.expect_alerts(1).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_one_page_of_stores_is_listed_and_recorded() -> anyhow::Result<()> {
     const STORES: usize = 503;
     let mut stack = Stack::start(Setup::default()).await?;
