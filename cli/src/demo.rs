@@ -1,16 +1,16 @@
 //! `healthlake-monitor demo`: the monitor against an in-process HealthLake
 //! emulator, with the snapshot in a temporary file and alerts on stdout.
 
+use crate::file_store::FileSnapshotStore;
 use crate::output;
 use anyhow::Context;
 use aws_sdk_healthlake::types::{FhirVersion, Tag};
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
-use shared::adapters::file::FileSnapshotStore;
-use shared::adapters::healthlake::HealthLakeReader;
-use shared::adapters::memory::MemoryPublisher;
-use shared::adapters::sdk::Timeouts;
-use shared::domain::{AccountId, DatastoreStatus, Region, Scope};
-use shared::monitor::{Monitor, Settings, Tick};
+use monitor_aws::Timeouts;
+use monitor_core::domain::{AccountId, DatastoreStatus, Region, Scope};
+use monitor_core::memory::MemoryPublisher;
+use monitor_core::monitor::{Monitor, Settings, Tick};
+use monitor_healthlake::HealthLakeReader;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -156,7 +156,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         sent.len()
     );
     for alert in &sent {
-        println!("  {}", shared::render::subject(alert));
+        println!("  {}", monitor_core::render::subject(alert));
     }
     Ok(ExitCode::SUCCESS)
 }

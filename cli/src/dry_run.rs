@@ -7,8 +7,8 @@
 //! done, while the table or file stays exactly as it was. Paired with a
 //! publisher that only collects, nothing leaves the process.
 
-use shared::domain::{Record, Scope, Snapshot};
-use shared::ports::{SnapshotStore, StoreError};
+use monitor_core::domain::{Record, Scope, Snapshot};
+use monitor_core::ports::{SnapshotStore, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -73,10 +73,10 @@ impl<S: SnapshotStore> SnapshotStore for ReadOnly<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::adapters::memory::{MemoryPublisher, MemoryReader, MemoryStore};
-    use shared::domain::{DatastoreStatus, ErrorCategory, ErrorCause};
-    use shared::fixtures::{observation, scope};
-    use shared::monitor::{Monitor, Settings, Tick};
+    use monitor_core::domain::{DatastoreStatus, ErrorCategory, ErrorCause};
+    use monitor_core::fixtures::{observation, scope};
+    use monitor_core::memory::{MemoryPublisher, MemoryReader, MemoryStore};
+    use monitor_core::monitor::{Monitor, Settings, Tick};
 
     #[tokio::test]
     async fn a_dry_tick_runs_the_whole_protocol_and_writes_nothing() {

@@ -2,6 +2,7 @@
 
 mod demo;
 mod dry_run;
+mod file_store;
 mod output;
 mod scan;
 mod stdout;

@@ -6,11 +6,11 @@
 //! sequences and bidirectional overrides in them are printed as visible escapes
 //! (`\u{1b}`), never passed through. JSON output is escaped by serde.
 
-use shared::domain::{
+use monitor_core::domain::{
     Alert, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Scope, Transition,
 };
-use shared::monitor::{ScopeReport, TickReport};
-use shared::render;
+use monitor_core::monitor::{ScopeReport, TickReport};
+use monitor_core::render;
 use std::borrow::Cow;
 
 /// Characters a terminal does not show as themselves: C0 and C1 controls,

@@ -2,20 +2,20 @@
 //! configuration points at.
 
 use crate::dry_run::ReadOnly;
+use crate::file_store::FileSnapshotStore;
 use crate::output::{self, Alerts, complain};
 use crate::stdout::{Format, NOT_PRINTED, Stdout};
 use anyhow::{Context, anyhow};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
-use shared::adapters::dynamodb::DynamoDbStore;
-use shared::adapters::file::FileSnapshotStore;
-use shared::adapters::healthlake::HealthLakeReader;
-use shared::adapters::memory::MemoryPublisher;
-use shared::adapters::sdk::{self, Timeouts};
-use shared::adapters::sns::SnsPublisher;
-use shared::domain::{AccountId, AlertPolicy, Region, Scope};
-use shared::monitor::{Monitor, Settings, Tick, TickReport};
-use shared::ports::{AlertPublisher, DatastoreReader, SnapshotStore};
+use monitor_aws::{self as sdk, Timeouts};
+use monitor_core::domain::{AccountId, AlertPolicy, Region, Scope};
+use monitor_core::memory::MemoryPublisher;
+use monitor_core::monitor::{Monitor, Settings, Tick, TickReport};
+use monitor_core::ports::{AlertPublisher, DatastoreReader, SnapshotStore};
+use monitor_dynamodb::DynamoDbStore;
+use monitor_healthlake::HealthLakeReader;
+use monitor_sns::SnsPublisher;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Mutex;
@@ -67,7 +67,7 @@ impl SnapshotStore for Store {
     async fn load(
         &self,
         scope: &Scope,
-    ) -> Result<shared::domain::Snapshot, shared::ports::StoreError> {
+    ) -> Result<monitor_core::domain::Snapshot, monitor_core::ports::StoreError> {
         match self {
             Self::File(s) => s.load(scope).await,
             Self::DynamoDb(s) => s.load(scope).await,
@@ -76,9 +76,9 @@ impl SnapshotStore for Store {
     async fn put(
         &self,
         scope: &Scope,
-        record: &shared::domain::Record,
+        record: &monitor_core::domain::Record,
         expected: Option<u64>,
-    ) -> Result<(), shared::ports::StoreError> {
+    ) -> Result<(), monitor_core::ports::StoreError> {
         match self {
             Self::File(s) => s.put(scope, record, expected).await,
             Self::DynamoDb(s) => s.put(scope, record, expected).await,
@@ -97,8 +97,8 @@ enum Publisher<'a> {
 impl AlertPublisher for Publisher<'_> {
     async fn publish(
         &self,
-        alert: &shared::domain::Alert,
-    ) -> Result<(), shared::ports::PublishError> {
+        alert: &monitor_core::domain::Alert,
+    ) -> Result<(), monitor_core::ports::PublishError> {
         match self {
             Self::Print(p) => p.publish(alert).await,
             Self::Sns(p) => p.publish(alert).await,
@@ -227,7 +227,7 @@ async fn scan(
         .map(|r| Scope::new(account.clone(), r.clone()))
         .collect();
 
-    let reader = HealthLakeReader::new(sdk::healthlake_clients(&config, &regions));
+    let reader = HealthLakeReader::new(monitor_healthlake::clients_per_region(&config, &regions));
     let store = match &args.table {
         Some(table) => Store::DynamoDb(DynamoDbStore::new(
             aws_sdk_dynamodb::Client::new(&config),

@@ -14,8 +14,8 @@
 //! document (the scan's summary) follows once the scan is over.
 
 use crate::output;
-use shared::domain::Alert;
-use shared::ports::{AlertPublisher, PublishError};
+use monitor_core::domain::Alert;
+use monitor_core::ports::{AlertPublisher, PublishError};
 use std::io::Write;
 use std::sync::Mutex;
 
@@ -111,7 +111,7 @@ impl Stdout {
         let text = match self.format {
             Format::Text => output::email(alert),
             Format::Json => {
-                let document = serde_json::to_string(&shared::render::document(alert))
+                let document = serde_json::to_string(&monitor_core::render::document(alert))
                     .map_err(|e| not_printed(alert, &e.to_string()))?;
                 let lead = if state.opened {
                     ",\n    "

@@ -5,8 +5,8 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use libfuzzer_sys::fuzz_target;
-use shared::adapters::dynamodb::{DynamoDbStore, Item};
-use shared::ports::StoreError;
+use monitor_dynamodb::{DynamoDbStore, Item};
+use monitor_core::ports::StoreError;
 use std::sync::LazyLock;
 
 static STORE: LazyLock<DynamoDbStore> = LazyLock::new(|| {
@@ -32,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
             (k, value)
         })
         .collect();
-    match STORE.decode_item(&shared::fixtures::scope(), &item) {
+    match STORE.decode_item(&monitor_core::fixtures::scope(), &item) {
         Ok(_) | Err(StoreError::Corrupt { .. }) => {}
         Err(other) => panic!("an item read as {other}"),
     }

@@ -4,15 +4,15 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use integration_tests::fixtures::{create_snapshot_table, unique};
 use integration_tests::services::{DynamoDbLocal, sdk_config};
-use shared::adapters::dynamodb::DynamoDbStore;
-use shared::adapters::memory::{MemoryPublisher, MemoryReader};
-use shared::domain::{
+use monitor_core::domain::{
     Alert, AlertPolicy, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
     Observation, Record, Region, Scope, Transition,
 };
-use shared::fixtures::{observation, scope};
-use shared::monitor::{Monitor, Settings, Tick};
-use shared::ports::{SnapshotStore, StoreError};
+use monitor_core::fixtures::{observation, scope};
+use monitor_core::memory::{MemoryPublisher, MemoryReader};
+use monitor_core::monitor::{Monitor, Settings, Tick};
+use monitor_core::ports::{SnapshotStore, StoreError};
+use monitor_dynamodb::DynamoDbStore;
 
 fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap() + Duration::minutes(minute)
@@ -252,17 +252,22 @@ async fn a_record_owing_all_it_can_fits_in_a_dynamodb_item() {
     };
     let decision = AlertPolicy::default().classify(&t).unwrap();
     let mut r = record(failed, 1);
-    for n in 0..(shared::domain::MAX_PENDING + shared::domain::MAX_UNDELIVERABLE + 5) as u64 {
+    for n in
+        0..(monitor_core::domain::MAX_PENDING + monitor_core::domain::MAX_UNDELIVERABLE + 5) as u64
+    {
         r.owe(Alert::new(&scope(), &t, decision, n, at(1)), at(1));
     }
     for p in &mut r.pending {
         p.attempts = 7;
-        p.last_error = Some(shared::domain::snapshot::bounded_reason(
+        p.last_error = Some(monitor_core::domain::snapshot::bounded_reason(
             &"🩺".repeat(10_000),
         ));
     }
-    assert_eq!(r.pending.len(), shared::domain::MAX_PENDING);
-    assert_eq!(r.undeliverable.len(), shared::domain::MAX_UNDELIVERABLE);
+    assert_eq!(r.pending.len(), monitor_core::domain::MAX_PENDING);
+    assert_eq!(
+        r.undeliverable.len(),
+        monitor_core::domain::MAX_UNDELIVERABLE
+    );
     store.put(&scope(), &r, None).await.unwrap();
     let loaded = store.load(&scope()).await.unwrap();
     assert_eq!(loaded.records[&r.observation.id], r);

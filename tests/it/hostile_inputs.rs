@@ -7,15 +7,14 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use integration_tests::services::sdk_config;
+use monitor_core::domain::{DatastoreStatus, ErrorCategory, ErrorCause, Observation};
+use monitor_core::fixtures::{observation, scope};
+use monitor_core::memory::{MemoryPublisher, MemoryReader, MemoryStore};
+use monitor_core::monitor::{Monitor, Settings, Tick};
+use monitor_core::ports::StoreError;
+use monitor_core::render;
+use monitor_dynamodb::{DynamoDbStore, Item};
 use serde_json::{Value, json};
-use shared::adapters::dynamodb::{DynamoDbStore, Item};
-use shared::adapters::memory::{MemoryPublisher, MemoryReader, MemoryStore};
-use shared::adapters::sns;
-use shared::domain::{DatastoreStatus, ErrorCategory, ErrorCause, Observation};
-use shared::fixtures::{observation, scope};
-use shared::monitor::{Monitor, Settings, Tick};
-use shared::ports::StoreError;
-use shared::render;
 use slack_notifier::decode::{self, Notification};
 
 /// A marker placed in hostile inputs: an error that repeats it quotes its input.
@@ -302,7 +301,7 @@ async fn the_oddest_data_stores_alert_within_snss_limits() {
     let sent = publisher.sent();
     assert_eq!(sent.len(), stores.len(), "each odd store alerts: {sent:#?}");
     for alert in &sent {
-        let message = sns::message(alert).expect("every alert encodes");
+        let message = monitor_sns::message(alert).expect("every alert encodes");
         assert!(
             message.len() < 256 * 1024,
             "{}: {} bytes",
@@ -315,7 +314,7 @@ async fn the_oddest_data_stores_alert_within_snss_limits() {
             "{subject:?}"
         );
         assert!(!subject.chars().any(char::is_control), "{subject:?}");
-        for (name, value) in sns::attributes(alert) {
+        for (name, value) in monitor_sns::attributes(alert) {
             assert!(
                 !value.trim().is_empty(),
                 "{}: attribute {name} is empty",

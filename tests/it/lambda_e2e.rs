@@ -19,8 +19,8 @@ use integration_tests::services::{
     DynamoDbLocal, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config,
     workspace_binary,
 };
+use monitor_core::render::{AlertDocument, DOCUMENT_SCHEMA};
 use serde_json::{Value, json};
-use shared::render::{AlertDocument, DOCUMENT_SCHEMA};
 use tokio::time::{Instant, sleep};
 
 /// The binary target, which is also the function name the Runtime API routes.

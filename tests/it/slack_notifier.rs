@@ -30,12 +30,12 @@ use integration_tests::services::{
     FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config, workspace_binary,
     workspace_root,
 };
-use serde_json::{Value, json};
-use shared::domain::{
+use monitor_core::domain::{
     AccountId, Alert, AlertPolicy, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
     Observation, Region, Scope, Transition,
 };
-use shared::render;
+use monitor_core::render;
+use serde_json::{Value, json};
 use slack_notifier::blocks;
 
 /// The function name: a binary target of the workspace, so the Runtime API
@@ -112,7 +112,7 @@ fn failure(name: &str, status: DatastoreStatus, cause: ErrorCause) -> Alert {
 /// What SNS hands a Lambda subscriber for `alert`: the `lambda` key of the
 /// message the status monitor publishes.
 fn lambda_message(alert: &Alert) -> anyhow::Result<String> {
-    let structured: Value = serde_json::from_str(&shared::adapters::sns::message(alert)?)?;
+    let structured: Value = serde_json::from_str(&monitor_sns::message(alert)?)?;
     structured["lambda"]
         .as_str()
         .map(str::to_owned)

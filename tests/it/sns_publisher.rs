@@ -3,12 +3,14 @@
 use chrono::Utc;
 use integration_tests::fixtures::{create_topic, receive_envelopes, subscribe_queue};
 use integration_tests::services::{Moto, sdk_config};
+use monitor_core::domain::{
+    Alert, AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Transition,
+};
+use monitor_core::fixtures::{observation, scope};
+use monitor_core::ports::AlertPublisher;
+use monitor_core::render::{self, AlertDocument};
+use monitor_sns::SnsPublisher;
 use serde_json::Value;
-use shared::adapters::sns::SnsPublisher;
-use shared::domain::{Alert, AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Transition};
-use shared::fixtures::{observation, scope};
-use shared::ports::AlertPublisher;
-use shared::render::{self, AlertDocument};
 use std::time::Duration;
 
 fn alert(n: u32, from: DatastoreStatus, to: DatastoreStatus, cause: Option<ErrorCause>) -> Alert {

@@ -6,17 +6,17 @@
 //! alarm in the console, and its ARN. `text` is the fallback Slack shows in
 //! notifications and to clients that cannot draw blocks.
 //!
-//! Every text from data goes through [`text::fit`](crate::text::fit): escaped,
+//! Every text from data goes through [`text::fit`](monitor_core::text::fit): escaped,
 //! its control characters shown, and cut to Slack's limit on a character
 //! boundary, never inside an escape (Slack refuses a message whose texts
 //! exceed its limits).
 
 use crate::alarm::Alarm;
-use crate::text::Part::{self, Data, Layout};
-use crate::text::fit;
 use chrono::SecondsFormat;
+use monitor_core::render::{self, AlertDocument};
+use monitor_core::text::Part::{self, Data, Layout};
+use monitor_core::text::fit;
 use serde::Serialize;
-use shared::render::{self, AlertDocument};
 
 /// A header block's `plain_text`.
 pub const HEADER_MAX_CHARS: usize = 150;
@@ -271,18 +271,18 @@ fn mrkdwn(parts: &[Part<'_>], max: usize) -> Text {
 mod tests {
     use super::*;
     use chrono::TimeZone;
-    use proptest::prelude::*;
-    use serde_json::Value;
-    use shared::domain::{
+    use monitor_core::domain::{
         AlertPolicy, Change, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Scope,
         Transition,
     };
+    use proptest::prelude::*;
+    use serde_json::Value;
 
     const MESSAGE: &str = "The KMS key arn:aws:kms:us-east-1:123456789012:key/1234 is not accessible \
                            & grants <denied> for the HealthLake service principal.";
 
     fn observation(status: DatastoreStatus) -> Observation {
-        let mut o = shared::fixtures::observation("0123456789abcdef0123456789abcdef", status);
+        let mut o = monitor_core::fixtures::observation("0123456789abcdef0123456789abcdef", status);
         o.name = "patients-prod".into();
         o.endpoint = String::new();
         o
@@ -300,7 +300,7 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 26, 9, 30, 0)
             .single()
             .unwrap();
-        render::document(&shared::domain::Alert::new(
+        render::document(&monitor_core::domain::Alert::new(
             &scope,
             &transition,
             decision,

@@ -13,9 +13,9 @@
 
 use crate::alarm::Alarm;
 use aws_lambda_events::sns::SnsEvent;
+use monitor_core::render::{AlertDocument, DOCUMENT_SCHEMA};
 use serde_json::error::Category;
 use serde_json::{Map, Value};
-use shared::render::{AlertDocument, DOCUMENT_SCHEMA};
 
 /// What a record's message is.
 #[derive(Debug, Clone, PartialEq)]

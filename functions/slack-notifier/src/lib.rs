@@ -8,7 +8,6 @@ pub mod blocks;
 pub mod config;
 pub mod decode;
 pub mod secret;
-pub mod text;
 pub mod webhook;
 
 use lambda_runtime::Diagnostic;

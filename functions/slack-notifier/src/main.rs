@@ -5,7 +5,7 @@
 mod handler;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::adapters::sdk::{self, Timeouts};
+use monitor_aws::{self as sdk, Timeouts};
 use slack_notifier::config::Config;
 use slack_notifier::secret;
 use slack_notifier::webhook::SlackWebhook;

@@ -9,8 +9,8 @@
 //! from them.
 
 use crate::secret::WebhookUrl;
-use crate::text::cut;
 use chrono::{DateTime, Utc};
+use monitor_core::text::cut;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde::Serialize;

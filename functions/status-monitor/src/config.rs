@@ -1,9 +1,9 @@
 //! The function's settings, read once at cold start.
 
 use chrono::Duration;
-use shared::domain::{AccountId, AlertPolicy, Region};
-use shared::metrics::DEFAULT_NAMESPACE;
-use shared::monitor::Settings;
+use monitor_core::domain::{AccountId, AlertPolicy, Region};
+use monitor_core::metrics::DEFAULT_NAMESPACE;
+use monitor_core::monitor::Settings;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
@@ -100,7 +100,7 @@ impl Config {
         };
 
         let policy_error =
-            |name: &'static str| move |e: shared::domain::PolicyError| bad(name, e.problem);
+            |name: &'static str| move |e: monitor_core::domain::PolicyError| bad(name, e.problem);
         let defaults = AlertPolicy::default();
         let statuses = |name: &'static str, default| match get(name) {
             Some(v) => AlertPolicy::parse_statuses(name, &v).map_err(policy_error(name)),

@@ -2,10 +2,10 @@
 
 use crate::App;
 use lambda_runtime::{Error, LambdaEvent};
+use monitor_core::domain::{AccountId, Scope};
+use monitor_core::metrics::emf_records;
+use monitor_core::monitor::Tick;
 use serde_json::Value;
-use shared::domain::{AccountId, Scope};
-use shared::metrics::emf_records;
-use shared::monitor::Tick;
 use tracing::{error, info};
 
 /// Handles an EventBridge Scheduler or rule event. The payload only triggers

@@ -6,13 +6,13 @@ mod handler;
 
 use config::Config;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use monitor_aws::{self as sdk, Timeouts};
+use monitor_core::domain::{AccountId, Region};
+use monitor_core::monitor::{Monitor, Settings};
+use monitor_dynamodb::DynamoDbStore;
+use monitor_healthlake::HealthLakeReader;
+use monitor_sns::SnsPublisher;
 use serde_json::Value;
-use shared::adapters::dynamodb::DynamoDbStore;
-use shared::adapters::healthlake::HealthLakeReader;
-use shared::adapters::sdk::{self, Timeouts};
-use shared::adapters::sns::SnsPublisher;
-use shared::domain::{AccountId, Region};
-use shared::monitor::{Monitor, Settings};
 
 pub struct App {
     pub monitor: Monitor<HealthLakeReader, DynamoDbStore, SnsPublisher>,
@@ -30,7 +30,10 @@ async fn main() -> Result<(), Error> {
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let aws = sdk::load(Timeouts::LAMBDA).await;
     let monitor = Monitor::new(
-        HealthLakeReader::new(sdk::healthlake_clients(&aws, &config.regions)),
+        HealthLakeReader::new(monitor_healthlake::clients_per_region(
+            &aws,
+            &config.regions,
+        )),
         DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name)
             .with_retention(config.vanished_retention),
         SnsPublisher::new(aws_sdk_sns::Client::new(&aws), &config.topic_arn),

@@ -5,7 +5,7 @@
 //!    with long, Unicode and control-character ErrorCauses, recoveries,
 //!    updates, deletions in trouble, unknown statuses, deletions) in several
 //!    regions, and asks the [model](model::Model) which alerts the change owes;
-//! 2. runs a few faulty ticks of [`shared::monitor::Monitor`] with the SDK
+//! 2. runs a few faulty ticks of [`monitor_core::monitor::Monitor`] with the SDK
 //!    adapters: HealthLake throttles, fails and hangs (the emulator's faults),
 //!    DynamoDB and SNS answer errors, throttles, timeouts, resets and lost
 //!    answers ([`FaultProxy`] in front of DynamoDB Local and moto), two ticks
@@ -39,13 +39,12 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use chrono::{DateTime, Utc};
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use monitor_core::domain::{AccountId, Alert, Observation, Region, Scope};
+use monitor_core::monitor::{Settings, Tick};
+use monitor_core::ports::SnapshotStore;
+use monitor_core::render::AlertDocument;
+use monitor_dynamodb::DynamoDbStore;
 use serde_json::Value;
-use shared::adapters::dynamodb::DynamoDbStore;
-use shared::adapters::sdk;
-use shared::domain::{AccountId, Alert, Observation, Region, Scope};
-use shared::monitor::{Settings, Tick};
-use shared::ports::SnapshotStore;
-use shared::render::AlertDocument;
 
 use crate::fault_proxy::{FaultKind, FaultProxy, Rates};
 use crate::fixtures::{create_snapshot_table, create_topic, subscribe_queue, unique};
@@ -344,11 +343,17 @@ impl Harness {
             .collect();
         let world = World::new(
             &emulator.url(),
-            sdk::healthlake_clients(&sdk_config(&emulator.url(), "us-east-1"), &regions),
+            monitor_healthlake::clients_per_region(
+                &sdk_config(&emulator.url(), "us-east-1"),
+                &regions,
+            ),
             scopes.clone(),
         )?;
         let clients = Clients {
-            healthlake: sdk::healthlake_clients(&monitor_config(&emulator.url()), &regions),
+            healthlake: monitor_healthlake::clients_per_region(
+                &monitor_config(&emulator.url()),
+                &regions,
+            ),
             dynamodb: aws_sdk_dynamodb::Client::new(&monitor_config(&dynamodb_proxy.endpoint())),
             table: table.clone(),
             sns: aws_sdk_sns::Client::new(&monitor_config(&sns_proxy.endpoint())),
@@ -652,16 +657,16 @@ mod tests {
 
     #[test]
     fn reads_the_alert_id_of_a_publish_request() {
-        use shared::domain::{DatastoreStatus, Reason, Severity, Transition};
-        let current = shared::fixtures::observation("a", DatastoreStatus::CreateFailed);
+        use monitor_core::domain::{DatastoreStatus, Reason, Severity, Transition};
+        let current = monitor_core::fixtures::observation("a", DatastoreStatus::CreateFailed);
         let alert = Alert::new(
-            &shared::fixtures::scope(),
+            &monitor_core::fixtures::scope(),
             &Transition::Appeared { current },
             (Severity::Critical, Reason::Failure),
             3,
             Utc::now(),
         );
-        let message = shared::adapters::sns::message(&alert).unwrap();
+        let message = monitor_sns::message(&alert).unwrap();
         let body: String = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("Action", "Publish")
             .append_pair("Message", &message)

@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use shared::domain::{
+use monitor_core::domain::{
     Alert, AlertPolicy, DatastoreId, Observation, Region, Scope, View, diff, view_of,
 };
 
@@ -77,7 +77,7 @@ fn same_transition(expected: &Alert, delivered: &Alert) -> bool {
 
 /// One line about an alert for a report: id, store, change and statuses.
 pub fn describe(alert: &Alert) -> String {
-    let status = |s: &Option<shared::domain::DatastoreStatus>| {
+    let status = |s: &Option<monitor_core::domain::DatastoreStatus>| {
         s.as_ref()
             .map_or("(none)".to_owned(), |s| s.as_str().to_owned())
     };
@@ -217,8 +217,8 @@ pub fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared::domain::{DatastoreStatus, ErrorCategory, ErrorCause};
-    use shared::fixtures::{observation, scope};
+    use monitor_core::domain::{DatastoreStatus, ErrorCategory, ErrorCause};
+    use monitor_core::fixtures::{observation, scope};
 
     fn listing(stores: Vec<Observation>) -> BTreeMap<Scope, Vec<Observation>> {
         [(scope(), stores)].into_iter().collect()

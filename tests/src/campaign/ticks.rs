@@ -10,12 +10,12 @@ use futures::FutureExt as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use shared::adapters::dynamodb::DynamoDbStore;
-use shared::adapters::healthlake::HealthLakeReader;
-use shared::adapters::sns::SnsPublisher;
-use shared::domain::{Alert, DatastoreId, Record, Region, Scope, Snapshot};
-use shared::monitor::{Monitor, Settings, Tick};
-use shared::ports::{AlertPublisher, PublishError, SnapshotStore, StoreError};
+use monitor_core::domain::{Alert, DatastoreId, Record, Region, Scope, Snapshot};
+use monitor_core::monitor::{Monitor, Settings, Tick};
+use monitor_core::ports::{AlertPublisher, PublishError, SnapshotStore, StoreError};
+use monitor_dynamodb::DynamoDbStore;
+use monitor_healthlake::HealthLakeReader;
+use monitor_sns::SnsPublisher;
 use tokio::sync::Notify;
 
 /// Where a tick is killed: at its n-th publish (counting from 0), before the

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use aws_sdk_healthlake::types::{FhirVersion, Tag};
+use monitor_core::domain::{DatastoreStatus, Observation, Region, Scope};
+use monitor_core::ports::DatastoreReader;
+use monitor_healthlake::HealthLakeReader;
 use serde_json::{Value, json};
-use shared::adapters::healthlake::HealthLakeReader;
-use shared::domain::{DatastoreStatus, Observation, Region, Scope};
-use shared::ports::DatastoreReader;
 
 use super::rng::Rng;
 

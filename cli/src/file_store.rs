@@ -11,13 +11,13 @@
 //! file. The lock file is left in place: deleting it would let a third scan
 //! lock a new file while a second still waits on the old one.
 
-use crate::domain::{Record, Scope, Snapshot};
-use crate::ports::{SnapshotStore, StoreError};
+use monitor_core::domain::{Record, Scope, Snapshot};
+use monitor_core::ports::{SnapshotStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -79,10 +79,6 @@ impl FileSnapshotStore {
         }
         store.lock = Some(file);
         Ok(store)
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Whether this store holds the lock between processes ([`Self::open_locked`]).
@@ -183,9 +179,9 @@ impl SnapshotStore for FileSnapshotStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::DatastoreStatus;
-    use crate::fixtures::{observation, scope};
     use chrono::{DateTime, Utc};
+    use monitor_core::domain::DatastoreStatus;
+    use monitor_core::fixtures::{observation, scope};
 
     fn record(version: u64) -> Record {
         Record::new(
@@ -198,10 +194,11 @@ mod tests {
     #[tokio::test]
     async fn a_missing_file_is_an_empty_snapshot_and_writes_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileSnapshotStore::new(dir.path().join("nested/snapshot.json"));
+        let path = dir.path().join("nested/snapshot.json");
+        let store = FileSnapshotStore::new(&path);
         assert!(store.load(&scope()).await.unwrap().records.is_empty());
         store.put(&scope(), &record(1), None).await.unwrap();
-        let again = FileSnapshotStore::new(store.path());
+        let again = FileSnapshotStore::new(&path);
         let loaded = again.load(&scope()).await.unwrap();
         assert_eq!(
             loaded.records.values().collect::<Vec<_>>(),

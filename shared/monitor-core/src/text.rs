@@ -1,4 +1,4 @@
-//! Text from data, made safe for Slack and cut to Block Kit's limits.
+//! Text from data made safe to show, cut to a limit; and errors as one line.
 //!
 //! Slack reads `&`, `<` and `>` as markup in every text it draws, the fallback
 //! `text` and `plain_text` included: `<!channel>` notifies a whole channel, and
@@ -80,6 +80,22 @@ pub fn fit(parts: &[Part<'_>], max: usize) -> String {
 /// `text` cut to at most `max` characters, written as it is.
 pub fn cut(text: &str, max: usize) -> String {
     fit(&[Part::Layout(text)], max)
+}
+
+/// An error and its causes on one line, `outer: cause: root cause`; a cause
+/// whose text its parent already ends with is said once.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 #[cfg(test)]

@@ -7,13 +7,13 @@
 //! Message attributes carry severity, status, error category, region and
 //! account for subscription filter policies.
 
-use crate::domain::Alert;
-use crate::ports::{AlertPublisher, PublishError, PublishErrorKind};
-use crate::render;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
+use monitor_core::domain::Alert;
+use monitor_core::ports::{AlertPublisher, PublishError, PublishErrorKind};
+use monitor_core::render;
 use tracing::instrument;
 
 pub struct SnsPublisher {
@@ -110,7 +110,7 @@ impl AlertPublisher for SnsPublisher {
         request.send().await.map(|_| ()).map_err(|e| PublishError {
             alert_id: alert.id.clone(),
             kind: kind_of(&e),
-            message: super::describe(&e),
+            message: monitor_aws::error_text(&e),
         })
     }
 }
@@ -118,13 +118,13 @@ impl AlertPublisher for SnsPublisher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::testing::observation;
-    use crate::domain::{
-        AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Scope, Transition,
-    };
     use aws_smithy_runtime_api::http::{Response, StatusCode};
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
+    use monitor_core::domain::{
+        AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Scope, Transition,
+    };
+    use monitor_core::fixtures::observation;
 
     #[test]
     fn no_attribute_is_ever_empty() {

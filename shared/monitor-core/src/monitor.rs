@@ -458,9 +458,9 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::adapters::memory::{MemoryPublisher, MemoryReader, MemoryStore};
     use crate::domain::testing::observation;
     use crate::domain::{DatastoreStatus, ErrorCategory, ErrorCause, Reason, Severity};
+    use crate::memory::{MemoryPublisher, MemoryReader, MemoryStore};
     use DatastoreStatus::*;
 
     struct Fixture {

@@ -1,14 +1,14 @@
 //! Lists data stores with aws-sdk-healthlake, one client per region.
 
-use crate::domain::{
-    DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Region, Scope, Unreadable,
-};
-use crate::ports::{DatastoreReader, Listing, ReadError, ReadErrorKind};
 use aws_sdk_healthlake::Client;
 use aws_sdk_healthlake::error::SdkError;
 use aws_sdk_healthlake::operation::list_fhir_datastores::ListFHIRDatastoresError;
 use aws_sdk_healthlake::types::DatastoreProperties;
 use chrono::{DateTime, Utc};
+use monitor_core::domain::{
+    DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Region, Scope, Unreadable,
+};
+use monitor_core::ports::{DatastoreReader, Listing, ReadError, ReadErrorKind};
 use std::collections::{BTreeMap, HashSet};
 use tracing::instrument;
 
@@ -98,7 +98,7 @@ fn read_error(scope: &Scope, error: SdkError<ListFHIRDatastoresError>) -> ReadEr
     ReadError {
         scope: scope.clone(),
         kind,
-        message: super::describe(&error),
+        message: monitor_aws::error_text(&error),
     }
 }
 
@@ -131,10 +131,26 @@ fn observation(scope: &Scope, p: &DatastoreProperties) -> Result<Observation, Un
     })
 }
 
+/// One HealthLake client per region, sharing credentials and settings.
+pub fn clients_per_region(
+    base: &aws_config::SdkConfig,
+    regions: &[Region],
+) -> BTreeMap<Region, Client> {
+    regions
+        .iter()
+        .map(|region| {
+            let config = aws_sdk_healthlake::config::Builder::from(base)
+                .region(aws_sdk_healthlake::config::Region::new(region.to_string()))
+                .build();
+            (region.clone(), Client::from_conf(config))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::AccountId;
+    use monitor_core::domain::AccountId;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

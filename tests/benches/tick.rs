@@ -1,19 +1,19 @@
 //! Speed, memory and call counts of a tick.
 //!
-//! `cargo bench -p shared --features fixtures --bench tick` prints the figures that README.md
+//! `cargo bench -p integration-tests --bench tick` prints the figures that README.md
 //! records. Times are medians over repeated runs on this machine; call and
 //! write counts are exact.
 
 use aws_sdk_healthlake::types::{FhirVersion, Tag};
 use chrono::Utc;
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
-use shared::adapters::healthlake::HealthLakeReader;
-use shared::adapters::memory::{MemoryPublisher, MemoryStore};
-use shared::domain::{
+use monitor_core::domain::{
     AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Transition, diff, view_of,
 };
-use shared::fixtures::{observation, scope};
-use shared::monitor::{Monitor, Settings, Tick};
+use monitor_core::fixtures::{observation, scope};
+use monitor_core::memory::{MemoryPublisher, MemoryStore};
+use monitor_core::monitor::{Monitor, Settings, Tick};
+use monitor_healthlake::HealthLakeReader;
 use std::time::{Duration, Instant};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -67,14 +67,12 @@ fn bench_render() {
     });
     let t = Transition::Changed { previous, current };
     let decision = AlertPolicy::default().classify(&t).expect("alert");
-    let alert = shared::domain::Alert::new(&scope(), &t, decision, 2, Utc::now());
+    let alert = monitor_core::domain::Alert::new(&scope(), &t, decision, 2, Utc::now());
     let rounds = 10_000;
     let started = Instant::now();
     let mut bytes = 0;
     for _ in 0..rounds {
-        bytes += shared::adapters::sns::message(&alert)
-            .expect("message")
-            .len();
+        bytes += monitor_sns::message(&alert).expect("message").len();
     }
     println!(
         "SNS message of one alert (all protocols): {:?} each, {} bytes",

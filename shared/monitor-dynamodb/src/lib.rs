@@ -14,16 +14,16 @@
 //!   ever set aside;
 //! - `expires_at` (N, epoch seconds): the TTL, set only on vanished stores with no alert pending.
 
-use crate::domain::{
-    AccountId, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation,
-    PendingAlert, Record, Region, Scope, Snapshot, UndeliverableAlert, Unreadable,
-};
-use crate::ports::{SnapshotStore, StoreError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
+use monitor_core::domain::{
+    AccountId, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation,
+    PendingAlert, Record, Region, Scope, Snapshot, UndeliverableAlert, Unreadable,
+};
+use monitor_core::ports::{SnapshotStore, StoreError};
 use std::collections::HashMap;
 use tracing::instrument;
 
@@ -213,7 +213,7 @@ impl DynamoDbStore {
         if pk != scope.key() {
             return Err(corrupt(format!("pk {pk:?} is not the scope queried")));
         }
-        let ids = |e: crate::domain::IdError| corrupt(e.to_string());
+        let ids = |e: monitor_core::domain::IdError| corrupt(e.to_string());
         Ok(Record {
             observation: Observation {
                 account: AccountId::parse(scope.account.as_str()).map_err(ids)?,
@@ -243,7 +243,7 @@ fn unavailable<E>(error: &SdkError<E>) -> StoreError
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
-    StoreError::Unavailable(super::describe(error))
+    StoreError::Unavailable(monitor_aws::error_text(error))
 }
 
 impl SnapshotStore for DynamoDbStore {

@@ -1,0 +1,101 @@
+//! What every AWS adapter of the monitor shares: the SDK configuration with
+//! bounded timeouts, and one readable line for an SDK error.
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use std::time::Duration;
+
+/// SDK timeouts. The SDK sets none for operations by default, so a hung
+/// endpoint would hang the caller until its own deadline.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub attempt: Duration,
+    pub operation: Duration,
+}
+
+impl Timeouts {
+    /// Fits inside a Lambda timeout of 60 seconds with room for a retry.
+    pub const LAMBDA: Timeouts = Timeouts {
+        connect: Duration::from_secs(3),
+        attempt: Duration::from_secs(8),
+        operation: Duration::from_secs(20),
+    };
+
+    /// Fails fast for a person at a terminal.
+    pub const INTERACTIVE: Timeouts = Timeouts {
+        connect: Duration::from_secs(2),
+        attempt: Duration::from_secs(5),
+        operation: Duration::from_secs(12),
+    };
+
+    pub fn config(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+}
+
+/// Loads the standard AWS configuration (environment, profile, container or
+/// instance role; `AWS_ENDPOINT_URL_*` overrides), with the given timeouts.
+pub async fn load(timeouts: Timeouts) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(timeouts.config())
+        .load()
+        .await
+}
+
+/// One readable line for an SDK error: the service's code and message, or the
+/// chain of causes of a transport failure. (`SdkError`'s own Display says only
+/// "service error", and its debug form is not for people.)
+pub fn error_text<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    if let SdkError::ServiceError(e) = error {
+        let e = e.err();
+        return match (e.code(), e.message()) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            (Some(code), None) => code.to_owned(),
+            _ => e.to_string(),
+        };
+    }
+    monitor_core::text::error_chain(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_sns::operation::publish::PublishError;
+    use aws_smithy_runtime_api::http::{Response, StatusCode};
+    use aws_smithy_types::body::SdkBody;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    #[test]
+    fn service_errors_read_as_code_and_message() {
+        let meta = ErrorMetadata::builder()
+            .code("NotFound")
+            .message("Topic does not exist")
+            .build();
+        let error: SdkError<PublishError, Response> = SdkError::service_error(
+            PublishError::generic(meta),
+            Response::new(StatusCode::try_from(404).unwrap(), SdkBody::empty()),
+        );
+        assert_eq!(error_text(&error), "NotFound: Topic does not exist");
+    }
+
+    #[test]
+    fn transport_errors_read_as_their_causes() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let error: SdkError<PublishError, Response> = SdkError::timeout_error(io);
+        assert_eq!(
+            error_text(&error),
+            "request has timed out: connection refused"
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! The monitor's core: the domain (no AWS types), the ports it needs, the tick
+//! that runs them, how an alert reads, and in-memory adapters of every port.
+//! The AWS adapters are crates of their own (`monitor-healthlake`,
+//! `monitor-dynamodb`, `monitor-sns`), so a binary links only the SDKs it calls.
+
+pub mod domain;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
+pub mod memory;
+pub mod metrics;
+pub mod monitor;
+pub mod ports;
+pub mod render;
+pub mod text;
