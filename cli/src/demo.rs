@@ -9,7 +9,7 @@ use healthlake_emulator::{EmulatorConfig, RunningEmulator};
 use monitor_aws::Timeouts;
 use monitor_core::domain::{AccountId, DatastoreStatus, Region, Scope};
 use monitor_core::memory::MemoryPublisher;
-use monitor_core::monitor::{Monitor, Settings, Tick};
+use monitor_core::tick::{Monitor, Tick, TickSettings};
 use monitor_healthlake::HealthLakeReader;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -92,7 +92,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         HealthLakeReader::new([(region, healthlake.clone())].into()),
         FileSnapshotStore::new(&snapshot),
         MemoryPublisher::default(),
-        Settings::default(),
+        TickSettings::default(),
     );
     let mut tick_number = 0;
     let mut tick = async |note: &str| -> anyhow::Result<Vec<DatastoreStatus>> {

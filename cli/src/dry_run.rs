@@ -7,7 +7,7 @@
 //! done, while the table or file stays exactly as it was. Paired with a
 //! publisher that only collects, nothing leaves the process.
 
-use monitor_core::domain::{Record, Scope, Snapshot};
+use monitor_core::domain::{Record, Scope, ScopeSnapshot};
 use monitor_core::ports::{SnapshotStore, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -15,7 +15,7 @@ use std::sync::Mutex;
 pub struct ReadOnly<S> {
     inner: S,
     /// Each scope's snapshot as read, with this tick's writes applied.
-    overlay: Mutex<BTreeMap<String, Snapshot>>,
+    overlay: Mutex<BTreeMap<String, ScopeSnapshot>>,
 }
 
 impl<S: SnapshotStore> ReadOnly<S> {
@@ -26,13 +26,13 @@ impl<S: SnapshotStore> ReadOnly<S> {
         }
     }
 
-    fn overlay(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Snapshot>> {
+    fn overlay(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, ScopeSnapshot>> {
         self.overlay
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    async fn snapshot(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+    async fn snapshot(&self, scope: &Scope) -> Result<ScopeSnapshot, StoreError> {
         if let Some(snapshot) = self.overlay().get(&scope.key()) {
             return Ok(snapshot.clone());
         }
@@ -46,7 +46,7 @@ impl<S: SnapshotStore> ReadOnly<S> {
 }
 
 impl<S: SnapshotStore> SnapshotStore for ReadOnly<S> {
-    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+    async fn load(&self, scope: &Scope) -> Result<ScopeSnapshot, StoreError> {
         self.snapshot(scope).await
     }
 
@@ -76,7 +76,7 @@ mod tests {
     use monitor_core::domain::{DatastoreStatus, ErrorCategory, ErrorCause};
     use monitor_core::fixtures::{observation, scope};
     use monitor_core::memory::{MemoryPublisher, MemoryReader, MemoryStore};
-    use monitor_core::monitor::{Monitor, Settings, Tick};
+    use monitor_core::tick::{Monitor, Tick, TickSettings};
 
     #[tokio::test]
     async fn a_dry_tick_runs_the_whole_protocol_and_writes_nothing() {
@@ -97,7 +97,7 @@ mod tests {
                 &reader,
                 ReadOnly::new(&real),
                 &publisher,
-                Settings::default(),
+                TickSettings::default(),
             );
             let tick = Tick {
                 owner: owner.into(),

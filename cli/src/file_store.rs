@@ -11,7 +11,7 @@
 //! file. The lock file is left in place: deleting it would let a third scan
 //! lock a new file while a second still waits on the old one.
 
-use monitor_core::domain::{Record, Scope, Snapshot};
+use monitor_core::domain::{Record, Scope, ScopeSnapshot};
 use monitor_core::ports::{SnapshotStore, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -27,7 +27,7 @@ const FORMAT: &str = "healthlake-monitor/snapshot/v1";
 struct FileContents {
     format: String,
     /// Keyed by `<account>#<region>`.
-    scopes: BTreeMap<String, Snapshot>,
+    scopes: BTreeMap<String, ScopeSnapshot>,
 }
 
 pub struct FileSnapshotStore {
@@ -146,7 +146,7 @@ impl FileSnapshotStore {
 }
 
 impl SnapshotStore for FileSnapshotStore {
-    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+    async fn load(&self, scope: &Scope) -> Result<ScopeSnapshot, StoreError> {
         let _held = self
             .guard
             .lock()

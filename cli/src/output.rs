@@ -9,8 +9,8 @@
 use monitor_core::domain::{
     Alert, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Scope, Transition,
 };
-use monitor_core::monitor::{ScopeReport, TickReport};
 use monitor_core::render;
+use monitor_core::tick::{ScopeReport, TickReport};
 use std::borrow::Cow;
 
 /// Characters a terminal does not show as themselves: C0 and C1 controls,

@@ -11,8 +11,8 @@ use aws_credential_types::provider::ProvideCredentials;
 use monitor_aws::{self as sdk, Timeouts};
 use monitor_core::domain::{AccountId, AlertPolicy, Region, Scope};
 use monitor_core::memory::MemoryPublisher;
-use monitor_core::monitor::{Monitor, Settings, Tick, TickReport};
 use monitor_core::ports::{AlertPublisher, DatastoreReader, SnapshotStore};
+use monitor_core::tick::{Monitor, Tick, TickReport, TickSettings};
 use monitor_dynamodb::DynamoDbStore;
 use monitor_healthlake::HealthLakeReader;
 use monitor_sns::SnsPublisher;
@@ -67,7 +67,7 @@ impl SnapshotStore for Store {
     async fn load(
         &self,
         scope: &Scope,
-    ) -> Result<monitor_core::domain::Snapshot, monitor_core::ports::StoreError> {
+    ) -> Result<monitor_core::domain::ScopeSnapshot, monitor_core::ports::StoreError> {
         match self {
             Self::File(s) => s.load(scope).await,
             Self::DynamoDb(s) => s.load(scope).await,
@@ -280,14 +280,14 @@ async fn scan(
         // Shared with other scans (a table the Lambda also uses, or a dry
         // run beside a real scan): a claim must outlive the longest scan
         // that can hold it.
-        Settings::default()
+        TickSettings::default()
             .claim_ttl
             .max(chrono::Duration::seconds(i64::try_from(args.timeout)?))
     };
-    let settings = Settings {
+    let settings = TickSettings {
         policy,
         claim_ttl,
-        ..Settings::default()
+        ..TickSettings::default()
     };
     let tick = Tick {
         owner: format!(
@@ -353,7 +353,7 @@ async fn run_tick<S: SnapshotStore, P: AlertPublisher>(
     reader: impl DatastoreReader,
     store: S,
     publisher: P,
-    settings: Settings,
+    settings: TickSettings,
     scopes: &[Scope],
     tick: &Tick,
 ) -> TickReport {

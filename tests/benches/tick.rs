@@ -8,11 +8,11 @@ use aws_sdk_healthlake::types::{FhirVersion, Tag};
 use chrono::Utc;
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
 use monitor_core::domain::{
-    AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Transition, diff, view_of,
+    AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Transition, diff, observations_of,
 };
 use monitor_core::fixtures::{observation, scope};
 use monitor_core::memory::{MemoryPublisher, MemoryStore};
-use monitor_core::monitor::{Monitor, Settings, Tick};
+use monitor_core::tick::{Monitor, Tick, TickSettings};
 use monitor_healthlake::HealthLakeReader;
 use std::time::{Duration, Instant};
 
@@ -34,9 +34,10 @@ fn peak_rss_kib() -> String {
 
 fn bench_diff() {
     for n in [1_000, 10_000] {
-        let before =
-            view_of((0..n).map(|i| observation(&format!("{i:x}"), DatastoreStatus::Active)));
-        let after = view_of((0..n).map(|i| {
+        let before = observations_of(
+            (0..n).map(|i| observation(&format!("{i:x}"), DatastoreStatus::Active)),
+        );
+        let after = observations_of((0..n).map(|i| {
             let status = if i % 10 == 0 {
                 DatastoreStatus::CreateFailed
             } else {
@@ -135,7 +136,7 @@ async fn bench_tick(stores: usize) {
         HealthLakeReader::new([(scope().region, client)].into()),
         &store,
         &publisher,
-        Settings::default(),
+        TickSettings::default(),
     );
     let tick = |n: u32| Tick {
         owner: format!("bench-{n}"),

@@ -10,8 +10,8 @@ use monitor_core::domain::{
 };
 use monitor_core::fixtures::{observation, scope};
 use monitor_core::memory::{MemoryPublisher, MemoryReader};
-use monitor_core::monitor::{Monitor, Settings, Tick};
 use monitor_core::ports::{SnapshotStore, StoreError};
+use monitor_core::tick::{Monitor, Tick, TickSettings};
 use monitor_dynamodb::DynamoDbStore;
 
 fn at(minute: i64) -> DateTime<Utc> {
@@ -214,7 +214,7 @@ async fn a_corrupt_item_is_reported_left_as_it_is_and_the_rest_of_its_region_sca
         ],
     );
     let publisher = MemoryPublisher::default();
-    let monitor = Monitor::new(&reader, &store, &publisher, Settings::default());
+    let monitor = Monitor::new(&reader, &store, &publisher, TickSettings::default());
     let tick = Tick {
         owner: "t".into(),
         now: at(20),

@@ -143,7 +143,7 @@ async fn create(client: &Client, name: &str, tags: &[Tag]) -> String {
     output.datastore_id().to_owned()
 }
 
-async fn describe(client: &Client, id: &str) -> DatastoreProperties {
+async fn describe_store(client: &Client, id: &str) -> DatastoreProperties {
     client
         .describe_fhir_datastore()
         .datastore_id(id)
@@ -158,7 +158,7 @@ async fn describe(client: &Client, id: &str) -> DatastoreProperties {
 async fn wait_for(client: &Client, id: &str, status: &str) -> DatastoreProperties {
     let mut seen = Vec::new();
     for _ in 0..200 {
-        let properties = describe(client, id).await;
+        let properties = describe_store(client, id).await;
         let current = properties.datastore_status().as_str().to_owned();
         if current == status {
             return properties;
@@ -218,7 +218,7 @@ async fn a_data_store_goes_from_creating_to_active_then_deleting_to_deleted() {
     assert_eq!(created.datastore_endpoint(), endpoint);
     assert_eq!(created.datastore_status(), &DatastoreStatus::Creating);
 
-    let creating = describe(&client, &id).await;
+    let creating = describe_store(&client, &id).await;
     assert_eq!(creating.datastore_status(), &DatastoreStatus::Creating);
     assert_eq!(creating.datastore_name(), Some("patients"));
     assert_eq!(creating.datastore_arn(), arn);
@@ -247,7 +247,7 @@ async fn a_data_store_goes_from_creating_to_active_then_deleting_to_deleted() {
     assert_eq!(deleted.datastore_endpoint(), endpoint);
     assert_eq!(deleted.datastore_status(), &DatastoreStatus::Deleting);
     assert_eq!(
-        describe(&client, &id).await.datastore_status(),
+        describe_store(&client, &id).await.datastore_status(),
         &DatastoreStatus::Deleting
     );
 
@@ -279,7 +279,10 @@ async fn tags_are_added_listed_and_removed() {
     let emulator = Emulator::start().await;
     let client = emulator.client("us-east-1");
     let id = create(&client, "tagged", &[tag("team", "data")]).await;
-    let arn = describe(&client, &id).await.datastore_arn().to_owned();
+    let arn = describe_store(&client, &id)
+        .await
+        .datastore_arn()
+        .to_owned();
 
     let listed = |tags: &[Tag]| {
         tags.iter()
@@ -732,7 +735,7 @@ async fn the_outcome_tag_makes_a_creation_fail_with_its_error_cause() {
     )
     .await;
     assert_eq!(
-        describe(&client, &id).await.datastore_status(),
+        describe_store(&client, &id).await.datastore_status(),
         &DatastoreStatus::Creating
     );
 
@@ -807,7 +810,7 @@ async fn a_forced_status_unknown_to_the_sdk_reaches_the_client_unchanged_and_sta
     assert_eq!(body["Region"], "us-east-2");
     assert_eq!(body["DatastoreProperties"]["DatastoreStatus"], "ARCHIVED");
 
-    let archived = describe(&client, &id).await;
+    let archived = describe_store(&client, &id).await;
     assert_eq!(
         archived.datastore_status(),
         &DatastoreStatus::from("ARCHIVED")
@@ -827,7 +830,10 @@ async fn a_forced_status_unknown_to_the_sdk_reaches_the_client_unchanged_and_sta
     let clock = create(&client, "clock", &[]).await;
     wait_for(&client, &clock, "ACTIVE").await;
     assert_eq!(
-        describe(&client, &id).await.datastore_status().as_str(),
+        describe_store(&client, &id)
+            .await
+            .datastore_status()
+            .as_str(),
         "ARCHIVED"
     );
     let err = client
@@ -845,7 +851,7 @@ async fn a_forced_status_unknown_to_the_sdk_reaches_the_client_unchanged_and_sta
         )
         .await;
     assert_eq!(status, 200);
-    let updating = describe(&client, &id).await;
+    let updating = describe_store(&client, &id).await;
     assert_eq!(updating.datastore_status(), &DatastoreStatus::Updating);
     assert!(updating.error_cause().is_none());
 
@@ -891,7 +897,10 @@ async fn regions_are_isolated_from_each_other() {
     let two = create(&east_2, "two", &[]).await;
     assert_eq!(ids(&list_all(&east_1, None).await), vec![one.as_str()]);
     assert_eq!(ids(&list_all(&east_2, None).await), vec![two.as_str()]);
-    let two_arn = describe(&east_2, &two).await.datastore_arn().to_owned();
+    let two_arn = describe_store(&east_2, &two)
+        .await
+        .datastore_arn()
+        .to_owned();
     assert!(
         two_arn.starts_with("arn:aws:healthlake:us-east-2:"),
         "{two_arn}"
@@ -923,7 +932,7 @@ async fn calls_are_counted_per_operation_and_region_until_reset() {
     let east_1 = emulator.client("us-east-1");
     let west_2 = emulator.client("us-west-2");
     let id = create(&east_1, "counted", &[]).await;
-    describe(&east_1, &id).await;
+    describe_store(&east_1, &id).await;
     list_all(&east_1, None).await;
     list_all(&west_2, None).await;
     emulator

@@ -10,9 +10,9 @@ use integration_tests::services::sdk_config;
 use monitor_core::domain::{DatastoreStatus, ErrorCategory, ErrorCause, Observation};
 use monitor_core::fixtures::{observation, scope};
 use monitor_core::memory::{MemoryPublisher, MemoryReader, MemoryStore};
-use monitor_core::monitor::{Monitor, Settings, Tick};
 use monitor_core::ports::StoreError;
 use monitor_core::render;
+use monitor_core::tick::{Monitor, Tick, TickSettings};
 use monitor_dynamodb::{DynamoDbStore, Item};
 use serde_json::{Value, json};
 use slack_notifier::decode::{self, Notification};
@@ -291,7 +291,7 @@ async fn the_oddest_data_stores_alert_within_snss_limits() {
     let reader = MemoryReader::default();
     reader.set(&scope(), stores.clone());
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
-    let monitor = Monitor::new(&reader, &store, &publisher, Settings::default());
+    let monitor = Monitor::new(&reader, &store, &publisher, TickSettings::default());
     let tick = Tick {
         owner: "t".into(),
         now: DateTime::<Utc>::UNIX_EPOCH,

@@ -11,7 +11,7 @@ pub const ALLOWED_URL_PREFIXES_VARIABLE: &str = "WEBHOOK_ALLOWED_URL_PREFIXES";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
-pub struct ConfigError {
+pub struct NotifierConfigError {
     pub name: &'static str,
     pub problem: String,
 }
@@ -25,18 +25,20 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, NotifierConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup`, so that tests need not touch the
     /// process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, NotifierConfigError> {
         let name = SECRET_ARN_VARIABLE;
         let secret_arn = lookup(name)
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
-            .ok_or(ConfigError {
+            .ok_or(NotifierConfigError {
                 name,
                 problem: "is required".into(),
             })?;
@@ -48,7 +50,7 @@ impl Config {
             || parts[6].is_empty()
         {
             // The value is not quoted: a webhook URL set here by mistake must not be logged.
-            return Err(ConfigError {
+            return Err(NotifierConfigError {
                 name,
                 problem: "is not a Secrets Manager secret ARN \
                           (arn:<partition>:secretsmanager:<region>:<account>:secret:<name>)"
@@ -56,7 +58,7 @@ impl Config {
             });
         }
         let allowed_urls = match lookup(ALLOWED_URL_PREFIXES_VARIABLE) {
-            Some(list) => AllowedUrls::parse(&list).map_err(|problem| ConfigError {
+            Some(list) => AllowedUrls::parse(&list).map_err(|problem| NotifierConfigError {
                 name: ALLOWED_URL_PREFIXES_VARIABLE,
                 problem,
             })?,
@@ -75,7 +77,7 @@ mod tests {
 
     const ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:slack-webhook-AbCdEf";
 
-    fn config(value: Option<&str>) -> Result<Config, ConfigError> {
+    fn config(value: Option<&str>) -> Result<Config, NotifierConfigError> {
         Config::from_lookup(|name| match name {
             SECRET_ARN_VARIABLE => value.map(str::to_owned),
             ALLOWED_URL_PREFIXES_VARIABLE => None,
@@ -83,7 +85,7 @@ mod tests {
         })
     }
 
-    fn allowing(prefixes: &str) -> Result<Config, ConfigError> {
+    fn allowing(prefixes: &str) -> Result<Config, NotifierConfigError> {
         Config::from_lookup(|name| match name {
             SECRET_ARN_VARIABLE => Some(ARN.to_owned()),
             ALLOWED_URL_PREFIXES_VARIABLE => Some(prefixes.to_owned()),

@@ -51,7 +51,7 @@ const OUR_SCHEMAS: &str = "healthlake-monitor/";
 
 pub fn sns_event(event: Value) -> Result<SnsEvent, EventError> {
     serde_json::from_value(event).map_err(|e| EventError {
-        problem: describe(&e),
+        problem: json_error_text(&e),
     })
 }
 
@@ -73,7 +73,7 @@ pub fn decode(message_id: &str, message: &str) -> Result<Notification, DecodeErr
         Some(DOCUMENT_SCHEMA) => {
             return serde_json::from_str(message)
                 .map(|document| Notification::Alert(Box::new(document)))
-                .map_err(|e| failed(ALERT, describe(&e)));
+                .map_err(|e| failed(ALERT, json_error_text(&e)));
         }
         Some(other) if other.starts_with(OUR_SCHEMAS) => {
             let quotable = other.len() <= 64 && other.chars().all(|c| c.is_ascii_graphic());
@@ -89,7 +89,7 @@ pub fn decode(message_id: &str, message: &str) -> Result<Notification, DecodeErr
     if is_alarm(object) {
         return serde_json::from_str(message)
             .map(|alarm| Notification::Alarm(Box::new(alarm)))
-            .map_err(|e| failed(ALARM, describe(&e)));
+            .map_err(|e| failed(ALARM, json_error_text(&e)));
     }
     Ok(Notification::Foreign(
         "it is neither a healthlake-monitor alert document nor a CloudWatch alarm notification",
@@ -101,7 +101,7 @@ fn is_alarm(object: &Map<String, Value>) -> bool {
     object.contains_key("AlarmName") && object.contains_key("NewStateValue")
 }
 
-fn describe(error: &serde_json::Error) -> String {
+fn json_error_text(error: &serde_json::Error) -> String {
     // A value read from JSON text has a position; one converted from an
     // already parsed value has none (line 0).
     let at = match error.line() {

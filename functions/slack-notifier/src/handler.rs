@@ -1,6 +1,6 @@
 //! One SNS delivery: each record's alert document or alarm, posted to Slack.
 
-use crate::App;
+use crate::SlackNotifier;
 use lambda_runtime::LambdaEvent;
 use serde_json::{Value, json};
 use slack_notifier::decode::{self, Notification};
@@ -11,7 +11,7 @@ use tracing::{info, warn};
 /// fails the invocation (SNS delivers one record per invocation). A message
 /// that is neither an alert nor an alarm is skipped. Logs, and the error the
 /// runtime logs, name the message, the topic, the alert or the alarm only.
-pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, NotifyError> {
+pub async fn handle(app: &SlackNotifier, event: LambdaEvent<Value>) -> Result<Value, NotifyError> {
     let deadline = deadline(&event.context);
     let event = decode::sns_event(event.payload)?;
     let mut posted = Vec::new();

@@ -10,7 +10,7 @@ use slack_notifier::config::Config;
 use slack_notifier::secret;
 use slack_notifier::webhook::SlackWebhook;
 
-pub struct App {
+pub struct SlackNotifier {
     pub webhook: SlackWebhook,
 }
 
@@ -29,7 +29,7 @@ async fn main() -> Result<(), Error> {
     .inspect_err(|e| tracing::error!(error = %e, "unusable webhook secret"))?;
     let webhook = SlackWebhook::new(url)
         .inspect_err(|e| tracing::error!(error = %e, "cannot build the HTTP client"))?;
-    let app = App { webhook };
+    let app = SlackNotifier { webhook };
     let app = &app;
     // The event is read by the handler, so that one that is not from SNS fails
     // with an error naming what is wrong without quoting it.

@@ -3,11 +3,11 @@
 use chrono::Duration;
 use monitor_core::domain::{AccountId, AlertPolicy, Region};
 use monitor_core::metrics::DEFAULT_NAMESPACE;
-use monitor_core::monitor::Settings;
+use monitor_core::tick::TickSettings;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
-pub struct ConfigError {
+pub struct MonitorConfigError {
     pub name: &'static str,
     pub problem: String,
 }
@@ -32,25 +32,27 @@ pub struct Config {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, MonitorConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads the settings through `lookup`, so that tests need not touch the
     /// process environment.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, MonitorConfigError> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
                 .filter(|v| !v.is_empty())
         };
         let required = |name: &'static str| {
-            get(name).ok_or(ConfigError {
+            get(name).ok_or(MonitorConfigError {
                 name,
                 problem: "is required".into(),
             })
         };
-        let bad = |name: &'static str, problem: String| ConfigError { name, problem };
+        let bad = |name: &'static str, problem: String| MonitorConfigError { name, problem };
 
         let table_name = required("TABLE_NAME")?;
         if !(3..=255).contains(&table_name.len())
@@ -119,18 +121,19 @@ impl Config {
         };
 
         // Bounded, so that no value can overflow a time computation.
-        let whole = |name: &'static str, default: i64, max: i64| -> Result<i64, ConfigError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => match v.parse::<i64>() {
-                    Ok(n) if (1..=max).contains(&n) => Ok(n),
-                    _ => Err(bad(
-                        name,
-                        format!("expected a whole number from 1 to {max}, got {v:?}"),
-                    )),
-                },
-            }
-        };
+        let whole =
+            |name: &'static str, default: i64, max: i64| -> Result<i64, MonitorConfigError> {
+                match get(name) {
+                    None => Ok(default),
+                    Some(v) => match v.parse::<i64>() {
+                        Ok(n) if (1..=max).contains(&n) => Ok(n),
+                        _ => Err(bad(
+                            name,
+                            format!("expected a whole number from 1 to {max}, got {v:?}"),
+                        )),
+                    },
+                }
+            };
         Ok(Self {
             table_name,
             topic_arn,
@@ -140,7 +143,7 @@ impl Config {
             vanished_retention: Duration::days(whole("VANISHED_RETENTION_DAYS", 30, 3_650)?),
             max_attempts: whole(
                 "ALERT_MAX_ATTEMPTS",
-                i64::from(Settings::DEFAULT_MAX_ATTEMPTS),
+                i64::from(TickSettings::DEFAULT_MAX_ATTEMPTS),
                 10_000,
             )? as u32,
             metrics_namespace: get("METRICS_NAMESPACE")
@@ -157,7 +160,7 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
-    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn config(vars: &[(&str, &str)]) -> Result<Config, MonitorConfigError> {
         let vars: HashMap<String, String> = vars
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

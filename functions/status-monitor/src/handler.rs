@@ -1,10 +1,10 @@
 //! The scheduled invocation: one tick over every configured region.
 
-use crate::App;
+use crate::StatusMonitor;
 use lambda_runtime::{Error, LambdaEvent};
 use monitor_core::domain::{AccountId, Scope};
 use monitor_core::metrics::emf_records;
-use monitor_core::monitor::Tick;
+use monitor_core::tick::Tick;
 use serde_json::Value;
 use tracing::{error, info};
 
@@ -16,7 +16,7 @@ use tracing::{error, info};
 /// problems (a region not listed, an alert not sent or set aside, an item not
 /// read) succeeds: its problems are logged and counted in the metrics, which
 /// the alarms watch, so the dead-letter queue means exactly "a tick never ran".
-pub async fn handle(app: &App, event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle(app: &StatusMonitor, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     let source = payload
         .get("source")

@@ -1,4 +1,4 @@
-//! The status monitor Lambda: wiring only. Settings and SDK clients are built
+//! The status monitor Lambda: wiring only. Tick settings and SDK clients are built
 //! once per cold start; `handler` runs each scheduled tick.
 
 mod config;
@@ -8,13 +8,13 @@ use config::Config;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use monitor_aws::{self as sdk, Timeouts};
 use monitor_core::domain::{AccountId, Region};
-use monitor_core::monitor::{Monitor, Settings};
+use monitor_core::tick::{Monitor, TickSettings};
 use monitor_dynamodb::DynamoDbStore;
 use monitor_healthlake::HealthLakeReader;
 use monitor_sns::SnsPublisher;
 use serde_json::Value;
 
-pub struct App {
+pub struct StatusMonitor {
     pub monitor: Monitor<HealthLakeReader, DynamoDbStore, SnsPublisher>,
     pub regions: Vec<Region>,
     pub metrics_namespace: String,
@@ -37,14 +37,14 @@ async fn main() -> Result<(), Error> {
         DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), &config.table_name)
             .with_retention(config.vanished_retention),
         SnsPublisher::new(aws_sdk_sns::Client::new(&aws), &config.topic_arn),
-        Settings {
+        TickSettings {
             policy: config.policy,
             claim_ttl: config.claim_ttl,
             max_attempts: config.max_attempts,
-            ..Settings::default()
+            ..TickSettings::default()
         },
     );
-    let app = App {
+    let app = StatusMonitor {
         monitor,
         regions: config.regions,
         metrics_namespace: config.metrics_namespace,

@@ -21,7 +21,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use crate::control::Fault;
-use crate::model::{DatastoreStatus, ErrorCause, Snapshot};
+use crate::model::{DatastoreStatus, ErrorCause, StatusNow};
 use crate::protocol::{ApiError, ErrorCode, Operation, parse_body};
 use crate::state::{Emulator, Inner};
 use crate::wire::DatastoreProperties;
@@ -76,7 +76,7 @@ async fn force_status(
     if request.datastore_status.is_empty() {
         return refuse(ApiError::validation("DatastoreStatus must not be empty"));
     }
-    let snapshot = Snapshot {
+    let status_now = StatusNow {
         status: DatastoreStatus::from_wire(request.datastore_status),
         error_cause: request.error_cause,
     };
@@ -89,13 +89,13 @@ async fn force_status(
     tracing::info!(
         region,
         datastore_id = id,
-        status = snapshot.status.as_str(),
+        status = status_now.status.as_str(),
         "status forced"
     );
-    store.lifecycle.force(snapshot.clone());
+    store.lifecycle.force(status_now.clone());
     ok(ForceStatusResponse {
         region,
-        datastore_properties: store.properties(snapshot),
+        datastore_properties: store.properties(status_now),
     })
 }
 

@@ -70,9 +70,12 @@ fn dispatch(
         Operation::CreateFhirDatastore => {
             protocol::ok(&create(registry, &region, parse_body(body)?, now)?)
         }
-        Operation::DescribeFhirDatastore => {
-            protocol::ok(&describe(registry, &region, parse_body(body)?, now)?)
-        }
+        Operation::DescribeFhirDatastore => protocol::ok(&describe_datastore(
+            registry,
+            &region,
+            parse_body(body)?,
+            now,
+        )?),
         Operation::ListFhirDatastores => {
             protocol::ok(&list(registry, &region, parse_body(body)?, now)?)
         }
@@ -107,21 +110,21 @@ fn create(
     request: CreateFhirDatastoreRequest,
     now: DateTime<Utc>,
 ) -> Result<DatastoreSummary, ApiError> {
-    let (store, snapshot) = registry.create(region, NewDatastore::try_from(request)?, now);
+    let (store, status_now) = registry.create(region, NewDatastore::try_from(request)?, now);
     tracing::info!(region, datastore_id = store.id, "data store created");
-    Ok(store.summary(&snapshot))
+    Ok(store.summary(&status_now))
 }
 
-fn describe(
+fn describe_datastore(
     registry: &Registry,
     region: &str,
     request: DatastoreIdRequest,
     now: DateTime<Utc>,
 ) -> Result<DescribeFhirDatastoreResponse, ApiError> {
     let id = required(request.datastore_id, "datastoreId")?;
-    let (store, snapshot) = registry.get(region, &id, now)?;
+    let (store, status_now) = registry.get(region, &id, now)?;
     Ok(DescribeFhirDatastoreResponse {
-        datastore_properties: store.properties(snapshot),
+        datastore_properties: store.properties(status_now),
     })
 }
 
@@ -142,7 +145,7 @@ fn list(
         datastore_properties_list: page
             .items
             .into_iter()
-            .map(|(store, snapshot)| store.properties(snapshot))
+            .map(|(store, status_now)| store.properties(status_now))
             .collect(),
         next_token: page.next.map(|key| key.encode()),
     })
@@ -155,13 +158,13 @@ fn delete(
     now: DateTime<Utc>,
 ) -> Result<DatastoreSummary, ApiError> {
     let id = required(request.datastore_id, "datastoreId")?;
-    let (store, snapshot) = registry.delete(region, &id, now)?;
+    let (store, status_now) = registry.delete(region, &id, now)?;
     tracing::info!(
         region,
         datastore_id = store.id,
         "data store deletion started"
     );
-    Ok(store.summary(&snapshot))
+    Ok(store.summary(&status_now))
 }
 
 fn tag(

@@ -93,14 +93,14 @@ pub struct ErrorCause {
 
 /// What a client sees of a store's state at one instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub struct StatusNow {
     pub status: DatastoreStatus,
     pub error_cause: Option<ErrorCause>,
 }
 
-impl Snapshot {
-    fn plain(status: DatastoreStatus) -> Snapshot {
-        Snapshot {
+impl StatusNow {
+    fn plain(status: DatastoreStatus) -> StatusNow {
+        StatusNow {
             status,
             error_cause: None,
         }
@@ -112,7 +112,7 @@ pub struct Lifecycle {
     created_at: DateTime<Utc>,
     create_failure: Option<ErrorCause>,
     deletion_started_at: Option<DateTime<Utc>>,
-    forced: Option<Snapshot>,
+    forced: Option<StatusNow>,
 }
 
 impl Lifecycle {
@@ -125,27 +125,27 @@ impl Lifecycle {
         }
     }
 
-    pub fn at(&self, now: DateTime<Utc>, delay: TimeDelta) -> Snapshot {
+    pub fn at(&self, now: DateTime<Utc>, delay: TimeDelta) -> StatusNow {
         if let Some(forced) = &self.forced {
             return forced.clone();
         }
         let settled = |since: DateTime<Utc>| now.signed_duration_since(since) >= delay;
         if let Some(started) = self.deletion_started_at {
-            return Snapshot::plain(if settled(started) {
+            return StatusNow::plain(if settled(started) {
                 DatastoreStatus::Deleted
             } else {
                 DatastoreStatus::Deleting
             });
         }
         if !settled(self.created_at) {
-            return Snapshot::plain(DatastoreStatus::Creating);
+            return StatusNow::plain(DatastoreStatus::Creating);
         }
         match &self.create_failure {
-            Some(cause) => Snapshot {
+            Some(cause) => StatusNow {
                 status: DatastoreStatus::CreateFailed,
                 error_cause: Some(cause.clone()),
             },
-            None => Snapshot::plain(DatastoreStatus::Active),
+            None => StatusNow::plain(DatastoreStatus::Active),
         }
     }
 
@@ -169,8 +169,8 @@ impl Lifecycle {
         Ok(())
     }
 
-    pub fn force(&mut self, snapshot: Snapshot) {
-        self.forced = Some(snapshot);
+    pub fn force(&mut self, status_now: StatusNow) {
+        self.forced = Some(status_now);
     }
 }
 
@@ -233,7 +233,7 @@ fn validate_tag(tag: &Tag) -> Result<(), ApiError> {
 
 /// Configuration a store keeps from its creation and reports on Describe.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
+pub struct StoreSettings {
     pub sse: SseConfiguration,
     pub preload: Option<PreloadDataConfig>,
     pub identity_provider: IdentityProviderConfiguration,
@@ -248,7 +248,7 @@ pub struct NewDatastore {
     pub name: Option<String>,
     pub type_version: String,
     pub client_token: Option<String>,
-    pub settings: Settings,
+    pub settings: StoreSettings,
     pub tags: Tags,
     pub create_failure: Option<ErrorCause>,
 }
@@ -298,7 +298,7 @@ impl TryFrom<CreateFhirDatastoreRequest> for NewDatastore {
             name: request.datastore_name,
             type_version,
             client_token: request.client_token,
-            settings: Settings {
+            settings: StoreSettings {
                 sse: request
                     .sse_configuration
                     .unwrap_or_else(|| SseConfiguration {
@@ -335,7 +335,7 @@ pub struct Datastore {
     pub endpoint: String,
     pub created_at: DateTime<Utc>,
     pub client_token: Option<String>,
-    pub settings: Settings,
+    pub settings: StoreSettings,
     pub tags: Tags,
     pub lifecycle: Lifecycle,
 }
@@ -364,28 +364,28 @@ impl Datastore {
         self.created_at.timestamp_millis()
     }
 
-    pub fn summary(&self, snapshot: &Snapshot) -> DatastoreSummary {
+    pub fn summary(&self, status_now: &StatusNow) -> DatastoreSummary {
         DatastoreSummary {
             datastore_id: self.id.clone(),
             datastore_arn: self.arn.clone(),
-            datastore_status: snapshot.status.as_str().to_owned(),
+            datastore_status: status_now.status.as_str().to_owned(),
             datastore_endpoint: self.endpoint.clone(),
         }
     }
 
-    pub fn properties(&self, snapshot: Snapshot) -> DatastoreProperties {
+    pub fn properties(&self, status_now: StatusNow) -> DatastoreProperties {
         DatastoreProperties {
             datastore_id: self.id.clone(),
             datastore_arn: self.arn.clone(),
             datastore_name: self.name.clone(),
-            datastore_status: snapshot.status.as_str().to_owned(),
+            datastore_status: status_now.status.as_str().to_owned(),
             created_at: self.created_ms() as f64 / 1000.0,
             datastore_type_version: self.type_version.clone(),
             datastore_endpoint: self.endpoint.clone(),
             sse_configuration: Some(self.settings.sse.clone()),
             preload_data_config: self.settings.preload.clone(),
             identity_provider_configuration: Some(self.settings.identity_provider.clone()),
-            error_cause: snapshot.error_cause,
+            error_cause: status_now.error_cause,
             analytics_configuration: self.settings.analytics.clone(),
             nlp_configuration: self.settings.nlp.clone(),
             profile_configuration: self.settings.profile.clone(),
@@ -417,7 +417,7 @@ mod tests {
         assert_eq!(lifecycle.at(at(1), DELAY).status, DatastoreStatus::Creating);
         assert_eq!(
             lifecycle.at(at(2), DELAY),
-            Snapshot::plain(DatastoreStatus::Active)
+            StatusNow::plain(DatastoreStatus::Active)
         );
         assert_eq!(
             lifecycle.at(at(-5), DELAY).status,
@@ -439,11 +439,11 @@ mod tests {
         let lifecycle = Lifecycle::new(at(0), Some(cause()));
         assert_eq!(
             lifecycle.at(at(1), DELAY),
-            Snapshot::plain(DatastoreStatus::Creating)
+            StatusNow::plain(DatastoreStatus::Creating)
         );
         assert_eq!(
             lifecycle.at(at(2), DELAY),
-            Snapshot {
+            StatusNow {
                 status: DatastoreStatus::CreateFailed,
                 error_cause: Some(cause()),
             }
@@ -481,7 +481,7 @@ mod tests {
     #[test]
     fn a_forced_status_stays_until_the_store_is_deleted() {
         let mut lifecycle = Lifecycle::new(at(0), None);
-        let archived = Snapshot {
+        let archived = StatusNow {
             status: DatastoreStatus::from_wire("ARCHIVED".into()),
             error_cause: Some(cause()),
         };
@@ -493,7 +493,7 @@ mod tests {
             Err(DatastoreStatus::Other("ARCHIVED".into()))
         );
 
-        lifecycle.force(Snapshot::plain(DatastoreStatus::Active));
+        lifecycle.force(StatusNow::plain(DatastoreStatus::Active));
         assert_eq!(lifecycle.begin_deletion(at(100), DELAY), Ok(()));
         assert_eq!(
             lifecycle.at(at(101), DELAY).status,
@@ -627,7 +627,7 @@ mod tests {
                 store.id
             )
         );
-        let properties = store.properties(Snapshot::plain(DatastoreStatus::Active));
+        let properties = store.properties(StatusNow::plain(DatastoreStatus::Active));
         assert_eq!(properties.created_at, 1_700_000_000.0);
         assert_eq!(properties.datastore_status, "ACTIVE");
     }

@@ -6,11 +6,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::listing::{Filter, Page, PageRequest, SortKey, paginate};
-use crate::model::{Datastore, NewDatastore, Snapshot};
+use crate::model::{Datastore, NewDatastore, StatusNow};
 use crate::protocol::ApiError;
 
 /// A store and what a client sees of it now.
-pub type View<'a> = (&'a Datastore, Snapshot);
+pub type ListedStore<'a> = (&'a Datastore, StatusNow);
 
 #[derive(Debug)]
 pub struct Registry {
@@ -28,13 +28,18 @@ impl Registry {
         }
     }
 
-    fn snapshot(&self, store: &Datastore, now: DateTime<Utc>) -> Snapshot {
+    fn status_now(&self, store: &Datastore, now: DateTime<Utc>) -> StatusNow {
         store.lifecycle.at(now, self.transition_delay)
     }
 
     /// Creates a store; a client token already used in the region returns the
     /// store it created, so a retried request creates nothing new.
-    pub fn create(&mut self, region: &str, new: NewDatastore, now: DateTime<Utc>) -> View<'_> {
+    pub fn create(
+        &mut self,
+        region: &str,
+        new: NewDatastore,
+        now: DateTime<Utc>,
+    ) -> ListedStore<'_> {
         let delay = self.transition_delay;
         let stores = self.regions.entry(region.to_owned()).or_default();
         let existing = new.client_token.as_ref().and_then(|token| {
@@ -53,11 +58,16 @@ impl Registry {
         (store, store.lifecycle.at(now, delay))
     }
 
-    pub fn get(&self, region: &str, id: &str, now: DateTime<Utc>) -> Result<View<'_>, ApiError> {
+    pub fn get(
+        &self,
+        region: &str,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ListedStore<'_>, ApiError> {
         self.stores(region)
             .iter()
             .find(|store| store.id == id)
-            .map(|store| (store, self.snapshot(store, now)))
+            .map(|store| (store, self.status_now(store, now)))
             .ok_or_else(|| not_found(id))
     }
 
@@ -66,7 +76,7 @@ impl Registry {
         region: &str,
         id: &str,
         now: DateTime<Utc>,
-    ) -> Result<View<'_>, ApiError> {
+    ) -> Result<ListedStore<'_>, ApiError> {
         let delay = self.transition_delay;
         let store = self
             .regions
@@ -82,8 +92,8 @@ impl Registry {
                     status.as_str()
                 ))
             })?;
-        let snapshot = store.lifecycle.at(now, delay);
-        Ok((store, snapshot))
+        let status_now = store.lifecycle.at(now, delay);
+        Ok((store, status_now))
     }
 
     pub fn list(
@@ -92,20 +102,24 @@ impl Registry {
         filter: &Filter,
         page: &PageRequest,
         now: DateTime<Utc>,
-    ) -> Page<View<'_>> {
+    ) -> Page<ListedStore<'_>> {
         let matching = self
             .stores(region)
             .iter()
-            .map(|store| (store, self.snapshot(store, now)))
-            .filter(|(store, snapshot)| {
-                filter.matches(store.name.as_deref(), &snapshot.status, store.created_ms())
+            .map(|store| (store, self.status_now(store, now)))
+            .filter(|(store, status_now)| {
+                filter.matches(
+                    store.name.as_deref(),
+                    &status_now.status,
+                    store.created_ms(),
+                )
             })
-            .map(|(store, snapshot)| {
+            .map(|(store, status_now)| {
                 let key = SortKey {
                     created_ms: store.created_ms(),
                     id: store.id.clone(),
                 };
-                (key, (store, snapshot))
+                (key, (store, status_now))
             })
             .collect();
         paginate(matching, page)
@@ -263,8 +277,8 @@ mod tests {
         let err = registry.delete("us-east-1", &id, at(1000)).unwrap_err();
         assert_eq!(err.code(), ErrorCode::Conflict);
         assert!(err.message().contains("CREATING"), "{err}");
-        let (_, snapshot) = registry.delete("us-east-1", &id, at(2000)).unwrap();
-        assert_eq!(snapshot.status, DatastoreStatus::Deleting);
+        let (_, status_now) = registry.delete("us-east-1", &id, at(2000)).unwrap();
+        assert_eq!(status_now.status, DatastoreStatus::Deleting);
         assert_eq!(
             registry
                 .delete("us-east-1", &id, at(2500))
@@ -295,7 +309,7 @@ mod tests {
             .id
             .clone();
         let everything = PageRequest::parse(None, None).unwrap();
-        let ids = |page: Page<View<'_>>| {
+        let ids = |page: Page<ListedStore<'_>>| {
             page.items
                 .iter()
                 .map(|(store, _)| store.id.clone())

@@ -8,7 +8,7 @@ pub mod domain;
 pub mod fixtures;
 pub mod memory;
 pub mod metrics;
-pub mod monitor;
 pub mod ports;
 pub mod render;
 pub mod text;
+pub mod tick;

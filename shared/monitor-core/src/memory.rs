@@ -1,6 +1,6 @@
 //! In-memory adapters, for domain tests and anything that needs no AWS.
 
-use crate::domain::{Alert, Observation, Record, Scope, Snapshot};
+use crate::domain::{Alert, Observation, Record, Scope, ScopeSnapshot};
 use crate::ports::{
     AlertPublisher, DatastoreReader, Listing, PublishError, PublishErrorKind, ReadError,
     SnapshotStore, StoreError,
@@ -45,7 +45,7 @@ impl DatastoreReader for MemoryReader {
 
 #[derive(Default)]
 pub struct MemoryStore {
-    scopes: Mutex<HashMap<Scope, Snapshot>>,
+    scopes: Mutex<HashMap<Scope, ScopeSnapshot>>,
     writes: Mutex<usize>,
 }
 
@@ -55,7 +55,7 @@ impl MemoryStore {
         *lock(&self.writes)
     }
 
-    pub fn snapshot(&self, scope: &Scope) -> Snapshot {
+    pub fn snapshot(&self, scope: &Scope) -> ScopeSnapshot {
         lock(&self.scopes).get(scope).cloned().unwrap_or_default()
     }
 
@@ -70,7 +70,7 @@ impl MemoryStore {
 }
 
 impl SnapshotStore for MemoryStore {
-    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+    async fn load(&self, scope: &Scope) -> Result<ScopeSnapshot, StoreError> {
         Ok(self.snapshot(scope))
     }
 
@@ -139,7 +139,7 @@ impl<T: DatastoreReader> DatastoreReader for &T {
 }
 
 impl<T: SnapshotStore> SnapshotStore for &T {
-    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+    async fn load(&self, scope: &Scope) -> Result<ScopeSnapshot, StoreError> {
         (**self).load(scope).await
     }
     async fn put(

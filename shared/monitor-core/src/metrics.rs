@@ -5,7 +5,7 @@
 //! `_aws.CloudWatchMetrics` is also a top-level member, with at most 100
 //! metrics per record and 30 dimensions per set.
 
-use crate::monitor::TickReport;
+use crate::tick::TickReport;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -116,7 +116,7 @@ mod tests {
     use super::*;
     use crate::domain::testing::observation;
     use crate::domain::{AccountId, DatastoreStatus, Region, Scope};
-    use crate::monitor::{ScopeReport, TickReport};
+    use crate::tick::{ScopeReport, TickReport};
 
     /// Checks a record against the EMF specification's rules.
     fn assert_valid_emf(record: &Value) {
@@ -177,7 +177,7 @@ mod tests {
                 (scope("us-east-1"), Ok(east)),
                 (
                     scope("us-west-2"),
-                    Err(crate::monitor::ScanError::Read(crate::ports::ReadError {
+                    Err(crate::tick::ScanError::Read(crate::ports::ReadError {
                         scope: scope("us-west-2"),
                         kind: crate::ports::ReadErrorKind::Throttled,
                         message: "Rate exceeded".into(),

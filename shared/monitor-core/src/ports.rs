@@ -1,6 +1,6 @@
 //! The ports of the monitor: one small trait per capability.
 
-use crate::domain::{Alert, Observation, Record, Scope, Snapshot, Unreadable};
+use crate::domain::{Alert, Observation, Record, Scope, ScopeSnapshot, Unreadable};
 use std::future::Future;
 
 /// Why a scope could not be listed.
@@ -59,7 +59,8 @@ pub enum StoreError {
 /// Keeps the snapshot. Writes are per record and conditional on its version,
 /// which is what makes a claim on an alert exclusive.
 pub trait SnapshotStore: Send + Sync {
-    fn load(&self, scope: &Scope) -> impl Future<Output = Result<Snapshot, StoreError>> + Send;
+    fn load(&self, scope: &Scope)
+    -> impl Future<Output = Result<ScopeSnapshot, StoreError>> + Send;
 
     /// Writes `record` if the stored version is `expected` (`None`: no record yet).
     fn put(

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use monitor_core::domain::{
     AccountId, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation,
-    PendingAlert, Record, Region, Scope, Snapshot, UndeliverableAlert, Unreadable,
+    PendingAlert, Record, Region, Scope, ScopeSnapshot, UndeliverableAlert, Unreadable,
 };
 use monitor_core::ports::{SnapshotStore, StoreError};
 use std::collections::HashMap;
@@ -248,8 +248,8 @@ where
 
 impl SnapshotStore for DynamoDbStore {
     #[instrument(skip(self), fields(table = %self.table, scope = %scope))]
-    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
-        let mut snapshot = Snapshot::default();
+    async fn load(&self, scope: &Scope) -> Result<ScopeSnapshot, StoreError> {
+        let mut snapshot = ScopeSnapshot::default();
         let mut start: Option<Item> = None;
         let mut start_keys: Vec<Item> = Vec::new();
         loop {

@@ -5,7 +5,7 @@
 //!    with long, Unicode and control-character ErrorCauses, recoveries,
 //!    updates, deletions in trouble, unknown statuses, deletions) in several
 //!    regions, and asks the [model](model::Model) which alerts the change owes;
-//! 2. runs a few faulty ticks of [`monitor_core::monitor::Monitor`] with the SDK
+//! 2. runs a few faulty ticks of [`monitor_core::tick::Monitor`] with the SDK
 //!    adapters: HealthLake throttles, fails and hangs (the emulator's faults),
 //!    DynamoDB and SNS answer errors, throttles, timeouts, resets and lost
 //!    answers ([`FaultProxy`] in front of DynamoDB Local and moto), two ticks
@@ -40,9 +40,9 @@ use aws_config::timeout::TimeoutConfig;
 use chrono::{DateTime, Utc};
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
 use monitor_core::domain::{AccountId, Alert, Observation, Region, Scope};
-use monitor_core::monitor::{Settings, Tick};
 use monitor_core::ports::SnapshotStore;
 use monitor_core::render::AlertDocument;
+use monitor_core::tick::{Tick, TickSettings};
 use monitor_dynamodb::DynamoDbStore;
 use serde_json::Value;
 
@@ -358,9 +358,9 @@ impl Harness {
             table: table.clone(),
             sns: aws_sdk_sns::Client::new(&monitor_config(&sns_proxy.endpoint())),
             topic_arn,
-            settings: Settings {
+            settings: TickSettings {
                 claim_ttl: CLAIM_TTL,
-                ..Settings::default()
+                ..TickSettings::default()
             },
             scopes,
         };

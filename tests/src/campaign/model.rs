@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use monitor_core::domain::{
-    Alert, AlertPolicy, DatastoreId, Observation, Region, Scope, View, diff, view_of,
+    Alert, AlertPolicy, DatastoreId, Observation, Observations, Region, Scope, diff,
+    observations_of,
 };
 
 /// The alerts one phase owes, from the model's previous view of each scope and
@@ -18,7 +19,7 @@ pub struct Expectation {
 /// The model: the last listing of each scope the monitor was shown.
 #[derive(Debug, Default)]
 pub struct Model {
-    views: BTreeMap<Scope, View>,
+    views: BTreeMap<Scope, Observations>,
     policy: AlertPolicy,
 }
 
@@ -35,7 +36,7 @@ impl Model {
     pub fn advance(&mut self, listings: &BTreeMap<Scope, Vec<Observation>>) -> Expectation {
         let mut expectation = Expectation::default();
         for (scope, observations) in listings {
-            let new = view_of(observations.iter().cloned());
+            let new = observations_of(observations.iter().cloned());
             let old = self.views.remove(scope).unwrap_or_default();
             for transition in diff(&old, &new) {
                 if let Some(decision) = self.policy.classify(&transition) {
@@ -76,7 +77,7 @@ fn same_transition(expected: &Alert, delivered: &Alert) -> bool {
 }
 
 /// One line about an alert for a report: id, store, change and statuses.
-pub fn describe(alert: &Alert) -> String {
+pub fn alert_summary(alert: &Alert) -> String {
     let status = |s: &Option<monitor_core::domain::DatastoreStatus>| {
         s.as_ref()
             .map_or("(none)".to_owned(), |s| s.as_str().to_owned())
@@ -162,12 +163,12 @@ pub fn check(
             }
             Some((_, expected)) => violations.push(format!(
                 "unexpected {}: the transition of that store in this phase was {}",
-                describe(alert),
-                describe(expected)
+                alert_summary(alert),
+                alert_summary(expected)
             )),
             None => violations.push(format!(
                 "unexpected {}: no such transition in this phase",
-                describe(alert)
+                alert_summary(alert)
             )),
         }
         if *count > 1 {
@@ -176,7 +177,7 @@ pub fn check(
                 violations.push(format!(
                     "{} delivered {count} times, with no crash or failure between its \
                      publish and mark-sent",
-                    describe(alert)
+                    alert_summary(alert)
                 ));
             }
         }
@@ -189,7 +190,7 @@ pub fn check(
                 violations.push(format!(
                     "one transition delivered under {} alert ids {ids:?}: {}",
                     ids.len(),
-                    describe(expected)
+                    alert_summary(expected)
                 ));
             }
             None => match set_aside
@@ -201,12 +202,12 @@ pub fn check(
                     tally.lost += 1;
                     violations.push(format!(
                         "set aside as undeliverable without a reason: {}",
-                        describe(expected)
+                        alert_summary(expected)
                     ));
                 }
                 None => {
                     tally.lost += 1;
-                    violations.push(format!("lost: {}", describe(expected)));
+                    violations.push(format!("lost: {}", alert_summary(expected)));
                 }
             },
         }

@@ -10,9 +10,9 @@ use futures::FutureExt as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use monitor_core::domain::{Alert, DatastoreId, Record, Region, Scope, Snapshot};
-use monitor_core::monitor::{Monitor, Settings, Tick};
+use monitor_core::domain::{Alert, DatastoreId, Record, Region, Scope, ScopeSnapshot};
 use monitor_core::ports::{AlertPublisher, PublishError, SnapshotStore, StoreError};
+use monitor_core::tick::{Monitor, Tick, TickSettings};
 use monitor_dynamodb::DynamoDbStore;
 use monitor_healthlake::HealthLakeReader;
 use monitor_sns::SnsPublisher;
@@ -57,7 +57,7 @@ struct Watched {
 }
 
 impl SnapshotStore for Watched {
-    async fn load(&self, scope: &Scope) -> Result<Snapshot, StoreError> {
+    async fn load(&self, scope: &Scope) -> Result<ScopeSnapshot, StoreError> {
         self.inner.load(scope).await
     }
 
@@ -117,7 +117,7 @@ pub struct Clients {
     pub table: String,
     pub sns: aws_sdk_sns::Client,
     pub topic_arn: String,
-    pub settings: Settings,
+    pub settings: TickSettings,
     pub scopes: Vec<Scope>,
 }
 

@@ -5,7 +5,7 @@ use super::observation::Observation;
 use std::collections::BTreeMap;
 
 /// What the monitor last knew of each live data store of a scope.
-pub type View = BTreeMap<DatastoreId, Observation>;
+pub type Observations = BTreeMap<DatastoreId, Observation>;
 
 /// One change to one data store.
 #[expect(
@@ -58,7 +58,7 @@ impl Transition {
 
 /// Builds the view of a list of observations. If a store is listed twice, the
 /// later entry wins.
-pub fn view_of(observations: impl IntoIterator<Item = Observation>) -> View {
+pub fn observations_of(observations: impl IntoIterator<Item = Observation>) -> Observations {
     observations
         .into_iter()
         .map(|o| (o.id.clone(), o))
@@ -66,7 +66,7 @@ pub fn view_of(observations: impl IntoIterator<Item = Observation>) -> View {
 }
 
 /// The transitions that turn `previous` into `current`, ordered by data store id.
-pub fn diff(previous: &View, current: &View) -> Vec<Transition> {
+pub fn diff(previous: &Observations, current: &Observations) -> Vec<Transition> {
     let mut transitions = Vec::new();
     for (id, now) in current {
         match previous.get(id) {
@@ -92,7 +92,7 @@ pub fn diff(previous: &View, current: &View) -> Vec<Transition> {
 }
 
 /// Applies transitions to a view: the inverse of [`diff`] for what the monitor tracks.
-pub fn apply(mut view: View, transitions: &[Transition]) -> View {
+pub fn apply(mut view: Observations, transitions: &[Transition]) -> Observations {
     for transition in transitions {
         match transition {
             Transition::Appeared { current } | Transition::Changed { current, .. } => {
@@ -114,7 +114,7 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeSet;
 
-    fn tracked(view: &View) -> Vec<(String, String, Option<ErrorCause>)> {
+    fn tracked(view: &Observations) -> Vec<(String, String, Option<ErrorCause>)> {
         view.values()
             .map(|o| {
                 (
@@ -128,11 +128,11 @@ mod tests {
 
     #[test]
     fn appeared_changed_vanished() {
-        let before = view_of([
+        let before = observations_of([
             observation("a", DatastoreStatus::Creating),
             observation("b", DatastoreStatus::Active),
         ]);
-        let after = view_of([
+        let after = observations_of([
             observation("a", DatastoreStatus::CreateFailed),
             observation("c", DatastoreStatus::Creating),
         ]);
@@ -152,23 +152,23 @@ mod tests {
 
     #[test]
     fn a_new_error_cause_with_the_same_status_is_a_change() {
-        let before = view_of([observation("a", DatastoreStatus::Deleting)]);
+        let before = observations_of([observation("a", DatastoreStatus::Deleting)]);
         let mut troubled = observation("a", DatastoreStatus::Deleting);
         troubled.error_cause = Some(ErrorCause {
             message: "KMS key is disabled".into(),
             category: ErrorCategory::Retryable,
         });
-        let transitions = diff(&before, &view_of([troubled]));
+        let transitions = diff(&before, &observations_of([troubled]));
         assert_eq!(transitions.len(), 1);
         assert!(matches!(transitions[0], Transition::Changed { .. }));
     }
 
     #[test]
     fn other_fields_are_not_transitions() {
-        let before = view_of([observation("a", DatastoreStatus::Active)]);
+        let before = observations_of([observation("a", DatastoreStatus::Active)]);
         let mut renamed = observation("a", DatastoreStatus::Active);
         renamed.endpoint = "https://elsewhere".into();
-        assert!(diff(&before, &view_of([renamed])).is_empty());
+        assert!(diff(&before, &observations_of([renamed])).is_empty());
     }
 
     fn views() -> impl Strategy<Value = (Vec<Observation>, Vec<Observation>)> {
@@ -182,20 +182,20 @@ mod tests {
     proptest! {
         #[test]
         fn diff_of_a_view_with_itself_is_empty((a, _) in views()) {
-            let view = view_of(a);
+            let view = observations_of(a);
             prop_assert!(diff(&view, &view).is_empty());
         }
 
         #[test]
         fn applying_the_diff_gives_the_new_view((a, b) in views()) {
-            let (old, new) = (view_of(a), view_of(b));
+            let (old, new) = (observations_of(a), observations_of(b));
             let transitions = diff(&old, &new);
             prop_assert_eq!(tracked(&apply(old, &transitions)), tracked(&new));
         }
 
         #[test]
         fn each_changed_store_gives_exactly_one_transition((a, b) in views()) {
-            let (old, new) = (view_of(a), view_of(b));
+            let (old, new) = (observations_of(a), observations_of(b));
             let transitions = diff(&old, &new);
             let ids: Vec<_> = transitions.iter().map(|t| t.id().clone()).collect();
             let unique: BTreeSet<_> = ids.iter().cloned().collect();
@@ -213,7 +213,7 @@ mod tests {
         #[test]
         fn input_order_does_not_matter((a, b) in views(), seed in any::<u64>()) {
             // Unique ids per side, as a listing gives them; then shuffle.
-            let dedup = |v: Vec<Observation>| view_of(v).into_values().collect::<Vec<_>>();
+            let dedup = |v: Vec<Observation>| observations_of(v).into_values().collect::<Vec<_>>();
             let (a, b) = (dedup(a), dedup(b));
             let mut shuffled_a = a.clone();
             let mut shuffled_b = b.clone();
@@ -221,8 +221,8 @@ mod tests {
             shuffled_a.rotate_left((seed % n) as usize);
             shuffled_b.reverse();
             prop_assert_eq!(
-                diff(&view_of(a), &view_of(b)),
-                diff(&view_of(shuffled_a), &view_of(shuffled_b))
+                diff(&observations_of(a), &observations_of(b)),
+                diff(&observations_of(shuffled_a), &observations_of(shuffled_b))
             );
         }
     }

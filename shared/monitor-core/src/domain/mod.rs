@@ -11,12 +11,12 @@ pub mod status;
 pub(crate) mod testing;
 
 pub use alert::{Alert, Change};
-pub use diff::{Transition, View, apply, diff, view_of};
+pub use diff::{Observations, Transition, apply, diff, observations_of};
 pub use ids::{AccountId, DatastoreId, IdError, Region, Scope};
 pub use observation::Observation;
 pub use policy::{AlertPolicy, PolicyError, Reason, Severity};
 pub use snapshot::{
-    Claim, MAX_PENDING, MAX_UNDELIVERABLE, PendingAlert, Record, Snapshot, UndeliverableAlert,
+    Claim, MAX_PENDING, MAX_UNDELIVERABLE, PendingAlert, Record, ScopeSnapshot, UndeliverableAlert,
     Unreadable,
 };
 pub use status::{DatastoreStatus, ErrorCategory, ErrorCause};

@@ -2,7 +2,7 @@
 //! and the alerts it still owes.
 
 use super::alert::Alert;
-use super::diff::View;
+use super::diff::Observations;
 use super::ids::DatastoreId;
 use super::observation::Observation;
 use chrono::{DateTime, Duration, Utc};
@@ -170,14 +170,14 @@ impl Record {
 
 /// Every record of one scope, keyed by data store id.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Snapshot {
+pub struct ScopeSnapshot {
     pub records: BTreeMap<DatastoreId, Record>,
     /// Items under the scope's key that could not be read; never overwritten.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Unreadable>,
 }
 
-impl Snapshot {
+impl ScopeSnapshot {
     /// Stores `record` if the version held is `expected` (`None`: no record yet),
     /// the rule every snapshot store enforces. Returns whether it was stored.
     pub fn put_if_version(&mut self, record: &Record, expected: Option<u64>) -> bool {
@@ -197,7 +197,7 @@ impl Snapshot {
     }
 
     /// The live stores, as the diff compares them.
-    pub fn view(&self) -> View {
+    pub fn view(&self) -> Observations {
         self.records
             .iter()
             .filter(|(_, r)| r.vanished_at.is_none())

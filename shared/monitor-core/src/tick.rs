@@ -9,11 +9,12 @@
 //!
 //! An alert that cannot be sent never holds up the others: a retryable failure
 //! leaves it pending for the next tick, and after a permanent refusal or
-//! [`Settings::max_attempts`] failures it is set aside as undeliverable, kept in
+//! [`TickSettings::max_attempts`] failures it is set aside as undeliverable, kept in
 //! its record with the reason.
 
 use crate::domain::{
-    Alert, AlertPolicy, Claim, Observation, Record, Scope, Transition, Unreadable, diff, view_of,
+    Alert, AlertPolicy, Claim, Observation, Record, Scope, Transition, Unreadable, diff,
+    observations_of,
 };
 use crate::ports::{
     AlertPublisher, DatastoreReader, PublishError, PublishErrorKind, ReadError, SnapshotStore,
@@ -25,7 +26,7 @@ use std::time::Instant;
 use tracing::{info, instrument, warn};
 
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct TickSettings {
     pub policy: AlertPolicy,
     /// How long a claim protects pending alerts from other ticks. Must exceed the
     /// longest time a tick can spend publishing (the function timeout).
@@ -36,12 +37,12 @@ pub struct Settings {
     pub max_attempts: u32,
 }
 
-impl Settings {
-    /// The default of [`Settings::max_attempts`]: four hours of ticks every five minutes.
+impl TickSettings {
+    /// The default of [`TickSettings::max_attempts`]: four hours of ticks every five minutes.
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 48;
 }
 
-impl Default for Settings {
+impl Default for TickSettings {
     fn default() -> Self {
         Self {
             policy: AlertPolicy::default(),
@@ -162,7 +163,7 @@ pub struct Monitor<R, S, P> {
     reader: R,
     store: S,
     publisher: P,
-    settings: Settings,
+    settings: TickSettings,
 }
 
 /// One record's work in a tick.
@@ -213,7 +214,7 @@ pub fn evolve(
 }
 
 impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
-    pub fn new(reader: R, store: S, publisher: P, settings: Settings) -> Self {
+    pub fn new(reader: R, store: S, publisher: P, settings: TickSettings) -> Self {
         Self {
             reader,
             store,
@@ -273,7 +274,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
             .into_iter()
             .filter(|(id, _)| !listed_unreadable(id.as_str()))
             .collect();
-        let current = view_of(
+        let current = observations_of(
             listing
                 .observations
                 .iter()
@@ -486,7 +487,7 @@ mod tests {
                 &self.reader,
                 &self.store,
                 &self.publisher,
-                Settings::default(),
+                TickSettings::default(),
             )
         }
 
@@ -644,7 +645,7 @@ mod tests {
     struct LosesMarkSent<'a>(&'a MemoryStore);
 
     impl SnapshotStore for LosesMarkSent<'_> {
-        async fn load(&self, scope: &Scope) -> Result<crate::domain::Snapshot, StoreError> {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::ScopeSnapshot, StoreError> {
             self.0.load(scope).await
         }
         async fn put(
@@ -668,7 +669,7 @@ mod tests {
             &f.reader,
             LosesMarkSent(&f.store),
             &f.publisher,
-            Settings::default(),
+            TickSettings::default(),
         );
         let tick = Tick {
             owner: "t1".into(),
@@ -699,7 +700,7 @@ mod tests {
     }
 
     impl SnapshotStore for RacingStore<'_> {
-        async fn load(&self, scope: &Scope) -> Result<crate::domain::Snapshot, StoreError> {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::ScopeSnapshot, StoreError> {
             let snapshot = self.inner.load(scope).await;
             self.loaded.wait().await;
             snapshot
@@ -725,7 +726,7 @@ mod tests {
             inner: &f.store,
             loaded: tokio::sync::Barrier::new(2),
         };
-        let monitor = Monitor::new(&f.reader, &racing, &f.publisher, Settings::default());
+        let monitor = Monitor::new(&f.reader, &racing, &f.publisher, TickSettings::default());
         let tick = |owner: &str| Tick {
             owner: owner.into(),
             now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(5),
@@ -759,7 +760,7 @@ mod tests {
     async fn an_alert_sns_refuses_does_not_block_the_later_alerts_of_its_store() {
         let f = Fixture::new();
         let refusing = Refuses("CREATE_FAILED", MemoryPublisher::default());
-        let monitor = Monitor::new(&f.reader, &f.store, &refusing, Settings::default());
+        let monitor = Monitor::new(&f.reader, &f.store, &refusing, TickSettings::default());
         let at = |owner: &str, minutes| Tick {
             owner: owner.into(),
             now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
@@ -798,9 +799,9 @@ mod tests {
             &f.reader,
             &f.store,
             &f.publisher,
-            Settings {
+            TickSettings {
                 max_attempts: 3,
-                ..Settings::default()
+                ..TickSettings::default()
             },
         );
         let scopes = std::slice::from_ref(&f.scope);
@@ -943,7 +944,7 @@ mod tests {
     struct SeesClaims<'a>(&'a MemoryStore, std::sync::Mutex<Vec<Claim>>);
 
     impl SnapshotStore for SeesClaims<'_> {
-        async fn load(&self, scope: &Scope) -> Result<crate::domain::Snapshot, StoreError> {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::ScopeSnapshot, StoreError> {
             self.0.load(scope).await
         }
         async fn put(
@@ -970,7 +971,7 @@ mod tests {
             owner: "t".into(),
             now: start,
         };
-        Monitor::new(&slow, &seen, &f.publisher, Settings::default())
+        Monitor::new(&slow, &seen, &f.publisher, TickSettings::default())
             .tick(std::slice::from_ref(&f.scope), &tick)
             .await;
         let claims = seen.1.lock().unwrap().clone();
