@@ -7,7 +7,7 @@
 # links what an earlier run installed, and a changed pin installs beside it.
 #
 #   .tools/venv          moto server, cargo-lambda, ziglang, cfn-lint, aws-sam-cli,
-#                        jsonschema, sccache (requirements-tools.txt, frozen by
+#                        (requirements-tools.txt, frozen by
 #                        constraints-tools.txt)
 #   .tools/checkov-venv  checkov, apart: it pins a boto3 that aws-sam-cli's
 #                        excludes (requirements-checkov.txt, constraints-checkov.txt)
@@ -18,8 +18,8 @@
 #
 # The cache is $HLM_CACHE_DIR, by default ${XDG_CACHE_HOME:-~/.cache}/healthlake-monitor
 # (set HLM_CACHE_DIR=.tools/cache to keep everything inside the checkout). It also
-# holds pip's download cache and the compiler cache (sccache) that
-# infra/scripts/test.sh uses.
+# holds pip's download cache and the Cargo target directory that
+# infra/scripts/test.sh builds in.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -126,7 +126,7 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx a
 fi
 
 # --- .tools/env.sh ----------------------------------------------------------------
-for bin in moto_server cargo-lambda cfn-lint sam sccache; do
+for bin in moto_server cargo-lambda cfn-lint sam; do
     [ -x "$venv/bin/$bin" ] || die "$venv/bin/$bin missing: delete $venv and rerun"
 done
 [ -x "$checkov_venv/bin/checkov" ] || die "$checkov_venv/bin/checkov missing: delete $checkov_venv and rerun"
@@ -140,7 +140,6 @@ export HLM_CARGO_LAMBDA='$venv/bin/cargo-lambda'
 export HLM_CFN_LINT='$venv/bin/cfn-lint'
 export HLM_SAM='$venv/bin/sam'
 export HLM_CHECKOV='$checkov_venv/bin/checkov'
-export HLM_SCCACHE='$venv/bin/sccache'
 export HLM_CACHE_DIR='$cache'
 # The machines that run the checks reach no AWS endpoint: keep sam from trying.
 export SAM_CLI_TELEMETRY=0

@@ -6,9 +6,10 @@
 # checks with the arm64 deploy build. Local services are started by the tests
 # themselves.
 #
-# Every compilation goes through sccache, whose cache lives beside the tools
-# (setup-tools.sh), so a fresh clone on a machine that built the project once
-# compiles only what changed. Each step's duration is printed at the end.
+# Builds go to one Cargo target directory kept beside the tools (setup-tools.sh),
+# so a fresh clone on a machine that built the project once compiles only the
+# workspace's own crates, not its dependencies. Each step's duration is printed
+# at the end.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -35,16 +36,25 @@ bash infra/scripts/setup-tools.sh
 # shellcheck source=/dev/null
 source .tools/env.sh
 
-# The compiler cache: its own server port, so that a server started elsewhere
-# with another cache folder is never borrowed; incremental builds cannot be
-# cached, and a test run gains nothing from them.
-export RUSTC_WRAPPER="$HLM_SCCACHE"
-export SCCACHE_DIR="$HLM_CACHE_DIR/sccache"
-export SCCACHE_CACHE_SIZE="${SCCACHE_CACHE_SIZE:-20G}"
-export SCCACHE_SERVER_PORT="${SCCACHE_SERVER_PORT:-4231}"
-export SCCACHE_IDLE_TIMEOUT="${SCCACHE_IDLE_TIMEOUT:-120}"
+# The shared target directory (CARGO_TARGET_DIR, when set, is used instead).
+# One run builds in it at a time.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HLM_CACHE_DIR/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+exec 8>"$CARGO_TARGET_DIR/.hlm-run.lock"
+if ! flock -n 8; then
+    echo "another run is using $CARGO_TARGET_DIR; waiting for it" >&2
+    flock 8
+fi
+# Cargo takes a workspace crate as built when its sources are older than its
+# artifacts. After another checkout built here, this checkout's sources may be
+# older than that build, so they are touched once: its own code is compiled.
+checkout_marker="$CARGO_TARGET_DIR/.hlm-checkout"
+if [ "$(cat "$checkout_marker" 2>/dev/null)" != "$root" ]; then
+    git ls-files -z | xargs -0 touch -c --
+    printf '%s\n' "$root" >"$checkout_marker"
+fi
+# Incremental artifacts only grow a shared directory; a test run gains nothing.
 export CARGO_INCREMENTAL=0
-"$RUSTC_WRAPPER" --zero-stats >/dev/null 2>&1 || true
 
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
@@ -53,9 +63,10 @@ step "cargo clippy --workspace --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
 # The integration tests run the functions' and the command's binaries of this
-# build, which `cargo test` alone would not build.
-step "cargo build --workspace --bins"
-cargo build --workspace --bins
+# build, which `cargo test` alone would not build; bins and tests in one build,
+# so that both see the same features.
+step "cargo build --workspace --bins --tests"
+cargo build --workspace --bins --tests
 
 step "cargo test --workspace"
 test_log=.tools/cargo-test.log
@@ -69,7 +80,6 @@ finish_step
 printf '\n==> all checks passed\n'
 printf '%s\n' "${timings[@]}"
 printf '%5ds  total\n' "$SECONDS"
-"$RUSTC_WRAPPER" --show-stats 2>/dev/null | grep -E '^(Compile requests|Cache hits|Cache misses|Non-cacheable calls)' || true
 # One closing line for the whole run: the sum of every cargo test summary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;/) p += $(i-1); if ($(i) ~ /^failed;/) f += $(i-1) } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$test_log"
