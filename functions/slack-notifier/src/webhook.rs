@@ -10,7 +10,7 @@
 
 use crate::secret::WebhookUrl;
 use chrono::{DateTime, Utc};
-use monitor_core::text::cut;
+use monitor_core::text::{cut, error_chain};
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde::Serialize;
@@ -233,29 +233,13 @@ impl SlackWebhook {
 
 /// A reqwest error and its causes, without the URL.
 fn chain(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    error_chain(&error.without_url())
 }
 
-/// The first line of a body, printable and short.
+/// The first line of a body, shown as data is and cut short.
 fn first_line(body: &str) -> String {
     let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let clean: String = line
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cut(&clean, BODY_MAX_CHARS)
+    cut(line.trim(), BODY_MAX_CHARS)
 }
 
 #[cfg(test)]
@@ -377,7 +361,7 @@ mod tests {
     #[test]
     fn an_error_body_is_cut_to_one_short_line() {
         assert_eq!(first_line("\n invalid_payload \nmore"), "invalid_payload");
-        assert_eq!(first_line("a\tb"), "a b");
+        assert_eq!(first_line("a\tb\u{1b}[2J"), "a\\u{9}b\\u{1b}[2J");
         let long = first_line(&"x".repeat(1000));
         assert_eq!(long.chars().count(), BODY_MAX_CHARS);
     }

@@ -69,12 +69,9 @@ pub const MAX_UNDELIVERABLE: usize = 8;
 /// Length of a stored failure reason.
 pub const MAX_REASON_CHARS: usize = 500;
 
-/// A reason cut to [`MAX_REASON_CHARS`] on a character boundary.
+/// A reason as text is shown, cut to [`MAX_REASON_CHARS`].
 pub fn bounded_reason(reason: &str) -> String {
-    match reason.char_indices().nth(MAX_REASON_CHARS) {
-        Some((cut, _)) => format!("{}…", &reason[..cut]),
-        None => reason.to_owned(),
-    }
+    crate::text::cut(reason, MAX_REASON_CHARS)
 }
 
 /// A stored item or listed entry that could not be read. It is reported with
@@ -245,7 +242,8 @@ mod tests {
     fn reasons_are_cut_on_a_character_boundary() {
         let long = "é".repeat(MAX_REASON_CHARS + 10);
         let cut = bounded_reason(&long);
-        assert_eq!(cut.chars().count(), MAX_REASON_CHARS + 1);
+        assert_eq!(cut.chars().count(), MAX_REASON_CHARS);
+        assert!(cut.ends_with("é…"));
         assert_eq!(bounded_reason("short"), "short");
     }
 }
