@@ -84,7 +84,8 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
-        // A region named twice would be scanned twice in one tick.
+        // A tick scans a region named twice only once, but the repeat is
+        // likely a typo for another region: refused, so that it is noticed.
         let mut unique: Vec<Region> = Vec::with_capacity(regions.len());
         for region in regions {
             if unique.contains(&region) {

@@ -33,11 +33,7 @@ pub async fn handle(app: &StatusMonitor, event: LambdaEvent<Value>) -> Result<Va
         Some(account) => account.clone(),
         None => account_of(&context.invoked_function_arn)?,
     };
-    let scopes: Vec<Scope> = app
-        .regions
-        .iter()
-        .map(|r| Scope::new(account.clone(), r.clone()))
-        .collect();
+    let scopes = Scope::per_region(&account, &app.regions);
     let tick = Tick {
         owner: context.request_id.clone(),
         now: chrono::Utc::now(),

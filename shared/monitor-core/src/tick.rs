@@ -235,12 +235,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
     /// scope that fails does not stop the others.
     pub async fn tick(&self, scopes: &[Scope], tick: &Tick) -> TickReport {
         let started = Instant::now();
-        let mut unique: Vec<Scope> = Vec::with_capacity(scopes.len());
-        for scope in scopes {
-            if !unique.contains(scope) {
-                unique.push(scope.clone());
-            }
-        }
+        let unique = Scope::distinct(scopes.iter().cloned());
         let clock = Clock { tick, started };
         let results = futures::future::join_all(unique.iter().map(|s| self.scan(s, &clock))).await;
         TickReport {
