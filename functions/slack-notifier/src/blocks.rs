@@ -127,7 +127,7 @@ pub fn message(document: &AlertDocument) -> Message {
 }
 
 /// The Slack emoji code of an alarm state.
-pub fn state_emoji(state: &str) -> &'static str {
+fn state_emoji(state: &str) -> &'static str {
     match state {
         "ALARM" => ":red_circle:",
         "OK" => ":large_green_circle:",

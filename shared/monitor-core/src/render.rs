@@ -8,13 +8,13 @@ use serde_json::{Value, json};
 
 /// SNS requires a subject of fewer than 100 characters with no line breaks or
 /// control characters.
-pub const MAX_SUBJECT_CHARS: usize = 99;
+const MAX_SUBJECT_CHARS: usize = 99;
 
 /// The schema id of [`AlertDocument`]; bump the version on a breaking change.
 pub const DOCUMENT_SCHEMA: &str = "healthlake-monitor/alert/v1";
 
 /// The status the store left, as a person reads it.
-pub fn previous_status_label(alert: &Alert) -> &str {
+pub(crate) fn previous_status_label(alert: &Alert) -> &str {
     alert
         .previous_status
         .as_ref()
@@ -22,7 +22,7 @@ pub fn previous_status_label(alert: &Alert) -> &str {
 }
 
 /// The status the store is in now, as a person reads it.
-pub fn status_label(alert: &Alert) -> &str {
+pub(crate) fn status_label(alert: &Alert) -> &str {
     match (&alert.status, alert.change) {
         (Some(s), _) => s.as_str(),
         (None, Change::Vanished) => "no longer listed",
@@ -81,7 +81,7 @@ pub fn subject(alert: &Alert) -> String {
 }
 
 /// One line on what to do, for the alert's reason and error category.
-pub fn next_step(alert: &Alert) -> String {
+pub(crate) fn next_step(alert: &Alert) -> String {
     let id = &alert.datastore_id;
     let region = &alert.region;
     let describe =

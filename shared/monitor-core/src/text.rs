@@ -21,7 +21,7 @@
 //! character became.
 
 /// What ends a text that was cut.
-pub const ELLIPSIS: char = '…';
+const ELLIPSIS: char = '…';
 
 /// A piece of a chat text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +123,7 @@ pub fn cut(text: &str, max: usize) -> String {
 
 /// `text` as data is written in chat text: [`visible`], with Slack's markup
 /// characters escaped.
-pub fn chat(text: &str) -> String {
+pub(crate) fn chat(text: &str) -> String {
     fit(&[Part::Data(text)], usize::MAX)
 }
 

@@ -154,7 +154,7 @@ impl TickReport {
     }
 
     /// Whether every scope of the tick was listed and its snapshot read.
-    pub fn all_scanned(&self) -> bool {
+    pub(crate) fn all_scanned(&self) -> bool {
         self.scopes.iter().all(|(_, r)| r.is_ok())
     }
 }
@@ -188,7 +188,7 @@ struct Outcome {
 
 /// The record a transition leaves: the new observation, a bumped version, and
 /// the alert the policy selects added to what it owes. Pure: no I/O.
-pub fn evolve(
+fn evolve(
     policy: &AlertPolicy,
     scope: &Scope,
     old: Option<&Record>,

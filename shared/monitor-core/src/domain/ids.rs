@@ -123,19 +123,6 @@ impl Scope {
     pub fn key(&self) -> String {
         format!("{}#{}", self.account, self.region)
     }
-
-    /// Parses a key written by [`Scope::key`].
-    pub fn parse_key(key: &str) -> Result<Self, IdError> {
-        let (account, region) = key.split_once('#').ok_or_else(|| IdError {
-            kind: "scope key",
-            value: key.to_owned(),
-            expected: "expected <account>#<region>",
-        })?;
-        Ok(Self::new(
-            AccountId::parse(account)?,
-            Region::parse(region)?,
-        ))
-    }
 }
 
 impl fmt::Display for Scope {
@@ -170,14 +157,12 @@ mod tests {
     }
 
     #[test]
-    fn scope_key_round_trips() {
+    fn a_scope_key_is_the_account_and_the_region() {
         let scope = Scope::new(
             AccountId::parse("123456789012").unwrap(),
             Region::parse("eu-west-2").unwrap(),
         );
         assert_eq!(scope.key(), "123456789012#eu-west-2");
-        assert_eq!(Scope::parse_key(&scope.key()).unwrap(), scope);
-        assert!(Scope::parse_key("123456789012").is_err());
     }
 
     #[test]

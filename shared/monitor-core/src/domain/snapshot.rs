@@ -18,7 +18,7 @@ pub struct Claim {
 
 impl Claim {
     /// Whether another tick must still keep its hands off.
-    pub fn is_live(&self, now: DateTime<Utc>, ttl: Duration) -> bool {
+    pub(crate) fn is_live(&self, now: DateTime<Utc>, ttl: Duration) -> bool {
         now < self.at + ttl
     }
 }
@@ -143,7 +143,7 @@ impl Record {
 
     /// Moves an owed alert to the undeliverable list, keeping the newest
     /// [`MAX_UNDELIVERABLE`].
-    pub fn set_aside(&mut self, pending: PendingAlert, reason: &str, now: DateTime<Utc>) {
+    pub(crate) fn set_aside(&mut self, pending: PendingAlert, reason: &str, now: DateTime<Utc>) {
         self.undeliverable.push(UndeliverableAlert {
             alert: pending.alert,
             reason: bounded_reason(reason),
@@ -187,14 +187,14 @@ impl ScopeSnapshot {
     }
 
     /// Whether `id` names an item that could not be read.
-    pub fn is_unreadable(&self, id: &DatastoreId) -> bool {
+    pub(crate) fn is_unreadable(&self, id: &DatastoreId) -> bool {
         self.unreadable
             .iter()
             .any(|u| u.id.as_deref() == Some(id.as_str()))
     }
 
     /// The live stores, as the diff compares them.
-    pub fn view(&self) -> Observations {
+    pub(crate) fn view(&self) -> Observations {
         self.records
             .iter()
             .filter(|(_, r)| r.vanished_at.is_none())
