@@ -5,6 +5,7 @@ use crate::file_store::FileSnapshotStore;
 use crate::output;
 use anyhow::Context;
 use aws_sdk_healthlake::types::{FhirVersion, Tag};
+use healthlake_emulator::outcome::OUTCOME_TAG;
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
 use monitor_aws::Timeouts;
 use monitor_core::domain::{AccountId, DatastoreStatus, Region, Scope};
@@ -16,8 +17,6 @@ use std::time::Duration;
 
 const ACCOUNT: &str = "123456789012";
 const REGION: &str = "us-east-1";
-/// How the emulator is told to fail a creation.
-const OUTCOME_TAG: &str = "emulator:outcome";
 /// Tag values are limited to 256 characters, which bounds the scripted message.
 const FAILURE: &str = "CREATE_FAILED:NON_RETRYABLE_ERROR:Unable to access the customer managed KMS key configured \
      for this data store. Check that the key is enabled and that its key policy allows HealthLake to use it \

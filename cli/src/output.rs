@@ -4,54 +4,13 @@
 //! Names, statuses and error messages come from AWS (or from whoever created the
 //! data store) and reach a terminal: control characters, terminal escape
 //! sequences and bidirectional overrides in them are printed as visible escapes
-//! (`\u{1b}`), never passed through. JSON output is escaped by serde.
+//! (`\u{1b}`, see [`monitor_core::text`]), never passed through. JSON output is
+//! escaped by serde.
 
-use monitor_core::domain::{
-    Alert, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Scope, Transition,
-};
+use monitor_core::domain::{Alert, Observation, Scope, Transition};
 use monitor_core::render;
+use monitor_core::text::{cut, visible};
 use monitor_core::tick::{ScopeReport, TickReport};
-use std::borrow::Cow;
-
-/// Characters a terminal does not show as themselves: C0 and C1 controls,
-/// DEL, and the invisible formatting characters that reorder or hide text
-/// (bidirectional marks, embeddings, overrides and isolates, zero-width
-/// characters, line and paragraph separators, the byte order mark).
-fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{061c}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{feff}'
-        )
-}
-
-/// One character as a terminal should show it.
-fn visible_char(c: char, out: &mut String) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        c if is_hidden(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-        c => out.push(c),
-    }
-}
-
-/// `text` with every hidden character written as a visible escape.
-pub fn visible(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_hidden) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        visible_char(c, &mut out);
-    }
-    Cow::Owned(out)
-}
 
 /// One line on stderr. When stderr itself cannot be written there is nowhere
 /// left to report to, and the exit code still tells.
@@ -63,59 +22,22 @@ pub fn complain(line: &str) {
     }
 }
 
-fn visible_status(status: &DatastoreStatus) -> DatastoreStatus {
-    DatastoreStatus::parse(&visible(status.as_str()))
-}
-
-/// The alert with every text that came from outside made visible, for the
-/// renderers that write it into the email text.
-fn visible_alert(alert: &Alert) -> Alert {
-    let mut alert = alert.clone();
-    alert.datastore_name = visible(&alert.datastore_name).into_owned();
-    alert.datastore_arn = visible(&alert.datastore_arn).into_owned();
-    alert.previous_status = alert.previous_status.as_ref().map(visible_status);
-    alert.status = alert.status.as_ref().map(visible_status);
-    alert.error_cause = alert.error_cause.as_ref().map(|c| ErrorCause {
-        message: visible(&c.message).into_owned(),
-        category: ErrorCategory::parse(&visible(c.category.as_str())),
-    });
-    alert
-}
-
 /// The alert as its email reads, between two rules.
 pub fn email(alert: &Alert) -> String {
-    let alert = visible_alert(alert);
     let rule = "-".repeat(72);
     format!(
         "{rule}\nSubject: {}\n\n{}{rule}\n",
-        render::subject(&alert),
-        render::text_body(&alert)
+        render::subject(alert),
+        render::text_body(alert)
     )
 }
 
-/// The alert's subject line, made visible.
-pub fn subject(alert: &Alert) -> String {
-    render::subject(&visible_alert(alert))
-}
-
-/// `text` made visible, then cut to `width` characters (never inside an escape)
-/// and padded.
+/// `text` made visible, cut to `width` characters and padded.
 fn cell(text: &str, width: usize) -> String {
-    let mut s = String::new();
-    let mut used = 0;
-    let mut piece = String::new();
-    for c in text.chars() {
-        piece.clear();
-        visible_char(c, &mut piece);
-        let n = piece.chars().count();
-        if used + n > width {
-            break;
-        }
-        s.push_str(&piece);
-        used += n;
-    }
-    s.extend(std::iter::repeat_n(' ', width - used));
-    s
+    let mut cell = cut(text, width);
+    let used = cell.chars().count();
+    cell.extend(std::iter::repeat_n(' ', width - used));
+    cell
 }
 
 /// A fixed-width table of the stores of one scope.
@@ -234,14 +156,14 @@ pub fn scope_summary(scope: &Scope, report: &ScopeReport, alerts: Alerts) -> Str
         (n, Alerts::AlreadyPrinted) => {
             out.push_str(&format!("Alerts sent: {n} (printed above)\n"));
             for alert in &report.published {
-                out.push_str(&format!("  {}\n", subject(alert)));
+                out.push_str(&format!("  {}\n", render::subject(alert)));
             }
         }
     }
     for (alert, e) in &report.failed {
         out.push_str(&format!(
             "Alert NOT sent, kept for the next scan: {} ({})\n",
-            subject(alert),
+            render::subject(alert),
             visible(&e.message)
         ));
     }
@@ -303,18 +225,14 @@ mod tests {
     #[test]
     fn cells_are_padded_and_cut_on_characters() {
         assert_eq!(cell("ab", 4), "ab  ");
-        assert_eq!(cell("éééééé", 3), "ééé");
+        assert_eq!(cell("éééééé", 3), "éé…");
     }
 
     #[test]
     fn hidden_characters_are_escaped_and_escapes_are_never_cut() {
-        assert_eq!(visible("plain ünïcode 🙂"), "plain ünïcode 🙂");
-        assert_eq!(
-            visible("a\u{1b}[2J\u{202e}b\r\n\u{7f}\u{85}\u{2066}"),
-            "a\\u{1b}[2J\\u{202e}b\\r\\n\\u{7f}\\u{85}\\u{2066}"
-        );
+        assert_eq!(cell("a\u{1b}[2J\r\n", 22), "a\\u{1b}[2J\\u{d}\\u{a}  ");
         // `\u{1b}` is 6 characters: it is left out whole rather than cut.
-        assert_eq!(cell("ab\u{1b}c", 6), "ab    ");
-        assert_eq!(cell("ab\u{1b}c", 8), "ab\\u{1b}");
+        assert_eq!(cell("ab\u{1b}c", 6), "ab…   ");
+        assert_eq!(cell("ab\u{1b}c", 9), "ab\\u{1b}c");
     }
 }

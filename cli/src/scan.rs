@@ -222,10 +222,7 @@ async fn scan(
     };
     check_credentials(&config).await?;
     let account = resolve_account(&config, args.account).await?;
-    let scopes: Vec<Scope> = regions
-        .iter()
-        .map(|r| Scope::new(account.clone(), r.clone()))
-        .collect();
+    let scopes = Scope::per_region(&account, &regions);
 
     let reader = HealthLakeReader::new(monitor_healthlake::clients_per_region(&config, &regions));
     let store = match &args.table {

@@ -792,7 +792,7 @@ async fn names_and_error_messages_are_printed_with_visible_escapes() {
     );
     assert!(stdout.contains("evil\\u{1b}[2J\\u{202e}name"), "{stdout}");
     assert!(
-        stdout.contains("key gone\\u{1b}]8;;http://x\\u{7}\\r\\n"),
+        stdout.contains("key gone\\u{1b}]8;;http://x\\u{7}\\u{d}\\u{a}"),
         "{stdout}"
     );
     assert!(

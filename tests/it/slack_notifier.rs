@@ -1129,12 +1129,13 @@ async fn hostile_names_and_messages_reach_slack_escaped() -> anyhow::Result<()> 
         .as_str()
         .unwrap_or_default();
     assert!(
-        header
-            .contains("&lt;!channel&gt; patients␛[31m &amp; co &lt;https://evil.example|click&gt;"),
+        header.contains(
+            "&lt;!channel&gt; patients\\u{1b}[31m &amp; co &lt;https://evil.example|click&gt;"
+        ),
         "{header}"
     );
     let error =
-        section_text(alert_post, "Error: RETRY&lt;!here&gt;␀").context("the error section")?;
+        section_text(alert_post, "Error: RETRY&lt;!here&gt;\\u{0}").context("the error section")?;
     assert_eq!(
         error.matches('\n').count(),
         1,
@@ -1142,7 +1143,7 @@ async fn hostile_names_and_messages_reach_slack_escaped() -> anyhow::Result<()> 
     );
     assert!(
         error.starts_with(
-            "*Error: RETRY&lt;!here&gt;␀*\ndenied &lt;!everyone&gt;␇  *Status* ACTIVE ␛]8;;"
+            "*Error: RETRY&lt;!here&gt;\\u{0}*\ndenied &lt;!everyone&gt;\\u{7}\\u{d}\\u{a}*Status*\\u{a}ACTIVE \\u{1b}]8;;"
         ),
         "{error}"
     );
@@ -1173,7 +1174,7 @@ async fn hostile_names_and_messages_reach_slack_escaped() -> anyhow::Result<()> 
     let reason = section_text(alarm_post, "Reason").context("the reason section")?;
     assert_eq!(
         reason,
-        "*Reason*\nx &lt;https://evil.example|click&gt; ␛[2J &amp; y z"
+        "*Reason*\nx &lt;https://evil.example|click&gt; \\u{1b}[2J &amp; y\\u{a}z"
     );
     Ok(())
 }

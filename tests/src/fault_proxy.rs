@@ -54,17 +54,7 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 7] = [
-        Self::Refuse,
-        Self::Throttle,
-        Self::CapacityExceeded,
-        Self::InternalError,
-        Self::Timeout,
-        Self::Reset,
-        Self::LostResponse,
-    ];
-
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Throttle => "throttle",
             Self::CapacityExceeded => "capacity_exceeded",
@@ -176,7 +166,7 @@ impl FaultProxy {
     }
 
     /// Requests being handled right now.
-    pub fn in_flight(&self) -> usize {
+    pub(crate) fn in_flight(&self) -> usize {
         self.state.in_flight.load(Ordering::SeqCst)
     }
 

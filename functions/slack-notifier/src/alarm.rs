@@ -49,7 +49,7 @@ pub struct Trigger {
 impl Alarm {
     /// The alarm's page in the CloudWatch console, for an alarm of the `aws`
     /// partition whose ARN names its region.
-    pub fn console_url(&self) -> Option<String> {
+    pub(crate) fn console_url(&self) -> Option<String> {
         let arn = self.alarm_arn.as_deref()?;
         let parts: Vec<&str> = arn.splitn(7, ':').collect();
         let [arn, partition, service, region, _account, kind, _name] = parts[..] else {
@@ -73,7 +73,7 @@ impl Alarm {
 
     /// When the state changed, as `2026-11-26T09:35:12Z`; the text as sent when
     /// it is not a time CloudWatch writes.
-    pub fn changed_at(&self) -> Option<String> {
+    pub(crate) fn changed_at(&self) -> Option<String> {
         let sent = self.state_change_time.as_deref()?;
         Some(
             DateTime::parse_from_str(sent, "%Y-%m-%dT%H:%M:%S%.f%z")

@@ -6,10 +6,10 @@
 //! alarm in the console, and its ARN. `text` is the fallback Slack shows in
 //! notifications and to clients that cannot draw blocks.
 //!
-//! Every text from data goes through [`text::fit`](monitor_core::text::fit): escaped,
-//! its control characters shown, and cut to Slack's limit on a character
-//! boundary, never inside an escape (Slack refuses a message whose texts
-//! exceed its limits).
+//! Every text from data goes through [`text::fit`](monitor_core::text::fit):
+//! its hidden characters shown as everywhere else, Slack's markup characters
+//! escaped, and cut to Slack's limit on a character boundary, never inside an
+//! escape (Slack refuses a message whose texts exceed its limits).
 
 use crate::alarm::Alarm;
 use chrono::SecondsFormat;
@@ -127,7 +127,7 @@ pub fn message(document: &AlertDocument) -> Message {
 }
 
 /// The Slack emoji code of an alarm state.
-pub fn state_emoji(state: &str) -> &'static str {
+fn state_emoji(state: &str) -> &'static str {
     match state {
         "ALARM" => ":red_circle:",
         "OK" => ":large_green_circle:",
@@ -439,12 +439,12 @@ mod tests {
         let message = rendered(&document);
         assert_eq!(
             message["text"],
-            "[CRITICAL] HealthLake data store &lt;!channel&gt; patients␛[31m &amp; co \
+            "[CRITICAL] HealthLake data store &lt;!channel&gt; patients\\u{1b}[31m &amp; co \
              &lt;https://evil.example|click&gt; is failed"
         );
         assert_eq!(
             message["blocks"][1]["fields"][0]["text"],
-            "*Data store*\n&lt;!channel&gt; patients␛[31m &amp; co &lt;https://evil.example|click&gt;\n\
+            "*Data store*\n&lt;!channel&gt; patients\\u{1b}[31m &amp; co &lt;https://evil.example|click&gt;\n\
              `0123456789abcdef0123456789abcdef`"
         );
         assert_eq!(
@@ -453,7 +453,7 @@ mod tests {
         );
         assert_eq!(
             message["blocks"][2]["text"]["text"],
-            "*Error: NON_RETRYABLE_ERROR*\ndenied &lt;!everyone&gt;  *Status* ACTIVE ␇"
+            "*Error: NON_RETRYABLE_ERROR*\ndenied &lt;!everyone&gt;\\u{d}\\u{a}*Status*\\u{a}ACTIVE \\u{7}"
         );
         for (text, _) in texts(&message) {
             assert!(!text.contains('<') && !text.contains('>'), "{text}");

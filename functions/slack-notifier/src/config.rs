@@ -3,11 +3,11 @@
 use crate::secret::AllowedUrls;
 
 /// The variable naming the secret that holds the webhook URL.
-pub const SECRET_ARN_VARIABLE: &str = "SLACK_WEBHOOK_SECRET_ARN";
+const SECRET_ARN_VARIABLE: &str = "SLACK_WEBHOOK_SECRET_ARN";
 
 /// The variable listing the URL prefixes the webhook URL may start with
 /// (comma-separated; not a secret). Unset: Slack's webhooks only.
-pub const ALLOWED_URL_PREFIXES_VARIABLE: &str = "WEBHOOK_ALLOWED_URL_PREFIXES";
+pub(crate) const ALLOWED_URL_PREFIXES_VARIABLE: &str = "WEBHOOK_ALLOWED_URL_PREFIXES";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
@@ -31,9 +31,7 @@ impl Config {
 
     /// Reads the settings through `lookup`, so that tests need not touch the
     /// process environment.
-    pub fn from_lookup(
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, NotifierConfigError> {
+    fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, NotifierConfigError> {
         let name = SECRET_ARN_VARIABLE;
         let secret_arn = lookup(name)
             .map(|v| v.trim().to_owned())

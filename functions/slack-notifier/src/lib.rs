@@ -15,8 +15,8 @@ use std::time::SystemTime;
 use tokio::time::Instant;
 
 /// Why an SNS delivery was not posted to Slack. Returned from the handler, it
-/// fails the invocation, so SNS retries the event and then sends it to the
-/// dead-letter queue.
+/// fails the invocation, so Lambda retries the event (SNS invokes the function
+/// asynchronously) and then sends it to the dead-letter queue.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error(transparent)]
@@ -34,7 +34,7 @@ pub enum NotifyError {
 
 impl NotifyError {
     /// The `errorType` Lambda reports.
-    pub fn error_type(&self) -> &'static str {
+    fn error_type(&self) -> &'static str {
         match self {
             Self::NotAnSnsEvent(_) => "NotAnSnsEvent",
             Self::Unreadable(_) => "UnreadableMessage",

@@ -17,7 +17,7 @@ use url::Url;
 use crate::config::ALLOWED_URL_PREFIXES_VARIABLE;
 
 /// The JSON key holding the URL when the secret is a JSON object.
-pub const JSON_KEY: &str = "webhook_url";
+const JSON_KEY: &str = "webhook_url";
 
 /// A webhook URL: https, or http to a loopback host (a local receiver).
 #[derive(Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub struct WebhookUrl(Url);
 
 impl WebhookUrl {
     /// Reads a secret string: the URL itself, or JSON `{"webhook_url": "<URL>"}`.
-    pub fn parse(secret: &str) -> Result<Self, SecretProblem> {
+    fn parse(secret: &str) -> Result<Self, SecretProblem> {
         let secret = secret.trim();
         if secret.is_empty() {
             return Err(SecretProblem::Empty);
@@ -56,7 +56,7 @@ impl WebhookUrl {
     }
 
     /// `scheme://host[:port]`: all of the URL an error may show.
-    pub fn origin(&self) -> String {
+    fn origin(&self) -> String {
         self.0.origin().ascii_serialization()
     }
 }
@@ -77,7 +77,7 @@ fn secure_or_local(url: &Url) -> bool {
 pub struct AllowedUrls(Vec<String>);
 
 /// Where Slack's incoming webhooks are.
-pub const SLACK_WEBHOOKS: &str = "https://hooks.slack.com/";
+const SLACK_WEBHOOKS: &str = "https://hooks.slack.com/";
 
 impl Default for AllowedUrls {
     fn default() -> Self {
@@ -92,7 +92,7 @@ impl AllowedUrls {
     /// `https://hooks.slack.com.example.com/`. A list with no prefix is the
     /// default. A bad prefix is named by its position, not quoted: it may be a
     /// webhook URL set here by mistake.
-    pub fn parse(list: &str) -> Result<Self, String> {
+    pub(crate) fn parse(list: &str) -> Result<Self, String> {
         let mut prefixes = Vec::new();
         for (i, entry) in list.split(',').map(str::trim).enumerate() {
             if entry.is_empty() {
@@ -126,7 +126,7 @@ impl AllowedUrls {
 
     /// Whether `url` starts with one of the prefixes. Both are compared in
     /// the URL's normal form (lower-case host, no default port).
-    pub fn allow(&self, url: &WebhookUrl) -> Result<(), SecretProblem> {
+    fn allow(&self, url: &WebhookUrl) -> Result<(), SecretProblem> {
         if self
             .0
             .iter()

@@ -4,13 +4,14 @@
 //! its `Retry-After` asks, a bounded number of times, as long as the wait and
 //! another post fit in the invocation's remaining time; otherwise, and on any
 //! other answer or a network error, the error is for the caller to return, so
-//! that SNS retries the event later and then hands it to the dead-letter queue.
+//! that Lambda retries the event later and then hands it to the dead-letter
+//! queue.
 //! No error names the URL: `reqwest` puts it in its errors, so it is removed
 //! from them.
 
 use crate::secret::WebhookUrl;
 use chrono::{DateTime, Utc};
-use monitor_core::text::cut;
+use monitor_core::text::{cut, error_chain};
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde::Serialize;
@@ -21,18 +22,18 @@ use tracing::{info, instrument};
 
 /// Bounds one post, so that a hung endpoint fails the invocation well within
 /// the function's timeout.
-pub const TIMEOUT: Duration = Duration::from_secs(10);
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Posts of one message, the first included, while Slack answers 429.
-pub const MAX_ATTEMPTS: u32 = 3;
+const MAX_ATTEMPTS: u32 = 3;
 /// The least time a post is given, and so the least that must be left after
 /// a wait for another post to be worth it.
-pub const MIN_ATTEMPT: Duration = Duration::from_secs(2);
+const MIN_ATTEMPT: Duration = Duration::from_secs(2);
 /// Kept free before the deadline for the invocation to report its result.
-pub const REPORT_MARGIN: Duration = Duration::from_secs(1);
+const REPORT_MARGIN: Duration = Duration::from_secs(1);
 /// The wait after a 429 without a usable `Retry-After`.
-pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// How much of an error answer's body an error repeats (Slack answers a
 /// short code such as `invalid_payload` or `channel_is_archived`).
@@ -62,7 +63,7 @@ impl fmt::Display for Refused {
 impl Refused {
     /// How long Slack asks to wait: `Retry-After` in seconds or as an HTTP
     /// date, else [`DEFAULT_RETRY_AFTER`].
-    pub fn wait(&self, now: DateTime<Utc>) -> Duration {
+    fn wait(&self, now: DateTime<Utc>) -> Duration {
         let Some(value) = self.retry_after.as_deref().map(str::trim) else {
             return DEFAULT_RETRY_AFTER;
         };
@@ -101,7 +102,7 @@ pub enum PostError {
 impl PostError {
     /// Whether Slack's rate limit, rather than a refusal or the network,
     /// stopped the post.
-    pub fn is_rate_limit(&self) -> bool {
+    pub(crate) fn is_rate_limit(&self) -> bool {
         matches!(
             self,
             Self::StillRateLimited { .. } | Self::NoTimeToWait { .. }
@@ -233,29 +234,13 @@ impl SlackWebhook {
 
 /// A reqwest error and its causes, without the URL.
 fn chain(error: reqwest::Error) -> String {
-    let error = error.without_url();
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(&error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    error_chain(&error.without_url())
 }
 
-/// The first line of a body, printable and short.
+/// The first line of a body, shown as data is and cut short.
 fn first_line(body: &str) -> String {
     let line = body.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-    let clean: String = line
-        .trim()
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cut(&clean, BODY_MAX_CHARS)
+    cut(line.trim(), BODY_MAX_CHARS)
 }
 
 #[cfg(test)]
@@ -377,7 +362,7 @@ mod tests {
     #[test]
     fn an_error_body_is_cut_to_one_short_line() {
         assert_eq!(first_line("\n invalid_payload \nmore"), "invalid_payload");
-        assert_eq!(first_line("a\tb"), "a b");
+        assert_eq!(first_line("a\tb\u{1b}[2J"), "a\\u{9}b\\u{1b}[2J");
         let long = first_line(&"x".repeat(1000));
         assert_eq!(long.chars().count(), BODY_MAX_CHARS);
     }

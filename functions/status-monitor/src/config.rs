@@ -4,6 +4,7 @@ use chrono::Duration;
 use monitor_core::domain::{AccountId, AlertPolicy, Region};
 use monitor_core::metrics::DEFAULT_NAMESPACE;
 use monitor_core::tick::TickSettings;
+use monitor_dynamodb::DynamoDbStore;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("setting {name}: {problem}")]
@@ -84,7 +85,8 @@ impl Config {
                 .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
-        // A region named twice would be scanned twice in one tick.
+        // A tick scans a region named twice only once, but the repeat is
+        // likely a typo for another region: refused, so that it is noticed.
         let mut unique: Vec<Region> = Vec::with_capacity(regions.len());
         for region in regions {
             if unique.contains(&region) {
@@ -140,7 +142,11 @@ impl Config {
             regions,
             policy,
             claim_ttl: Duration::seconds(whole("CLAIM_TTL_SECONDS", 120, 86_400)?),
-            vanished_retention: Duration::days(whole("VANISHED_RETENTION_DAYS", 30, 3_650)?),
+            vanished_retention: Duration::days(whole(
+                "VANISHED_RETENTION_DAYS",
+                DynamoDbStore::DEFAULT_RETENTION.num_days(),
+                3_650,
+            )?),
             max_attempts: whole(
                 "ALERT_MAX_ATTEMPTS",
                 i64::from(TickSettings::DEFAULT_MAX_ATTEMPTS),

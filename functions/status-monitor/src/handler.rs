@@ -15,7 +15,11 @@ use tracing::{error, info};
 /// cannot be told, the settings cannot hold). A tick that ran with partial
 /// problems (a region not listed, an alert not sent or set aside, an item not
 /// read) succeeds: its problems are logged and counted in the metrics, which
-/// the alarms watch, so the dead-letter queue means exactly "a tick never ran".
+/// the alarms watch. A failed invocation is not retried (the function's
+/// asynchronous invocation allows no retry; the schedule's retry policy covers
+/// only Scheduler failing to invoke it): it goes to the dead-letter queue, and
+/// the next tick scans afresh. So the queue means "a tick never ran or was cut
+/// off".
 pub async fn handle(app: &StatusMonitor, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
     let source = payload
@@ -33,11 +37,7 @@ pub async fn handle(app: &StatusMonitor, event: LambdaEvent<Value>) -> Result<Va
         Some(account) => account.clone(),
         None => account_of(&context.invoked_function_arn)?,
     };
-    let scopes: Vec<Scope> = app
-        .regions
-        .iter()
-        .map(|r| Scope::new(account.clone(), r.clone()))
-        .collect();
+    let scopes = Scope::per_region(&account, &app.regions);
     let tick = Tick {
         owner: context.request_id.clone(),
         now: chrono::Utc::now(),

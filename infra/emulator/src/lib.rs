@@ -20,17 +20,17 @@
 //! `CREATE_FAILED:<ErrorCategory>:<message>` fails its creation: see [`outcome`].
 
 pub mod admin;
-pub mod api;
-pub mod auth;
+mod api;
+mod auth;
 pub mod cli;
-pub mod control;
-pub mod listing;
-pub mod model;
+mod control;
+mod listing;
+mod model;
 pub mod outcome;
-pub mod protocol;
-pub mod registry;
-pub mod server;
-pub mod state;
-pub mod wire;
+mod protocol;
+mod registry;
+mod server;
+mod state;
+mod wire;
 
-pub use server::{EmulatorConfig, RunningEmulator, router};
+pub use server::{EmulatorConfig, RunningEmulator};

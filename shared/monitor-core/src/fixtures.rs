@@ -3,8 +3,8 @@
 
 use crate::domain::{AccountId, DatastoreId, DatastoreStatus, Observation, Region, Scope};
 
-pub const ACCOUNT: &str = "123456789012";
-pub const REGION: &str = "us-east-1";
+const ACCOUNT: &str = "123456789012";
+const REGION: &str = "us-east-1";
 
 /// Account 123456789012 in us-east-1.
 pub fn scope() -> Scope {

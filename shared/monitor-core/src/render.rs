@@ -2,45 +2,19 @@
 //! document for machines, and an AWS Chatbot custom notification.
 
 use crate::domain::{Alert, Change, DatastoreStatus, ErrorCategory, Reason, Severity};
+use crate::text::{self, chat, visible};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// SNS requires a subject of fewer than 100 characters with no line breaks or
 /// control characters.
-pub const MAX_SUBJECT_CHARS: usize = 99;
+const MAX_SUBJECT_CHARS: usize = 99;
 
 /// The schema id of [`AlertDocument`]; bump the version on a breaking change.
 pub const DOCUMENT_SCHEMA: &str = "healthlake-monitor/alert/v1";
 
-/// Text from AWS or from whoever named a data store, made safe to show: control
-/// characters (line breaks, terminal escape sequences) and bidirectional
-/// overrides become visible escapes such as `\u{1b}`, so that a name or error
-/// message can neither forge lines of a message nor drive a terminal.
-pub fn printable(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// [`printable`] text for a chat message in Slack's markup (Chatbot's
-/// `client-markdown`, a webhook's `mrkdwn`): `&`, `<` and `>` are escaped as
-/// Slack asks, so that `<!channel>`, `<@user>` and `<url|text>` links in a name
-/// or message stay text.
-pub fn chat_text(text: &str) -> String {
-    printable(text)
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}
-
 /// The status the store left, as a person reads it.
-pub fn previous_status_label(alert: &Alert) -> &str {
+pub(crate) fn previous_status_label(alert: &Alert) -> &str {
     alert
         .previous_status
         .as_ref()
@@ -48,7 +22,7 @@ pub fn previous_status_label(alert: &Alert) -> &str {
 }
 
 /// The status the store is in now, as a person reads it.
-pub fn status_label(alert: &Alert) -> &str {
+pub(crate) fn status_label(alert: &Alert) -> &str {
     match (&alert.status, alert.change) {
         (Some(s), _) => s.as_str(),
         (None, Change::Vanished) => "no longer listed",
@@ -91,32 +65,23 @@ pub fn headline(alert: &Alert) -> String {
     }
 }
 
-/// The SNS subject: severity and headline, cleaned and cut to the SNS limit on a
-/// character boundary.
+/// The SNS subject: severity and headline on one line, its runs of spaces
+/// read as one, its hidden characters shown, cut to the SNS limit.
 pub fn subject(alert: &Alert) -> String {
     let raw = format!(
         "[{}] {}",
         alert.severity.as_str().to_uppercase(),
         headline(alert)
     );
-    let cleaned: String = raw
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    if cleaned.chars().count() <= MAX_SUBJECT_CHARS {
-        return cleaned;
-    }
-    let mut cut: String = cleaned.chars().take(MAX_SUBJECT_CHARS - 1).collect();
-    cut.truncate(cut.trim_end().len());
-    cut.push('…');
-    cut
+    let words: Vec<&str> = raw
+        .split(|c: char| c.is_whitespace() && !text::is_hidden(c))
+        .filter(|word| !word.is_empty())
+        .collect();
+    text::cut(&words.join(" "), MAX_SUBJECT_CHARS)
 }
 
 /// One line on what to do, for the alert's reason and error category.
-pub fn next_step(alert: &Alert) -> String {
+pub(crate) fn next_step(alert: &Alert) -> String {
     let id = &alert.datastore_id;
     let region = &alert.region;
     let describe =
@@ -155,23 +120,20 @@ pub fn text_body(alert: &Alert) -> String {
         format!(
             "{}: {}",
             alert.severity.as_str().to_uppercase(),
-            printable(&headline(alert))
+            visible(&headline(alert))
         ),
         String::new(),
-        format!("Data store:  {}", printable(&alert.datastore_name)),
-        format!("ID:          {}", printable(alert.datastore_id.as_str())),
-        format!("ARN:         {}", printable(&alert.datastore_arn)),
+        format!("Data store:  {}", visible(&alert.datastore_name)),
+        format!("ID:          {}", visible(alert.datastore_id.as_str())),
+        format!("ARN:         {}", visible(&alert.datastore_arn)),
         format!("Account:     {}", alert.account),
         format!("Region:      {}", alert.region),
-        format!("Status:      {}", printable(&status_change(alert))),
+        format!("Status:      {}", visible(&status_change(alert))),
     ];
     match &alert.error_cause {
         Some(cause) => {
-            lines.push(format!(
-                "Category:    {}",
-                printable(cause.category.as_str())
-            ));
-            lines.push(format!("Error:       {}", printable(&cause.message)));
+            lines.push(format!("Category:    {}", visible(cause.category.as_str())));
+            lines.push(format!("Error:       {}", visible(&cause.message)));
         }
         None => lines.push("Error:       none reported".to_owned()),
     }
@@ -214,17 +176,17 @@ pub fn chatbot(alert: &Alert) -> Value {
     let (previous, status) = (previous_status_label(alert), status_label(alert));
     let mut description = format!(
         "*{}* (`{}`) in account {} region {}: {}",
-        chat_text(&alert.datastore_name),
-        chat_text(alert.datastore_id.as_str()),
+        chat(&alert.datastore_name),
+        chat(alert.datastore_id.as_str()),
         alert.account,
         alert.region,
-        chat_text(&status_change(alert))
+        chat(&status_change(alert))
     );
     if let Some(cause) = &alert.error_cause {
         description.push_str(&format!(
             "\n*{}*: {}",
-            chat_text(cause.category.as_str()),
-            chat_text(&cause.message)
+            chat(cause.category.as_str()),
+            chat(&cause.message)
         ));
     }
     let mut keywords = vec![
@@ -241,14 +203,14 @@ pub fn chatbot(alert: &Alert) -> Value {
         "id": alert.id,
         "content": {
             "textType": "client-markdown",
-            "title": format!("{} {}", severity_emoji(alert.severity), chat_text(&headline(alert))),
+            "title": format!("{} {}", severity_emoji(alert.severity), chat(&headline(alert))),
             "description": description,
-            "nextSteps": [chat_text(&next_step(alert))],
+            "nextSteps": [chat(&next_step(alert))],
             "keywords": keywords,
         },
         "metadata": {
             "threadId": alert.datastore_arn,
-            "summary": chat_text(&subject(alert)),
+            "summary": chat(&subject(alert)),
             "eventType": format!("healthlake-monitor.{}", alert.reason.as_str()),
             "relatedResources": [alert.datastore_arn],
             "additionalContext": {
@@ -323,13 +285,31 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_subject_shows_a_name_as_the_email_does() {
+        let alert = failed_alert("evil\u{1b}[2J\r\n  name\u{202e}", "m");
+        assert_eq!(
+            subject(&alert),
+            "[CRITICAL] HealthLake data store evil\\u{1b}[2J\\u{d}\\u{a} name\\u{202e} is CREATE_FAILED in us-east-1"
+        );
+        assert!(
+            text_body(&alert).contains("Data store:  evil\\u{1b}[2J\\u{d}\\u{a}  name\\u{202e}\n")
+        );
+        let long = failed_alert(&"\u{1b}".repeat(30), "m");
+        assert_eq!(
+            subject(&long),
+            format!("[CRITICAL] HealthLake data store {}…", "\\u{1b}".repeat(10))
+        );
+    }
+
     proptest! {
         #[test]
-        fn any_name_gives_a_valid_subject(name in "\\PC{0,150}|[\\n\\r\\t a-zé🩺]{0,150}") {
+        fn any_name_gives_a_valid_subject(name in "(\\PC|[\\x00-\\x1f\\u{85}\\u{2028}\\u{202e} a-zé🩺]){0,150}") {
             let s = subject(&failed_alert(&name, "m"));
             prop_assert!(s.chars().count() <= MAX_SUBJECT_CHARS);
-            prop_assert!(!s.chars().any(char::is_control));
-            prop_assert!(s.starts_with("[CRITICAL]"));
+            prop_assert!(!s.chars().any(text::is_hidden), "{s:?}");
+            prop_assert!(!s.contains("  "), "{s:?}");
+            prop_assert!(s.starts_with("[CRITICAL] HealthLake data store "));
         }
     }
 

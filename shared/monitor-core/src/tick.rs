@@ -154,7 +154,7 @@ impl TickReport {
     }
 
     /// Whether every scope of the tick was listed and its snapshot read.
-    pub fn all_scanned(&self) -> bool {
+    pub(crate) fn all_scanned(&self) -> bool {
         self.scopes.iter().all(|(_, r)| r.is_ok())
     }
 }
@@ -188,7 +188,7 @@ struct Outcome {
 
 /// The record a transition leaves: the new observation, a bumped version, and
 /// the alert the policy selects added to what it owes. Pure: no I/O.
-pub fn evolve(
+fn evolve(
     policy: &AlertPolicy,
     scope: &Scope,
     old: Option<&Record>,
@@ -235,12 +235,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
     /// scope that fails does not stop the others.
     pub async fn tick(&self, scopes: &[Scope], tick: &Tick) -> TickReport {
         let started = Instant::now();
-        let mut unique: Vec<Scope> = Vec::with_capacity(scopes.len());
-        for scope in scopes {
-            if !unique.contains(scope) {
-                unique.push(scope.clone());
-            }
-        }
+        let unique = Scope::distinct(scopes.iter().cloned());
         let clock = Clock { tick, started };
         let results = futures::future::join_all(unique.iter().map(|s| self.scan(s, &clock))).await;
         TickReport {
@@ -1007,5 +1002,238 @@ mod tests {
             problems[0].contains("us-west-2") && problems[0].contains("Rate exceeded"),
             "{problems:?}"
         );
+    }
+}
+
+/// Invariants of a record's evolution: of [`evolve`] alone, then of the ticks
+/// that write it.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use crate::domain::testing::{
+        evolution_strategy, instant_strategy, observation_strategy, policy_strategy,
+    };
+    use crate::domain::{MAX_PENDING, MAX_UNDELIVERABLE, PendingAlert, ScopeSnapshot};
+    use crate::fixtures;
+    use crate::memory::{MemoryPublisher, MemoryReader, MemoryStore};
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    /// The id an alert about `transition` has when the record written with it has `version`.
+    fn alert_id(transition: &Transition, version: u64) -> String {
+        format!("{}#{}#{version}", fixtures::scope().key(), transition.id())
+    }
+
+    proptest! {
+        #[test]
+        fn a_record_stays_within_its_bounds_and_loses_no_alert(
+            policy in policy_strategy(),
+            (old, transition) in evolution_strategy(),
+            now in instant_strategy(),
+        ) {
+            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            prop_assert!(new.pending.len() <= MAX_PENDING);
+            prop_assert!(new.undeliverable.len() <= MAX_UNDELIVERABLE);
+            let (owed, set_aside) = old
+                .as_ref()
+                .map_or((0, 0), |r| (r.pending.len() as u64, r.undeliverable_total));
+            prop_assert!(new.undeliverable_total >= set_aside);
+            // Every alert is still owed or counted as set aside.
+            let selected = u64::from(policy.classify(&transition).is_some());
+            prop_assert_eq!(
+                new.pending.len() as u64 + new.undeliverable_total,
+                owed + set_aside + selected
+            );
+        }
+
+        #[test]
+        fn a_record_is_written_with_the_next_version(
+            policy in policy_strategy(),
+            (old, transition) in evolution_strategy(),
+            now in instant_strategy(),
+        ) {
+            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            prop_assert_eq!(new.version, old.as_ref().map_or(1, |r| r.version + 1));
+        }
+
+        #[test]
+        fn a_selected_transition_is_owed_once_under_the_new_version(
+            policy in policy_strategy(),
+            (old, transition) in evolution_strategy(),
+            now in instant_strategy(),
+        ) {
+            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let id = alert_id(&transition, new.version);
+            let carries_it = |p: &&PendingAlert| p.alert.id == id;
+            match policy.classify(&transition) {
+                Some((severity, reason)) => {
+                    prop_assert_eq!(new.pending.iter().filter(carries_it).count(), 1);
+                    let newest = new.pending.last().expect("owed");
+                    prop_assert_eq!(&newest.alert.id, &id);
+                    prop_assert_eq!((newest.alert.severity, newest.alert.reason), (severity, reason));
+                    prop_assert_eq!(newest.alert.observed_at, now);
+                    prop_assert_eq!((newest.attempts, &newest.last_error), (0, &None));
+                }
+                None => {
+                    let before = old.as_ref().map(|r| r.pending.clone()).unwrap_or_default();
+                    prop_assert_eq!(&new.pending, &before);
+                }
+            }
+        }
+
+        #[test]
+        fn a_record_holds_the_latest_observation_and_a_vanished_store_its_last(
+            policy in policy_strategy(),
+            (old, transition) in evolution_strategy(),
+            now in instant_strategy(),
+        ) {
+            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            match transition.current() {
+                Some(current) => {
+                    prop_assert_eq!(&new.observation, current);
+                    prop_assert_eq!(new.vanished_at, None);
+                }
+                None => {
+                    let old = old.as_ref().expect("only a recorded store vanishes");
+                    prop_assert_eq!(&new.observation, &old.observation);
+                    prop_assert_eq!(new.vanished_at, Some(now));
+                }
+            }
+            prop_assert_eq!(new.first_seen, old.as_ref().map_or(now, |r| r.first_seen));
+            prop_assert_eq!(new.last_changed, now);
+            prop_assert_eq!(&new.claim, &None);
+        }
+    }
+
+    /// Remembers every write it accepts, as (expected version, record).
+    #[derive(Default)]
+    struct Writes {
+        inner: MemoryStore,
+        log: Mutex<Vec<(Option<u64>, Record)>>,
+    }
+
+    impl Writes {
+        fn take(&self) -> Vec<(Option<u64>, Record)> {
+            std::mem::take(&mut *self.log.lock().unwrap())
+        }
+    }
+
+    impl SnapshotStore for Writes {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::ScopeSnapshot, StoreError> {
+            self.inner.load(scope).await
+        }
+        async fn put(
+            &self,
+            scope: &Scope,
+            record: &Record,
+            expected: Option<u64>,
+        ) -> Result<(), StoreError> {
+            self.inner.put(scope, record, expected).await?;
+            self.log.lock().unwrap().push((expected, record.clone()));
+            Ok(())
+        }
+    }
+
+    /// What publishing does during one tick.
+    #[derive(Debug, Clone, Copy)]
+    enum Delivery {
+        Works,
+        FailsForNow,
+        IsRefused,
+    }
+
+    fn ticks() -> impl Strategy<Value = Vec<(Vec<Observation>, Delivery)>> {
+        let delivery = prop_oneof![
+            3 => Just(Delivery::Works),
+            3 => Just(Delivery::FailsForNow),
+            1 => Just(Delivery::IsRefused),
+        ];
+        proptest::collection::vec(
+            (
+                proptest::collection::vec(observation_strategy(3), 0..4),
+                delivery,
+            ),
+            1..24,
+        )
+    }
+
+    /// Every alert a tick reported, by id: published, failed or set aside.
+    fn reported(report: &ScopeReport) -> Vec<&str> {
+        report
+            .published
+            .iter()
+            .chain(report.failed.iter().map(|(a, _)| a))
+            .chain(report.undeliverable.iter().map(|(a, _)| a))
+            .map(|a| a.id.as_str())
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn ticks_write_each_version_once_and_leave_quiet_stores_alone(
+            policy in policy_strategy(),
+            ticks in ticks(),
+        ) {
+            let scope = fixtures::scope();
+            let (reader, store, publisher) =
+                (MemoryReader::default(), Writes::default(), MemoryPublisher::default());
+            let settings = TickSettings { policy: policy.clone(), max_attempts: 3, ..TickSettings::default() };
+            let monitor = Monitor::new(&reader, &store, &publisher, settings);
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            for (n, (listing, delivery)) in ticks.into_iter().enumerate() {
+                let before: ScopeSnapshot = store.inner.snapshot(&scope);
+                reader.set(&scope, listing);
+                match delivery {
+                    Delivery::Works => publisher.set_failing(None),
+                    Delivery::FailsForNow => publisher.set_failing(Some("Throttled")),
+                    Delivery::IsRefused => publisher.set_refusing("InvalidParameter"),
+                }
+                let tick = Tick {
+                    owner: format!("t{n}"),
+                    now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(5 * n as i64),
+                };
+                let mut report = runtime.block_on(monitor.tick(std::slice::from_ref(&scope), &tick));
+                let report = report.scopes.remove(0).1.expect("scanned");
+                let after = store.inner.snapshot(&scope);
+                let writes = store.take();
+
+                // Every write is of the version after the one it replaces.
+                let mut written: BTreeMap<_, Vec<&Record>> = BTreeMap::new();
+                for (expected, record) in &writes {
+                    prop_assert_eq!(record.version, expected.map_or(1, |v| v + 1));
+                    written.entry(record.observation.id.clone()).or_default().push(record);
+                }
+                for (id, record) in &after.records {
+                    let writes = written.get(id).map_or(0, Vec::len) as u64;
+                    let old = before.records.get(id);
+                    // ... and the version moves by the writes, never otherwise.
+                    prop_assert_eq!(record.version, old.map_or(0, |r| r.version) + writes);
+                    prop_assert!(record.pending.len() <= MAX_PENDING);
+                    prop_assert!(record.undeliverable.len() <= MAX_UNDELIVERABLE);
+                    prop_assert!(record.undeliverable_total >= old.map_or(0, |r| r.undeliverable_total));
+                    let changed = report.transitions.iter().any(|t| t.id() == id);
+                    if !changed && old.is_some_and(|r| r.pending.is_empty()) {
+                        // A store seen as it was, owing nothing: no write, no alert.
+                        prop_assert_eq!(writes, 0, "{} was written", id);
+                        prop_assert_eq!(record, old.unwrap());
+                        let about_it = format!("#{id}#");
+                        prop_assert!(!reported(&report).iter().any(|a| a.contains(&about_it)));
+                    }
+                }
+                // Each selected transition is alerted once, under the version
+                // of the write that recorded it.
+                for transition in &report.transitions {
+                    if policy.classify(transition).is_none() {
+                        continue;
+                    }
+                    let first_write = written[transition.id()][0];
+                    let id = alert_id(transition, first_write.version);
+                    prop_assert_eq!(reported(&report).iter().filter(|a| **a == id).count(), 1);
+                }
+            }
+        }
     }
 }

@@ -13,10 +13,10 @@ use std::collections::{BTreeMap, HashSet};
 use tracing::instrument;
 
 /// The largest page ListFHIRDatastores allows.
-pub const PAGE_SIZE: i32 = 500;
+const PAGE_SIZE: i32 = 500;
 /// Pages followed at most: far more than the stores an account can hold, and a
 /// bound on a service that keeps handing out new tokens.
-pub const MAX_PAGES: usize = 1_000;
+const MAX_PAGES: usize = 1_000;
 
 pub struct HealthLakeReader {
     clients: BTreeMap<Region, Client>,

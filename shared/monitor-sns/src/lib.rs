@@ -68,7 +68,7 @@ pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
 /// this alert's own content is permanent; a missing topic, a denied or
 /// disabled key, throttling and transport failures are conditions an operator
 /// or time fixes, and the alert waits for them.
-pub fn kind_of(error: &SdkError<SdkPublishError>) -> PublishErrorKind {
+fn kind_of(error: &SdkError<SdkPublishError>) -> PublishErrorKind {
     match error {
         SdkError::ServiceError(e) => {
             let e = e.err();

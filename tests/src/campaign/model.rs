@@ -24,7 +24,7 @@ pub struct Model {
 }
 
 impl Model {
-    pub fn new(policy: AlertPolicy) -> Self {
+    pub(crate) fn new(policy: AlertPolicy) -> Self {
         Self {
             views: BTreeMap::new(),
             policy,
@@ -33,7 +33,7 @@ impl Model {
 
     /// The alert-worthy transitions from the previous listings to `listings`,
     /// which become the previous listings.
-    pub fn advance(&mut self, listings: &BTreeMap<Scope, Vec<Observation>>) -> Expectation {
+    pub(crate) fn advance(&mut self, listings: &BTreeMap<Scope, Vec<Observation>>) -> Expectation {
         let mut expectation = Expectation::default();
         for (scope, observations) in listings {
             let new = observations_of(observations.iter().cloned());
@@ -77,7 +77,7 @@ fn same_transition(expected: &Alert, delivered: &Alert) -> bool {
 }
 
 /// One line about an alert for a report: id, store, change and statuses.
-pub fn alert_summary(alert: &Alert) -> String {
+pub(crate) fn alert_summary(alert: &Alert) -> String {
     let status = |s: &Option<monitor_core::domain::DatastoreStatus>| {
         s.as_ref()
             .map_or("(none)".to_owned(), |s| s.as_str().to_owned())
@@ -118,7 +118,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    pub fn add(&mut self, other: &Tally) {
+    pub(crate) fn add(&mut self, other: &Tally) {
         self.expected += other.expected;
         self.delivered += other.delivered;
         self.messages += other.messages;
@@ -136,7 +136,7 @@ impl Tally {
 /// - `set_aside`: alerts recorded as undeliverable, with their reason.
 ///
 /// Returns the tally and the violations found.
-pub fn check(
+pub(crate) fn check(
     expectation: &Expectation,
     received: &[Alert],
     repeat_allowed: &BTreeSet<String>,

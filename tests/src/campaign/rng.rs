@@ -8,13 +8,13 @@ pub struct Rng {
 }
 
 impl Rng {
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         Self { state: seed }
     }
 
     /// An independent generator for one part of the campaign, so that adding a
     /// draw in one part does not shift the choices of another.
-    pub fn fork(&mut self, stream: &str) -> Rng {
+    pub(crate) fn fork(&mut self, stream: &str) -> Rng {
         let mut seed = self.next_u64();
         for byte in stream.bytes() {
             seed = (seed ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
@@ -22,7 +22,7 @@ impl Rng {
         Rng::new(seed)
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -31,16 +31,16 @@ impl Rng {
     }
 
     /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    pub fn chance(&mut self, probability: f64) -> bool {
+    pub(crate) fn chance(&mut self, probability: f64) -> bool {
         self.unit() < probability
     }
 
     /// Uniform in `low..=high`.
-    pub fn range(&mut self, low: u64, high: u64) -> u64 {
+    pub(crate) fn range(&mut self, low: u64, high: u64) -> u64 {
         assert!(low <= high, "empty range {low}..={high}");
         let span = high - low;
         if span == u64::MAX {
@@ -49,12 +49,12 @@ impl Rng {
         low + self.next_u64() % (span + 1)
     }
 
-    pub fn index(&mut self, len: usize) -> usize {
+    pub(crate) fn index(&mut self, len: usize) -> usize {
         assert!(len > 0, "choosing from nothing");
         self.range(0, len as u64 - 1) as usize
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.index(items.len())]
     }
 }

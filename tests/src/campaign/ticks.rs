@@ -123,7 +123,7 @@ pub struct Clients {
 
 impl Clients {
     /// Runs one tick, killing it at `kill` if the tick gets there.
-    pub async fn tick(&self, tick: Tick, kill: Option<Kill>) -> TickOutcome {
+    pub(crate) async fn tick(&self, tick: Tick, kill: Option<Kill>) -> TickOutcome {
         let log = Arc::new(Mutex::new(TickLog::default()));
         let killed = Arc::new(Notify::new());
         let monitor = Monitor::new(

@@ -16,7 +16,7 @@ use super::rng::Rng;
 /// Most stores a region gets (deleted ones stay listed as DELETED).
 const MAX_STORES_PER_REGION: usize = 10;
 /// The longest ErrorCause message HealthLake gives.
-pub const MAX_CAUSE_CHARS: usize = 4096;
+pub(crate) const MAX_CAUSE_CHARS: usize = 4096;
 /// Tag values are at most 256 characters, the outcome prefix included.
 const MAX_TAG_CAUSE_CHARS: usize = 256 - "CREATE_FAILED:NON_RETRYABLE_ERROR:".len();
 
@@ -102,7 +102,7 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(
+    pub(crate) fn new(
         emulator: &str,
         clients: BTreeMap<Region, aws_sdk_healthlake::Client>,
         scopes: Vec<Scope>,
@@ -122,12 +122,12 @@ impl World {
     }
 
     /// The listing of every scope, as of the last [`World::list`].
-    pub fn listings(&self) -> &BTreeMap<Scope, Vec<Observation>> {
+    pub(crate) fn listings(&self) -> &BTreeMap<Scope, Vec<Observation>> {
         &self.listings
     }
 
     /// Lists every scope (with no fault queued) and keeps the result.
-    pub async fn list(&mut self) -> anyhow::Result<&BTreeMap<Scope, Vec<Observation>>> {
+    pub(crate) async fn list(&mut self) -> anyhow::Result<&BTreeMap<Scope, Vec<Observation>>> {
         let mut listings = BTreeMap::new();
         for scope in &self.scopes {
             let observations = self
@@ -147,7 +147,7 @@ impl World {
     }
 
     /// Makes `count` random changes to the data stores.
-    pub async fn change(&mut self, rng: &mut Rng, count: u64) -> anyhow::Result<()> {
+    pub(crate) async fn change(&mut self, rng: &mut Rng, count: u64) -> anyhow::Result<()> {
         for _ in 0..count {
             let scope = rng.pick(&self.scopes).clone();
             let stores: Vec<Observation> = self.listings.get(&scope).cloned().unwrap_or_default();
@@ -311,7 +311,7 @@ impl World {
 
     /// Queues `ListFHIRDatastores` errors for some regions, and sometimes slows
     /// every call past the SDK's attempt timeout, for one tick.
-    pub async fn inject(&mut self, rng: &mut Rng, slow: Duration) -> anyhow::Result<()> {
+    pub(crate) async fn inject(&mut self, rng: &mut Rng, slow: Duration) -> anyhow::Result<()> {
         for scope in self.scopes.clone() {
             if !rng.chance(0.3) {
                 continue;
@@ -344,7 +344,7 @@ impl World {
     }
 
     /// Ends the slowness of [`World::inject`].
-    pub async fn end_slowness(&self) -> anyhow::Result<()> {
+    pub(crate) async fn end_slowness(&self) -> anyhow::Result<()> {
         self.admin_post("faults", json!({ "LatencyMs": 0 })).await?;
         Ok(())
     }
@@ -352,7 +352,7 @@ impl World {
     /// Stops the emulator's faults: uses up the errors still queued with calls
     /// of its own, so that the monitor's calls succeed from now on, and counts
     /// the ones the monitor met.
-    pub async fn stop_faults(&mut self) -> anyhow::Result<()> {
+    pub(crate) async fn stop_faults(&mut self) -> anyhow::Result<()> {
         self.end_slowness().await?;
         for _ in 0..20 {
             let pending = self.pending_faults().await?;

@@ -98,22 +98,30 @@ impl Scope {
         Self { account, region }
     }
 
+    /// What one scan of `account` covers: a scope per region, in the order
+    /// given, a region named twice scanned once.
+    pub fn per_region(account: &AccountId, regions: &[Region]) -> Vec<Self> {
+        Self::distinct(
+            regions
+                .iter()
+                .map(|r| Self::new(account.clone(), r.clone())),
+        )
+    }
+
+    /// `scopes` in their order, each once.
+    pub(crate) fn distinct(scopes: impl IntoIterator<Item = Self>) -> Vec<Self> {
+        let mut distinct = Vec::new();
+        for scope in scopes {
+            if !distinct.contains(&scope) {
+                distinct.push(scope);
+            }
+        }
+        distinct
+    }
+
     /// The snapshot partition key: `<account>#<region>`.
     pub fn key(&self) -> String {
         format!("{}#{}", self.account, self.region)
-    }
-
-    /// Parses a key written by [`Scope::key`].
-    pub fn parse_key(key: &str) -> Result<Self, IdError> {
-        let (account, region) = key.split_once('#').ok_or_else(|| IdError {
-            kind: "scope key",
-            value: key.to_owned(),
-            expected: "expected <account>#<region>",
-        })?;
-        Ok(Self::new(
-            AccountId::parse(account)?,
-            Region::parse(region)?,
-        ))
     }
 }
 
@@ -149,14 +157,29 @@ mod tests {
     }
 
     #[test]
-    fn scope_key_round_trips() {
+    fn a_scope_key_is_the_account_and_the_region() {
         let scope = Scope::new(
             AccountId::parse("123456789012").unwrap(),
             Region::parse("eu-west-2").unwrap(),
         );
         assert_eq!(scope.key(), "123456789012#eu-west-2");
-        assert_eq!(Scope::parse_key(&scope.key()).unwrap(), scope);
-        assert!(Scope::parse_key("123456789012").is_err());
+    }
+
+    #[test]
+    fn an_account_is_scanned_once_per_region_in_the_order_given() {
+        let account = AccountId::parse("123456789012").unwrap();
+        let region = |r| Region::parse(r).unwrap();
+        let regions = [
+            region("us-west-2"),
+            region("us-east-1"),
+            region("us-west-2"),
+        ];
+        let keys: Vec<String> = Scope::per_region(&account, &regions)
+            .iter()
+            .map(Scope::key)
+            .collect();
+        assert_eq!(keys, ["123456789012#us-west-2", "123456789012#us-east-1"]);
+        assert!(Scope::per_region(&account, &[]).is_empty());
     }
 
     #[test]

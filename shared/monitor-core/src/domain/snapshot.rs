@@ -18,7 +18,7 @@ pub struct Claim {
 
 impl Claim {
     /// Whether another tick must still keep its hands off.
-    pub fn is_live(&self, now: DateTime<Utc>, ttl: Duration) -> bool {
+    pub(crate) fn is_live(&self, now: DateTime<Utc>, ttl: Duration) -> bool {
         now < self.at + ttl
     }
 }
@@ -69,12 +69,9 @@ pub const MAX_UNDELIVERABLE: usize = 8;
 /// Length of a stored failure reason.
 pub const MAX_REASON_CHARS: usize = 500;
 
-/// A reason cut to [`MAX_REASON_CHARS`] on a character boundary.
+/// A reason as text is shown, cut to [`MAX_REASON_CHARS`].
 pub fn bounded_reason(reason: &str) -> String {
-    match reason.char_indices().nth(MAX_REASON_CHARS) {
-        Some((cut, _)) => format!("{}…", &reason[..cut]),
-        None => reason.to_owned(),
-    }
+    crate::text::cut(reason, MAX_REASON_CHARS)
 }
 
 /// A stored item or listed entry that could not be read. It is reported with
@@ -146,7 +143,7 @@ impl Record {
 
     /// Moves an owed alert to the undeliverable list, keeping the newest
     /// [`MAX_UNDELIVERABLE`].
-    pub fn set_aside(&mut self, pending: PendingAlert, reason: &str, now: DateTime<Utc>) {
+    pub(crate) fn set_aside(&mut self, pending: PendingAlert, reason: &str, now: DateTime<Utc>) {
         self.undeliverable.push(UndeliverableAlert {
             alert: pending.alert,
             reason: bounded_reason(reason),
@@ -190,14 +187,14 @@ impl ScopeSnapshot {
     }
 
     /// Whether `id` names an item that could not be read.
-    pub fn is_unreadable(&self, id: &DatastoreId) -> bool {
+    pub(crate) fn is_unreadable(&self, id: &DatastoreId) -> bool {
         self.unreadable
             .iter()
             .any(|u| u.id.as_deref() == Some(id.as_str()))
     }
 
     /// The live stores, as the diff compares them.
-    pub fn view(&self) -> Observations {
+    pub(crate) fn view(&self) -> Observations {
         self.records
             .iter()
             .filter(|(_, r)| r.vanished_at.is_none())
@@ -245,7 +242,8 @@ mod tests {
     fn reasons_are_cut_on_a_character_boundary() {
         let long = "é".repeat(MAX_REASON_CHARS + 10);
         let cut = bounded_reason(&long);
-        assert_eq!(cut.chars().count(), MAX_REASON_CHARS + 1);
+        assert_eq!(cut.chars().count(), MAX_REASON_CHARS);
+        assert!(cut.ends_with("é…"));
         assert_eq!(bounded_reason("short"), "short");
     }
 }
