@@ -6,6 +6,7 @@
 //! sequences and bidirectional overrides in them are printed as visible escapes
 //! (`\u{1b}`), never passed through. JSON output is escaped by serde.
 
+use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::{
     Alert, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Scope, Transition,
 };
@@ -272,13 +273,16 @@ pub fn json(report: &TickReport, dry_run: bool) -> serde_json::Value {
                         "current": t.current().map(|o| o.status.as_str()),
                     })).collect::<Vec<_>>(),
                     "failed_alerts": r.failed.iter().map(|(a, e)| serde_json::json!({
-                        "alert": render::document(a), "error": e.message,
+                        "alert": AlertDocumentV1::from(a), "error": e.message,
                     })).collect::<Vec<_>>(),
                     "left_to_others": r.left_to_others,
                 });
                 if dry_run {
                     value["would_send"] = serde_json::json!(
-                        r.published.iter().map(render::document).collect::<Vec<_>>()
+                        r.published
+                            .iter()
+                            .map(AlertDocumentV1::from)
+                            .collect::<Vec<_>>()
                     );
                 } else {
                     value["sent_alert_ids"] =

@@ -1,9 +1,13 @@
 //! The monitor's core: the domain (no AWS types), the ports it needs, the tick
 //! that runs them, how an alert reads, and in-memory adapters of every port.
+//! The public alert document has a type of its own ([`document`]), apart from
+//! the domain's alert.
 //! The AWS adapters are crates of their own (`monitor-healthlake`,
 //! `monitor-dynamodb`, `monitor-sns`), so a binary links only the SDKs it calls.
 
+pub mod document;
 pub mod domain;
+pub mod field;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
 pub mod memory;

@@ -17,6 +17,8 @@ pub enum Change {
 }
 
 impl Change {
+    pub const ALL: [Change; 3] = [Self::Appeared, Self::Changed, Self::Vanished];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Appeared => "appeared",

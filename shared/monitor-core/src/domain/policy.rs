@@ -15,6 +15,8 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 3] = [Self::Info, Self::Warning, Self::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Info => "info",
@@ -49,6 +51,14 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Self::Failure,
+        Self::Recovery,
+        Self::UnknownStatus,
+        Self::ErrorCause,
+        Self::Status,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Failure => "failure",
