@@ -115,6 +115,14 @@ fn hostile_items() -> Vec<(&'static str, Item, &'static str)> {
             "pending_alerts",
         ),
         (
+            "pending alerts of a newer format",
+            with(&[(
+                "pending_alerts",
+                Some(s(&format!("[{{\"format\": 2, \"id\": \"{MARKER}\"}}]"))),
+            )]),
+            "format 2",
+        ),
+        (
             "undeliverable alerts not a list",
             with(&[("undeliverable_alerts", Some(s("42")))]),
             "undeliverable_alerts",
