@@ -1,5 +1,8 @@
 //! A snapshot kept in one local JSON file, for the command line.
 //!
+//! The file is `{"format": "healthlake-monitor/snapshot/v1", "scopes": {...}}`,
+//! each scope a [`StoredScope`] under its key `<account>#<region>`.
+//!
 //! Writes go to a temporary file in the same folder, then replace the snapshot
 //! by rename, so a crash never leaves half a file. A file that cannot be read
 //! or parsed is an error naming it: it is never silently replaced.
@@ -13,6 +16,7 @@
 
 use monitor_core::domain::{Record, Scope, ScopeSnapshot};
 use monitor_core::ports::{SnapshotStore, StoreError};
+use monitor_core::stored::StoredScope;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
@@ -26,8 +30,9 @@ const FORMAT: &str = "healthlake-monitor/snapshot/v1";
 #[derive(Serialize, Deserialize, Default)]
 struct FileContents {
     format: String,
-    /// Keyed by `<account>#<region>`.
-    scopes: BTreeMap<String, ScopeSnapshot>,
+    /// Keyed by `<account>#<region>`. Only the scope a scan reads or writes
+    /// is converted: the others are written back as they were read.
+    scopes: BTreeMap<String, StoredScope>,
 }
 
 pub struct FileSnapshotStore {
@@ -130,6 +135,20 @@ impl FileSnapshotStore {
         Ok(contents)
     }
 
+    /// The snapshot of `scope` in `contents`; a stored scope that does not
+    /// convert makes the file corrupt, like one that does not parse.
+    fn scope(
+        &self,
+        contents: &mut FileContents,
+        scope: &Scope,
+    ) -> Result<ScopeSnapshot, StoreError> {
+        contents
+            .scopes
+            .remove(&scope.key())
+            .map_or(Ok(ScopeSnapshot::default()), ScopeSnapshot::try_from)
+            .map_err(|e| self.corrupt(format!("scope {}: {e}", scope.key())))
+    }
+
     fn write(&self, contents: &FileContents) -> Result<(), StoreError> {
         let unavailable = |e: &dyn std::fmt::Display| {
             StoreError::Unavailable(format!("cannot write {}: {e}", self.path.display()))
@@ -151,7 +170,7 @@ impl SnapshotStore for FileSnapshotStore {
             .guard
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(self.read()?.scopes.remove(&scope.key()).unwrap_or_default())
+        self.scope(&mut self.read()?, scope)
     }
 
     async fn put(
@@ -165,13 +184,16 @@ impl SnapshotStore for FileSnapshotStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut contents = self.read()?;
-        let snapshot = contents.scopes.entry(scope.key()).or_default();
+        let mut snapshot = self.scope(&mut contents, scope)?;
         if !snapshot.put_if_version(record, expected) {
             return Err(StoreError::Conflict {
                 scope: scope.clone(),
                 id: record.observation.id.to_string(),
             });
         }
+        contents
+            .scopes
+            .insert(scope.key(), StoredScope::from(&snapshot));
         self.write(&contents)
     }
 }
@@ -181,7 +203,12 @@ mod tests {
     use super::*;
     use chrono::{DateTime, Utc};
     use monitor_core::domain::DatastoreStatus;
+    use monitor_core::domain::Region;
     use monitor_core::fixtures::{observation, scope};
+    use serde_json::{Value, json};
+
+    /// A snapshot file as the command wrote it before stored values were numbered.
+    const SNAPSHOT_V1: &str = include_str!("../tests/fixtures/snapshot-v1.json");
 
     fn record(version: u64) -> Record {
         Record::new(
@@ -255,6 +282,98 @@ mod tests {
             );
             assert!(store.put(&scope(), &record(1), None).await.is_err());
             assert_eq!(std::fs::read(&path).unwrap(), contents);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_file_written_before_stored_values_were_numbered_still_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.json");
+        std::fs::write(&path, SNAPSHOT_V1).unwrap();
+        let store = FileSnapshotStore::new(&path);
+        let loaded = store.load(&scope()).await.unwrap();
+        assert_eq!(loaded.records.len(), 2);
+        let gone = &loaded.records[&observation("f3", DatastoreStatus::Active).id];
+        assert_eq!(gone.version, 9);
+        assert_eq!(gone.observation.status, DatastoreStatus::CreateFailed);
+        assert!(gone.observation.created_at.is_some() && gone.vanished_at.is_some());
+        assert_eq!(
+            gone.pending
+                .iter()
+                .map(|p| (p.alert.datastore_name.as_str(), p.attempts))
+                .collect::<Vec<_>>(),
+            vec![("imaging-test", 0), ("archive-2019", 1)]
+        );
+        assert_eq!(
+            gone.undeliverable[0].reason,
+            "refused: InvalidParameter: Message too long"
+        );
+        assert_eq!(
+            (gone.undeliverable_total, gone.alert_state()),
+            (1, "claimed")
+        );
+        assert_eq!(gone.claim.as_ref().unwrap().owner, "request-8a1f");
+
+        let west = Scope::new(scope().account, Region::parse("eu-west-2").unwrap());
+        let west_before = store.load(&west).await.unwrap();
+        assert_eq!(west_before.records.len(), 1);
+
+        let mut next = gone.clone();
+        next.version = 10;
+        next.pending.clear();
+        store.put(&scope(), &next, Some(9)).await.unwrap();
+        let written: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(written["format"], "healthlake-monitor/snapshot/v1");
+        assert_eq!(written["scopes"]["123456789012#us-east-1"]["format"], 1);
+        assert_eq!(store.load(&west).await.unwrap(), west_before);
+        assert_eq!(
+            store.load(&scope()).await.unwrap().records[&next.observation.id],
+            next
+        );
+    }
+
+    #[tokio::test]
+    async fn a_value_of_a_newer_format_or_that_does_not_convert_is_corrupt_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshot.json");
+        let f3 = "/scopes/123456789012#us-east-1/records/000000000000000000000000000000f3";
+        let cases = [
+            (
+                "/scopes/123456789012#us-east-1/format".to_owned(),
+                json!(2),
+                "format 2",
+            ),
+            (format!("{f3}/format"), json!(2), "format 2"),
+            (format!("{f3}/pending/1/format"), json!(2), "format 2"),
+            (
+                format!("{f3}/undeliverable/0/alert/severity"),
+                json!("loud"),
+                "scope 123456789012#us-east-1: field severity: expected one of info, warning, critical",
+            ),
+        ];
+        for (pointer, value, named) in cases {
+            let mut contents: Value = serde_json::from_str(SNAPSHOT_V1).unwrap();
+            let (parent, key) = pointer.rsplit_once('/').unwrap();
+            contents
+                .pointer_mut(parent)
+                .and_then(Value::as_object_mut)
+                .unwrap()
+                .insert(key.to_owned(), value);
+            let bytes = serde_json::to_vec_pretty(&contents).unwrap();
+            std::fs::write(&path, &bytes).unwrap();
+            let store = FileSnapshotStore::new(&path);
+            let err = store.load(&scope()).await.unwrap_err();
+            assert!(
+                matches!(err, StoreError::Corrupt { .. }),
+                "{pointer}: {err}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains(&path.display().to_string()) && text.contains(named),
+                "{pointer}: {text}"
+            );
+            assert!(store.put(&scope(), &record(1), None).await.is_err());
+            assert_eq!(std::fs::read(&path).unwrap(), bytes, "{pointer}");
         }
     }
 }

@@ -7,6 +7,7 @@
 //! (`\u{1b}`, see [`monitor_core::text`]), never passed through. JSON output is
 //! escaped by serde.
 
+use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::{Alert, Observation, Scope, Transition};
 use monitor_core::render;
 use monitor_core::text::{cut, visible};
@@ -176,6 +177,26 @@ pub fn scope_summary(scope: &Scope, report: &ScopeReport, alerts: Alerts) -> Str
     out
 }
 
+/// A data store in the `--json` summary, with the field names that summary
+/// has always had.
+fn datastore_json(o: &Observation) -> serde_json::Value {
+    serde_json::json!({
+        "account": o.account.as_str(),
+        "region": o.region.as_str(),
+        "id": o.id.as_str(),
+        "arn": o.arn,
+        "name": o.name,
+        "status": o.status.as_str(),
+        "created_at": o.created_at,
+        "type_version": o.type_version,
+        "endpoint": o.endpoint,
+        "error_cause": o.error_cause.as_ref().map(|c| serde_json::json!({
+            "message": c.message,
+            "category": c.category.as_str(),
+        })),
+    })
+}
+
 /// The machine-readable summary of a tick, for `--json`: everything but the
 /// delivered alerts, which were streamed before it (see `scan`).
 pub fn json(report: &TickReport, dry_run: bool) -> serde_json::Value {
@@ -185,22 +206,25 @@ pub fn json(report: &TickReport, dry_run: bool) -> serde_json::Value {
         .map(|(scope, result)| match result {
             Ok(r) => {
                 let mut value = serde_json::json!({
-                    "account": scope.account,
-                    "region": scope.region,
-                    "datastores": r.observations,
+                    "account": scope.account.as_str(),
+                    "region": scope.region.as_str(),
+                    "datastores": r.observations.iter().map(datastore_json).collect::<Vec<_>>(),
                     "transitions": r.transitions.iter().map(|t| serde_json::json!({
-                        "datastore_id": t.id(),
+                        "datastore_id": t.id().as_str(),
                         "previous": t.previous().map(|o| o.status.as_str()),
                         "current": t.current().map(|o| o.status.as_str()),
                     })).collect::<Vec<_>>(),
                     "failed_alerts": r.failed.iter().map(|(a, e)| serde_json::json!({
-                        "alert": render::document(a), "error": e.message,
+                        "alert": AlertDocumentV1::from(a), "error": e.message,
                     })).collect::<Vec<_>>(),
                     "left_to_others": r.left_to_others,
                 });
                 if dry_run {
                     value["would_send"] = serde_json::json!(
-                        r.published.iter().map(render::document).collect::<Vec<_>>()
+                        r.published
+                            .iter()
+                            .map(AlertDocumentV1::from)
+                            .collect::<Vec<_>>()
                     );
                 } else {
                     value["sent_alert_ids"] =
@@ -209,8 +233,8 @@ pub fn json(report: &TickReport, dry_run: bool) -> serde_json::Value {
                 value
             }
             Err(e) => serde_json::json!({
-                "account": scope.account,
-                "region": scope.region,
+                "account": scope.account.as_str(),
+                "region": scope.region.as_str(),
                 "error": e.to_string(),
             }),
         })
@@ -234,5 +258,31 @@ mod tests {
         // `\u{1b}` is 6 characters: it is left out whole rather than cut.
         assert_eq!(cell("ab\u{1b}c", 6), "ab…   ");
         assert_eq!(cell("ab\u{1b}c", 9), "ab\\u{1b}c");
+    }
+    #[test]
+    fn a_data_store_in_the_json_summary_keeps_its_field_names() {
+        use chrono::TimeZone;
+        use monitor_core::domain::{DatastoreStatus, ErrorCategory, ErrorCause};
+        let mut o = monitor_core::fixtures::observation("7", DatastoreStatus::CreateFailed);
+        o.created_at = chrono::Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).single();
+        o.error_cause = Some(ErrorCause {
+            message: "KMS key disabled".into(),
+            category: ErrorCategory::NonRetryable,
+        });
+        assert_eq!(
+            datastore_json(&o),
+            serde_json::json!({
+                "account": "123456789012",
+                "region": "us-east-1",
+                "id": "00000000000000000000000000000007",
+                "arn": "arn:aws:healthlake:us-east-1:123456789012:datastore/fhir/00000000000000000000000000000007",
+                "name": "patients",
+                "status": "CREATE_FAILED",
+                "created_at": "2026-11-26T09:00:00Z",
+                "type_version": "R4",
+                "endpoint": "https://healthlake.us-east-1.amazonaws.com/datastore/x/r4/",
+                "error_cause": {"message": "KMS key disabled", "category": "NON_RETRYABLE_ERROR"},
+            })
+        );
     }
 }

@@ -14,6 +14,7 @@
 //! document (the scan's summary) follows once the scan is over.
 
 use crate::output;
+use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::Alert;
 use monitor_core::ports::{AlertPublisher, PublishError};
 use std::io::Write;
@@ -111,7 +112,7 @@ impl Stdout {
         let text = match self.format {
             Format::Text => output::email(alert),
             Format::Json => {
-                let document = serde_json::to_string(&monitor_core::render::document(alert))
+                let document = serde_json::to_string(&AlertDocumentV1::from(alert))
                     .map_err(|e| not_printed(alert, &e.to_string()))?;
                 let lead = if state.opened {
                     ",\n    "

@@ -272,3 +272,86 @@ async fn a_record_owing_all_it_can_fits_in_a_dynamodb_item() {
     let loaded = store.load(&scope()).await.unwrap();
     assert_eq!(loaded.records[&r.observation.id], r);
 }
+
+/// `pending_alerts` and `undeliverable_alerts` as the store wrote them before
+/// stored values were numbered.
+const PENDING_V1: &str =
+    include_str!("../../shared/monitor-core/tests/fixtures/pending-alerts-v1.json");
+const UNDELIVERABLE_V1: &str =
+    include_str!("../../shared/monitor-core/tests/fixtures/undeliverable-alerts-v1.json");
+
+#[tokio::test]
+async fn alerts_stored_before_formats_were_numbered_read_and_a_newer_format_is_corrupt() {
+    let table = Table::new().await;
+    let store = table.store();
+    let old = record(observation("1", DatastoreStatus::CreateFailed), 1);
+    let new = record(observation("2", DatastoreStatus::CreateFailed), 1);
+    let mut newer: Vec<serde_json::Value> = serde_json::from_str(PENDING_V1).unwrap();
+    newer[1]["format"] = serde_json::json!(2);
+    let newer = serde_json::Value::from(newer).to_string();
+    for (r, pending) in [(&old, PENDING_V1), (&new, newer.as_str())] {
+        store.put(&scope(), r, None).await.unwrap();
+        table
+            .client
+            .update_item()
+            .table_name(&table.name)
+            .key("pk", AttributeValue::S(scope().key()))
+            .key("sk", AttributeValue::S(r.observation.id.to_string()))
+            .update_expression("SET pending_alerts = :p, undeliverable_alerts = :u")
+            .expression_attribute_values(":p", AttributeValue::S(pending.into()))
+            .expression_attribute_values(":u", AttributeValue::S(UNDELIVERABLE_V1.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let before = table.item(&new.observation.id).await;
+
+    let loaded = store.load(&scope()).await.unwrap();
+    let read = &loaded.records[&old.observation.id];
+    assert_eq!(
+        read.pending
+            .iter()
+            .map(|p| (p.alert.id.as_str(), p.attempts, p.last_error.is_some()))
+            .collect::<Vec<_>>(),
+        vec![
+            (
+                "123456789012#us-east-1#000000000000000000000000000000f3#7",
+                0,
+                false
+            ),
+            (
+                "123456789012#us-east-1#000000000000000000000000000000a1#1",
+                1,
+                true
+            ),
+        ]
+    );
+    assert_eq!(read.undeliverable[0].alert.datastore_name, "claims-prod");
+
+    assert!(!loaded.records.contains_key(&new.observation.id));
+    let reports: Vec<String> = loaded.unreadable.iter().map(ToString::to_string).collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert!(
+        reports[0].contains(new.observation.id.as_str())
+            && reports[0].contains("attribute pending_alerts: format 2 is newer"),
+        "{reports:?}"
+    );
+    assert_eq!(
+        table.item(&new.observation.id).await,
+        before,
+        "left as it is"
+    );
+
+    // What the store writes back is read by this version and carries its format.
+    let mut next = read.clone();
+    next.version = 2;
+    store.put(&scope(), &next, Some(1)).await.unwrap();
+    let item = table.item(&old.observation.id).await;
+    let written: Vec<serde_json::Value> =
+        serde_json::from_str(item["pending_alerts"].as_s().unwrap()).unwrap();
+    assert!(written.iter().all(|p| p["format"] == 1), "{written:?}");
+    assert_eq!(
+        store.load(&scope()).await.unwrap().records[&old.observation.id],
+        next
+    );
+}

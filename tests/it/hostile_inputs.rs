@@ -7,6 +7,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use integration_tests::services::sdk_config;
+use monitor_core::document::SCHEMA_V1;
 use monitor_core::domain::{DatastoreStatus, ErrorCategory, ErrorCause, Observation};
 use monitor_core::fixtures::{observation, scope};
 use monitor_core::memory::{MemoryPublisher, MemoryReader, MemoryStore};
@@ -114,6 +115,14 @@ fn hostile_items() -> Vec<(&'static str, Item, &'static str)> {
             "pending_alerts",
         ),
         (
+            "pending alerts of a newer format",
+            with(&[(
+                "pending_alerts",
+                Some(s(&format!("[{{\"format\": 2, \"id\": \"{MARKER}\"}}]"))),
+            )]),
+            "format 2",
+        ),
+        (
             "undeliverable alerts not a list",
             with(&[("undeliverable_alerts", Some(s("42")))]),
             "undeliverable_alerts",
@@ -179,7 +188,7 @@ fn every_hostile_snapshot_item_is_refused_by_name_and_a_good_one_read() {
 fn every_hostile_sns_message_is_handled_or_refused_without_quoting_it() {
     let document = |changes: Value| {
         let mut d = json!({
-            "schema": render::DOCUMENT_SCHEMA,
+            "schema": SCHEMA_V1,
             "subject": "s", "next_step": "n", "id": "a#b#c#1",
             "severity": "critical", "reason": "failure", "change": "appeared",
             "account": "123456789012", "region": "us-east-1",

@@ -19,7 +19,7 @@ use integration_tests::services::{
     DynamoDbLocal, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config,
     workspace_binary,
 };
-use monitor_core::render::{AlertDocument, DOCUMENT_SCHEMA};
+use monitor_core::document::{AlertDocumentV1, SCHEMA_V1};
 use serde_json::{Value, json};
 use tokio::time::{Instant, sleep};
 
@@ -115,7 +115,7 @@ impl Delivered {
         })
     }
 
-    fn alert(&self) -> AlertDocument {
+    fn alert(&self) -> AlertDocumentV1 {
         serde_json::from_value(self.document.clone()).expect("the document decodes as an alert")
     }
 }
@@ -137,7 +137,7 @@ fn assert_failure_alert(
     (message, category): (&str, &str),
 ) {
     let document = &delivered.document;
-    assert_eq!(document["schema"], DOCUMENT_SCHEMA, "{document:#}");
+    assert_eq!(document["schema"], SCHEMA_V1, "{document:#}");
     assert_eq!(document["severity"], "critical", "{document:#}");
     assert_eq!(document["datastore_id"], id, "{document:#}");
     assert_eq!(document["datastore_name"], name, "{document:#}");
@@ -591,10 +591,7 @@ async fn first_run_alerts_once_on_a_store_that_already_failed() -> anyhow::Resul
         None,
         (KMS_MESSAGE, "NON_RETRYABLE_ERROR"),
     );
-    assert_eq!(
-        delivered[0].alert().alert.id,
-        format!("{SCOPE_EAST}#{failed}#1")
-    );
+    assert_eq!(delivered[0].alert().id, format!("{SCOPE_EAST}#{failed}#1"));
 
     let items = stack.items().await?;
     let keys: BTreeSet<(&str, &str)> = items

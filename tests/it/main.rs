@@ -1,5 +1,6 @@
 //! All integration tests, compiled into one binary.
 
+mod alert_schema;
 mod campaign;
 mod cli;
 mod dynamodb_store;

@@ -30,6 +30,7 @@ use integration_tests::services::{
     FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config, workspace_binary,
     workspace_root,
 };
+use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::{
     AccountId, Alert, AlertPolicy, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
     Observation, Region, Scope, Transition,
@@ -37,6 +38,7 @@ use monitor_core::domain::{
 use monitor_core::render;
 use serde_json::{Value, json};
 use slack_notifier::blocks;
+use slack_notifier::decode::ReceivedAlert;
 
 /// The function name: a binary target of the workspace, so the Runtime API
 /// emulator routes it.
@@ -675,7 +677,9 @@ async fn posts_the_alert_as_block_kit_and_fails_on_server_errors() -> anyhow::Re
     );
     assert_eq!(
         posted,
-        &serde_json::to_value(blocks::message(&render::document(&alert)))?
+        &serde_json::to_value(blocks::message(&ReceivedAlert::try_from(
+            AlertDocumentV1::from(&alert)
+        )?))?
     );
 
     // A server error fails the invocation, so Lambda retries it and then
@@ -1318,7 +1322,8 @@ fn failed_store_alarm() -> anyhow::Result<slack_notifier::alarm::Alarm> {
 #[test]
 fn docs_are_current() -> anyhow::Result<()> {
     let alert = kms_failure();
-    let document = render::document(&alert);
+    let document = AlertDocumentV1::from(&alert);
+    let received = ReceivedAlert::try_from(document.clone())?;
     let files = [
         (
             "alert-email.txt",
@@ -1331,7 +1336,7 @@ fn docs_are_current() -> anyhow::Result<()> {
         ("alert-chatbot.json", pretty(&render::chatbot(&alert))?),
         (
             "alert-slack-blocks.json",
-            pretty(&blocks::message(&document))?,
+            pretty(&blocks::message(&received))?,
         ),
         (
             "alarm-slack-blocks.json",

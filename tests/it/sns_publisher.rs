@@ -3,12 +3,13 @@
 use chrono::Utc;
 use integration_tests::fixtures::{create_topic, receive_envelopes, subscribe_queue};
 use integration_tests::services::{Moto, sdk_config};
+use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::{
     Alert, AlertPolicy, DatastoreStatus, ErrorCategory, ErrorCause, Transition,
 };
 use monitor_core::fixtures::{observation, scope};
 use monitor_core::ports::AlertPublisher;
-use monitor_core::render::{self, AlertDocument};
+use monitor_core::render;
 use monitor_sns::SnsPublisher;
 use serde_json::Value;
 use std::time::Duration;
@@ -76,11 +77,13 @@ async fn subscribers_get_the_document_subject_and_filterable_attributes() {
     let subject = envelope["Subject"].as_str().unwrap();
     assert_eq!(subject, render::subject(&failure));
     assert!(subject.chars().count() < 100);
-    let document: AlertDocument =
+    let document: AlertDocumentV1 =
         serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
     assert_eq!(document.schema, "healthlake-monitor/alert/v1");
-    assert_eq!(document.alert, failure);
-    assert_eq!(document.alert.error_cause.unwrap().message, message);
+    assert_eq!(document.subject, subject);
+    let delivered = Alert::try_from(document).unwrap();
+    assert_eq!(delivered, failure);
+    assert_eq!(delivered.error_cause.unwrap().message, message);
     assert_eq!(attribute(envelope, "status"), "CREATE_FAILED");
     assert_eq!(attribute(envelope, "error_category"), "NON_RETRYABLE_ERROR");
     assert_eq!(attribute(envelope, "region"), "us-east-1");

@@ -12,8 +12,9 @@
 //! escape (Slack refuses a message whose texts exceed its limits).
 
 use crate::alarm::Alarm;
+use crate::decode::ReceivedAlert;
 use chrono::SecondsFormat;
-use monitor_core::render::{self, AlertDocument};
+use monitor_core::render;
 use monitor_core::text::Part::{self, Data, Layout};
 use monitor_core::text::fit;
 use serde::Serialize;
@@ -60,7 +61,7 @@ pub enum Text {
 }
 
 /// The webhook message for an alert document.
-pub fn message(document: &AlertDocument) -> Message {
+pub fn message(document: &ReceivedAlert) -> Message {
     let alert = &document.alert;
     let headline = render::headline(alert);
     let status = render::status_change(alert);
@@ -271,6 +272,7 @@ fn mrkdwn(parts: &[Part<'_>], max: usize) -> Text {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use monitor_core::document::AlertDocumentV1;
     use monitor_core::domain::{
         AlertPolicy, Change, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Scope,
         Transition,
@@ -288,7 +290,7 @@ mod tests {
         o
     }
 
-    fn document(name: &str, cause: Option<ErrorCause>) -> AlertDocument {
+    fn document(name: &str, cause: Option<ErrorCause>) -> ReceivedAlert {
         let previous = observation(DatastoreStatus::Creating);
         let mut current = observation(DatastoreStatus::CreateFailed);
         current.name = name.to_owned();
@@ -300,16 +302,11 @@ mod tests {
             .with_ymd_and_hms(2026, 11, 26, 9, 30, 0)
             .single()
             .unwrap();
-        render::document(&monitor_core::domain::Alert::new(
-            &scope,
-            &transition,
-            decision,
-            7,
-            at,
-        ))
+        let alert = monitor_core::domain::Alert::new(&scope, &transition, decision, 7, at);
+        ReceivedAlert::try_from(AlertDocumentV1::from(&alert)).unwrap()
     }
 
-    fn failed(message: &str) -> AlertDocument {
+    fn failed(message: &str) -> ReceivedAlert {
         document(
             "patients-prod",
             Some(ErrorCause {
@@ -319,7 +316,7 @@ mod tests {
         )
     }
 
-    fn rendered(document: &AlertDocument) -> Value {
+    fn rendered(document: &ReceivedAlert) -> Value {
         serde_json::to_value(message(document)).unwrap()
     }
 

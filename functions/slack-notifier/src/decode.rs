@@ -13,17 +13,41 @@
 
 use crate::alarm::Alarm;
 use aws_lambda_events::sns::SnsEvent;
-use monitor_core::render::{AlertDocument, DOCUMENT_SCHEMA};
+use monitor_core::document::{AlertDocumentV1, SCHEMA_V1};
+use monitor_core::domain::Alert;
+use monitor_core::field::FieldError;
 use serde_json::error::Category;
 use serde_json::{Map, Value};
 
 /// What a record's message is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Notification {
-    Alert(Box<AlertDocument>),
+    Alert(Box<ReceivedAlert>),
     Alarm(Box<Alarm>),
     /// Not for this function; says why.
     Foreign(&'static str),
+}
+
+/// An alert document as read: the alert, and the subject and next step its
+/// sender wrote, which are shown as they were sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedAlert {
+    pub alert: Alert,
+    pub subject: String,
+    pub next_step: String,
+}
+
+impl TryFrom<AlertDocumentV1> for ReceivedAlert {
+    type Error = FieldError;
+
+    fn try_from(document: AlertDocumentV1) -> Result<Self, FieldError> {
+        let (subject, next_step) = (document.subject.clone(), document.next_step.clone());
+        Ok(Self {
+            alert: Alert::try_from(document)?,
+            subject,
+            next_step,
+        })
+    }
 }
 
 /// A record's message that claims to be an alert document or an alarm, and
@@ -70,10 +94,12 @@ pub fn decode(message_id: &str, message: &str) -> Result<Notification, DecodeErr
     // The schema is checked first, so that another version is named as such
     // rather than as whichever field it changed.
     match object.get("schema").and_then(Value::as_str) {
-        Some(DOCUMENT_SCHEMA) => {
-            return serde_json::from_str(message)
-                .map(|document| Notification::Alert(Box::new(document)))
-                .map_err(|e| failed(ALERT, json_error_text(&e)));
+        Some(SCHEMA_V1) => {
+            let document: AlertDocumentV1 =
+                serde_json::from_str(message).map_err(|e| failed(ALERT, json_error_text(&e)))?;
+            return ReceivedAlert::try_from(document)
+                .map(|alert| Notification::Alert(Box::new(alert)))
+                .map_err(|e| failed(ALERT, e.to_string()));
         }
         Some(other) if other.starts_with(OUR_SCHEMAS) => {
             let quotable = other.len() <= 64 && other.chars().all(|c| c.is_ascii_graphic());
@@ -130,7 +156,7 @@ mod tests {
 
     fn document() -> Value {
         json!({
-            "schema": DOCUMENT_SCHEMA,
+            "schema": SCHEMA_V1,
             "subject": "[CRITICAL] HealthLake data store patients is CREATE_FAILED in us-east-1",
             "next_step": "Retrying will not help.",
             "id": "123456789012#us-east-1#0123456789abcdef0123456789abcdef#7",
@@ -155,6 +181,11 @@ mod tests {
             panic!("not read as an alert");
         };
         assert_eq!(doc.alert.datastore_name, "patients");
+        assert_eq!(
+            doc.subject,
+            "[CRITICAL] HealthLake data store patients is CREATE_FAILED in us-east-1"
+        );
+        assert_eq!(doc.next_step, "Retrying will not help.");
         assert_eq!(
             doc.alert.error_cause.unwrap().message,
             "KMS key not accessible"
@@ -193,8 +224,10 @@ mod tests {
     #[test]
     fn names_the_message_and_the_problem_without_quoting_it() {
         let secret_value = "patient-jane-doe";
+        let mut wrong_value = document();
+        wrong_value["severity"] = json!(secret_value);
         let mut wrong_type = document();
-        wrong_type["severity"] = json!(secret_value);
+        wrong_type["datastore_name"] = json!([secret_value]);
         let mut missing = document();
         missing.as_object_mut().unwrap().remove("datastore_id");
         let mut other_version = document();
@@ -215,6 +248,11 @@ mod tests {
                 "its schema is another healthlake-monitor one",
             ),
             (missing.to_string(), ALERT, "it has no field datastore_id"),
+            (
+                wrong_value.to_string(),
+                ALERT,
+                "field severity: expected one of info, warning, critical",
+            ),
             (
                 wrong_type.to_string(),
                 ALERT,

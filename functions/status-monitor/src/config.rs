@@ -195,7 +195,7 @@ mod tests {
         let mut vars = BASE.to_vec();
         vars.push(("ACCOUNT_ID", "210987654321"));
         let c = config(&vars).unwrap();
-        assert_eq!(c.account.map(String::from).as_deref(), Some("210987654321"));
+        assert_eq!(c.account.as_ref().map(|a| a.as_str()), Some("210987654321"));
         vars.pop();
         vars.push(("ACCOUNT_ID", "function-arn"));
         assert!(

@@ -1,17 +1,14 @@
-//! How an alert reads: an SNS subject, a plain-text email body, a versioned JSON
-//! document for machines, and an AWS Chatbot custom notification.
+//! How an alert reads: an SNS subject, a plain-text email body, and an AWS
+//! Chatbot custom notification. The JSON document for machines is
+//! [`crate::document`].
 
 use crate::domain::{Alert, Change, DatastoreStatus, ErrorCategory, Reason, Severity};
 use crate::text::{self, chat, visible};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// SNS requires a subject of fewer than 100 characters with no line breaks or
 /// control characters.
 const MAX_SUBJECT_CHARS: usize = 99;
-
-/// The schema id of [`AlertDocument`]; bump the version on a breaking change.
-pub const DOCUMENT_SCHEMA: &str = "healthlake-monitor/alert/v1";
 
 /// The status the store left, as a person reads it.
 pub(crate) fn previous_status_label(alert: &Alert) -> &str {
@@ -149,25 +146,6 @@ pub fn text_body(alert: &Alert) -> String {
     lines.push(format!("Alert id: {}", alert.id));
     lines.push("Sent by healthlake-monitor.".to_owned());
     lines.join("\n") + "\n"
-}
-
-/// The versioned JSON document for machines (SQS and Lambda subscribers).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AlertDocument {
-    pub schema: String,
-    pub subject: String,
-    pub next_step: String,
-    #[serde(flatten)]
-    pub alert: Alert,
-}
-
-pub fn document(alert: &Alert) -> AlertDocument {
-    AlertDocument {
-        schema: DOCUMENT_SCHEMA.to_owned(),
-        subject: subject(alert),
-        next_step: next_step(alert),
-        alert: alert.clone(),
-    }
 }
 
 /// An AWS Chatbot custom notification, which Slack and Teams channels wired
@@ -311,20 +289,6 @@ mod tests {
             prop_assert!(!s.contains("  "), "{s:?}");
             prop_assert!(s.starts_with("[CRITICAL] HealthLake data store "));
         }
-    }
-
-    #[test]
-    fn the_document_is_versioned_and_round_trips() {
-        let alert = failed_alert("patients-prod", MESSAGE);
-        let json = serde_json::to_value(document(&alert)).unwrap();
-        assert_eq!(json["schema"], DOCUMENT_SCHEMA);
-        assert_eq!(json["severity"], "critical");
-        assert_eq!(json["status"], "CREATE_FAILED");
-        assert_eq!(json["previous_status"], "CREATING");
-        assert_eq!(json["error_cause"]["category"], "NON_RETRYABLE_ERROR");
-        assert_eq!(json["error_cause"]["message"], MESSAGE);
-        let back: AlertDocument = serde_json::from_value(json).unwrap();
-        assert_eq!(back.alert, alert);
     }
 
     #[test]

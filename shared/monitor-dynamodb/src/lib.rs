@@ -7,11 +7,11 @@
 //! - `error_message`, `error_category` (S, optional): the ErrorCause;
 //! - `first_seen`, `last_changed` (S, RFC 3339); `vanished_at` (S, optional);
 //! - `alert_state` (S): `none`, `pending` or `claimed`; `pending_alerts` (S, JSON list, optional):
-//!   the alerts owed, each with its failed `attempts` and `last_error`;
-//!   `claim_owner`, `claim_at` (S, optional);
-//! - `undeliverable_alerts` (S, JSON list, optional): alerts set aside, each with
-//!   `alert`, `reason`, `attempts`, `at`; `undeliverable_total` (N, optional): all
-//!   ever set aside;
+//!   the alerts owed, each a [`StoredPendingAlert`] (the alert's fields with its failed
+//!   `attempts` and `last_error`); `claim_owner`, `claim_at` (S, optional);
+//! - `undeliverable_alerts` (S, JSON list, optional): alerts set aside, each a
+//!   [`StoredUndeliverableAlert`] (`alert`, `reason`, `attempts`, `at`);
+//!   `undeliverable_total` (N, optional): all ever set aside;
 //! - `expires_at` (N, epoch seconds): the TTL, set only on vanished stores with no alert pending.
 
 use aws_sdk_dynamodb::Client;
@@ -23,7 +23,11 @@ use monitor_core::domain::{
     AccountId, Claim, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation,
     PendingAlert, Record, Region, Scope, ScopeSnapshot, UndeliverableAlert, Unreadable,
 };
+use monitor_core::field::FieldError;
 use monitor_core::ports::{SnapshotStore, StoreError};
+use monitor_core::stored::{StoredPendingAlert, StoredUndeliverableAlert};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 use tracing::instrument;
 
@@ -90,15 +94,14 @@ impl DynamoDbStore {
         optional("claim_owner", r.claim.as_ref().map(|c| s(&c.owner)));
         optional("claim_at", r.claim.as_ref().map(|c| s(&c.at.to_rfc3339())));
         if !r.pending.is_empty() {
-            let json = serde_json::to_string(&r.pending).map_err(|e| {
-                StoreError::Unavailable(format!("cannot encode pending alerts: {e}"))
-            })?;
+            let json = json_list(r.pending.iter().map(StoredPendingAlert::from), "pending")?;
             optional("pending_alerts", Some(s(&json)));
         }
         if !r.undeliverable.is_empty() {
-            let json = serde_json::to_string(&r.undeliverable).map_err(|e| {
-                StoreError::Unavailable(format!("cannot encode undeliverable alerts: {e}"))
-            })?;
+            let json = json_list(
+                r.undeliverable.iter().map(StoredUndeliverableAlert::from),
+                "undeliverable",
+            )?;
             optional("undeliverable_alerts", Some(s(&json)));
         }
         if r.undeliverable_total > 0 {
@@ -176,14 +179,14 @@ impl DynamoDbStore {
                 ));
             }
         };
-        let pending: Vec<PendingAlert> = match opt_s("pending_alerts")? {
+        let pending = match opt_s("pending_alerts")? {
             None => Vec::new(),
-            Some(json) => serde_json::from_str(json)
+            Some(json) => from_json_list::<StoredPendingAlert, PendingAlert>(json)
                 .map_err(|e| corrupt(format!("attribute pending_alerts: {e}")))?,
         };
-        let undeliverable: Vec<UndeliverableAlert> = match opt_s("undeliverable_alerts")? {
+        let undeliverable = match opt_s("undeliverable_alerts")? {
             None => Vec::new(),
-            Some(json) => serde_json::from_str(json)
+            Some(json) => from_json_list::<StoredUndeliverableAlert, UndeliverableAlert>(json)
                 .map_err(|e| corrupt(format!("attribute undeliverable_alerts: {e}")))?,
         };
         let undeliverable_total = match item.get("undeliverable_total") {
@@ -237,6 +240,29 @@ impl DynamoDbStore {
             claim,
         })
     }
+}
+
+/// A list of stored values as the JSON text of one attribute.
+fn json_list<S: Serialize>(
+    stored: impl Iterator<Item = S>,
+    what: &str,
+) -> Result<String, StoreError> {
+    serde_json::to_string(&stored.collect::<Vec<_>>())
+        .map_err(|e| StoreError::Unavailable(format!("cannot encode {what} alerts: {e}")))
+}
+
+/// The domain values of an attribute written by [`json_list`]: why not, when
+/// one does not read or convert.
+fn from_json_list<S, T>(json: &str) -> Result<Vec<T>, String>
+where
+    S: DeserializeOwned,
+    T: TryFrom<S, Error = FieldError>,
+{
+    let stored: Vec<S> = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    stored
+        .into_iter()
+        .map(|s| T::try_from(s).map_err(|e| e.to_string()))
+        .collect()
 }
 
 fn unavailable<E>(error: &SdkError<E>) -> StoreError

@@ -11,6 +11,7 @@ use aws_sdk_sns::Client;
 use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
+use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::Alert;
 use monitor_core::ports::{AlertPublisher, PublishError, PublishErrorKind};
 use monitor_core::render;
@@ -33,7 +34,7 @@ impl SnsPublisher {
 /// The `MessageStructure=json` message of an alert.
 pub fn message(alert: &Alert) -> Result<String, serde_json::Error> {
     let chatbot = serde_json::to_string(&render::chatbot(alert))?;
-    let document = serde_json::to_string(&render::document(alert))?;
+    let document = serde_json::to_string(&AlertDocumentV1::from(alert))?;
     serde_json::to_string(&serde_json::json!({
         "default": chatbot,
         "https": chatbot,

@@ -39,9 +39,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use chrono::{DateTime, Utc};
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::{AccountId, Alert, Observation, Region, Scope};
 use monitor_core::ports::SnapshotStore;
-use monitor_core::render::AlertDocument;
 use monitor_core::tick::{Tick, TickSettings};
 use monitor_dynamodb::DynamoDbStore;
 use serde_json::Value;
@@ -502,9 +502,9 @@ fn alert_of_envelope(body: &str) -> anyhow::Result<Alert> {
     let message = envelope["Message"]
         .as_str()
         .context("the envelope has no Message")?;
-    let document: AlertDocument =
+    let document: AlertDocumentV1 =
         serde_json::from_str(message).context("the Message is not an alert document")?;
-    Ok(document.alert)
+    Alert::try_from(document).context("the Message is not a valid alert document")
 }
 
 /// The id of the alert an SNS `Publish` request carried, if it is one.
@@ -513,8 +513,8 @@ fn published_alert_id(body: &[u8]) -> Option<String> {
         .find(|(key, _)| key == "Message")?
         .1;
     let structure: Value = serde_json::from_str(&message).ok()?;
-    let document: AlertDocument = serde_json::from_str(structure["sqs"].as_str()?).ok()?;
-    Some(document.alert.id)
+    let document: AlertDocumentV1 = serde_json::from_str(structure["sqs"].as_str()?).ok()?;
+    Some(document.id)
 }
 
 /// Runs a campaign. `Err` means the campaign could not run (a service did not

@@ -5,11 +5,9 @@ use super::ids::{AccountId, DatastoreId, Region, Scope};
 use super::policy::{Reason, Severity};
 use super::status::{DatastoreStatus, ErrorCause};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 /// What kind of change an alert reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
     Appeared,
     Changed,
@@ -17,6 +15,8 @@ pub enum Change {
 }
 
 impl Change {
+    pub const ALL: [Change; 3] = [Self::Appeared, Self::Changed, Self::Vanished];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Appeared => "appeared",
@@ -26,7 +26,7 @@ impl Change {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Alert {
     /// Stable for a transition: `<account>#<region>#<datastore id>#<record version>`,
     /// so a consumer can drop a repeat.

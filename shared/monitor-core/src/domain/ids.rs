@@ -1,6 +1,5 @@
 //! Identifiers, parsed once at the edge so the rest of the code can trust them.
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A value that did not parse into one of the identifier types.
@@ -15,8 +14,7 @@ pub struct IdError {
 macro_rules! string_id {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $expected:literal, $valid:expr) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(try_from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub struct $name(String);
 
         impl $name {
@@ -32,19 +30,6 @@ macro_rules! string_id {
 
             pub fn as_str(&self) -> &str {
                 &self.0
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = IdError;
-            fn try_from(value: String) -> Result<Self, IdError> {
-                Self::parse(value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.0
             }
         }
 
@@ -87,7 +72,7 @@ string_id!(
 );
 
 /// What one scan covers: one account in one region. Snapshots are kept per scope.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Scope {
     pub account: AccountId,
     pub region: Region,
@@ -180,11 +165,5 @@ mod tests {
             .collect();
         assert_eq!(keys, ["123456789012#us-west-2", "123456789012#us-east-1"]);
         assert!(Scope::per_region(&account, &[]).is_empty());
-    }
-
-    #[test]
-    fn deserializing_validates() {
-        let err = serde_json::from_str::<Region>("\"Nope\"").unwrap_err();
-        assert!(err.to_string().contains("invalid region"));
     }
 }

@@ -3,10 +3,9 @@
 use super::ids::{AccountId, DatastoreId, Region};
 use super::status::{DatastoreStatus, ErrorCause};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 /// One data store as seen by one scan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Observation {
     pub account: AccountId,
     pub region: Region,

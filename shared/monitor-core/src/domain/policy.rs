@@ -2,12 +2,10 @@
 
 use super::diff::Transition;
 use super::status::DatastoreStatus;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
     Info,
     Warning,
@@ -15,6 +13,8 @@ pub enum Severity {
 }
 
 impl Severity {
+    pub const ALL: [Severity; 3] = [Self::Info, Self::Warning, Self::Critical];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Info => "info",
@@ -31,8 +31,7 @@ impl fmt::Display for Severity {
 }
 
 /// Why a transition was selected for an alert.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Reason {
     /// The store entered (or was first seen in) a status of the critical set,
     /// or its error cause changed while there.
@@ -49,6 +48,14 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 5] = [
+        Self::Failure,
+        Self::Recovery,
+        Self::UnknownStatus,
+        Self::ErrorCause,
+        Self::Status,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Failure => "failure",

@@ -6,11 +6,10 @@ use super::diff::Observations;
 use super::ids::DatastoreId;
 use super::observation::Observation;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A tick's hold on a record's pending alerts while it publishes them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub owner: String,
     pub at: DateTime<Utc>,
@@ -24,17 +23,12 @@ impl Claim {
 }
 
 /// An alert owed to subscribers, with what its delivery has gone through.
-/// Stored flattened, so a pending alert stored before attempts were counted
-/// reads as one with no attempt yet.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingAlert {
-    #[serde(flatten)]
     pub alert: Alert,
     /// Failed attempts to publish it so far.
-    #[serde(default)]
     pub attempts: u32,
     /// The last failure, cut to [`MAX_REASON_CHARS`].
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
 }
 
@@ -51,7 +45,7 @@ impl PendingAlert {
 /// An alert that will not be sent: refused for good, tried too often, or
 /// dropped because its store owed too many. Kept with its reason so an operator
 /// can read what was missed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UndeliverableAlert {
     pub alert: Alert,
     pub reason: String,
@@ -76,7 +70,7 @@ pub fn bounded_reason(reason: &str) -> String {
 
 /// A stored item or listed entry that could not be read. It is reported with
 /// where it is and why, and left as it is: the rest of its scope is scanned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unreadable {location}: {reason}")]
 pub struct Unreadable {
     /// The data store id as stored or listed, when there is one.
@@ -87,7 +81,7 @@ pub struct Unreadable {
 }
 
 /// One data store in the snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     /// The last observation (for a vanished store, the last one before it vanished).
     pub observation: Observation,
@@ -166,11 +160,10 @@ impl Record {
 }
 
 /// Every record of one scope, keyed by data store id.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScopeSnapshot {
     pub records: BTreeMap<DatastoreId, Record>,
     /// Items under the scope's key that could not be read; never overwritten.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unreadable: Vec<Unreadable>,
 }
 
@@ -229,13 +222,6 @@ mod tests {
         assert_eq!(r.undeliverable.len(), MAX_UNDELIVERABLE);
         assert_eq!(r.undeliverable_total, 30 - MAX_PENDING as u64);
         assert!(r.undeliverable[0].reason.starts_with("dropped"));
-    }
-
-    #[test]
-    fn a_pending_alert_stored_before_attempts_were_counted_still_reads() {
-        let old = serde_json::to_string(&vec![alert(1)]).unwrap();
-        let read: Vec<PendingAlert> = serde_json::from_str(&old).unwrap();
-        assert_eq!(read, vec![PendingAlert::new(alert(1))]);
     }
 
     #[test]

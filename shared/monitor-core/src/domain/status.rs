@@ -4,14 +4,12 @@
 //! first release), so any string is kept verbatim as `Unrecognized` and
 //! reported, never rejected.
 
-use serde::{Deserialize, Serialize};
 use std::fmt;
 
 macro_rules! open_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(from = "String", into = "String")]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum $name {
             $($variant,)+
             /// A value this version of the monitor does not know, kept as AWS sent it.
@@ -38,18 +36,6 @@ macro_rules! open_enum {
 
             pub fn is_known(&self) -> bool {
                 !matches!(self, Self::Unrecognized(_))
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(value: String) -> Self {
-                Self::parse(&value)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(value: $name) -> String {
-                value.as_str().to_owned()
             }
         }
 
@@ -94,7 +80,7 @@ impl DatastoreStatus {
 }
 
 /// Why an operation on a data store failed (`ErrorCause` in the HealthLake API).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ErrorCause {
     pub message: String,
     pub category: ErrorCategory,
@@ -128,13 +114,5 @@ mod tests {
         assert!(DatastoreStatus::UpdateFailed.is_failed());
         assert!(!DatastoreStatus::Active.is_failed());
         assert!(!DatastoreStatus::Deleted.is_failed());
-    }
-
-    #[test]
-    fn serializes_as_the_aws_string() {
-        let json = serde_json::to_string(&DatastoreStatus::CreateFailed).unwrap();
-        assert_eq!(json, "\"CREATE_FAILED\"");
-        let back: ErrorCategory = serde_json::from_str("\"SOMETHING_NEW\"").unwrap();
-        assert_eq!(back.as_str(), "SOMETHING_NEW");
     }
 }
