@@ -5,6 +5,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use integration_tests::campaign::{self, Config};
 use integration_tests::fault_proxy::{FaultKind, FaultProxy, Rates};
+use integration_tests::fixtures::unique;
 use integration_tests::services::{Moto, sdk_config};
 use std::time::Duration;
 
@@ -53,8 +54,32 @@ fn clients(endpoint: &str) -> (aws_sdk_sns::Client, aws_sdk_dynamodb::Client) {
     )
 }
 
-async fn topics(sns: &aws_sdk_sns::Client) -> usize {
-    sns.list_topics().send().await.unwrap().topics().len()
+/// Which of `names` are topics in moto, which other tests share.
+async fn existing(sns: &aws_sdk_sns::Client, names: &[&str]) -> Vec<String> {
+    let mut arns = Vec::new();
+    let mut next = None;
+    loop {
+        let page = sns
+            .list_topics()
+            .set_next_token(next.take())
+            .send()
+            .await
+            .unwrap();
+        arns.extend(
+            page.topics()
+                .iter()
+                .filter_map(|t| t.topic_arn().map(str::to_owned)),
+        );
+        match page.next_token() {
+            Some(token) => next = Some(token.to_owned()),
+            None => break,
+        }
+    }
+    names
+        .iter()
+        .filter(|name| arns.iter().any(|arn| arn.ends_with(&format!(":{name}"))))
+        .map(|name| (*name).to_owned())
+        .collect()
 }
 
 fn only(kind: FaultKind) -> Rates {
@@ -64,7 +89,16 @@ fn only(kind: FaultKind) -> Rates {
 #[tokio::test]
 async fn the_fault_proxy_answers_as_the_service_would_and_counts_what_it_injected() {
     use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
-    let moto = Moto::start().await.unwrap();
+    let moto = Moto::shared().await.unwrap();
+    let name = |what: &str| unique(&format!("proxy-{what}"));
+    let (throttled, internal, hung, reset, lost, forwarded) = (
+        name("throttled"),
+        name("internal"),
+        name("hung"),
+        name("reset"),
+        name("lost"),
+        name("forwarded"),
+    );
     let proxy = FaultProxy::start(&moto.endpoint(), 1, Duration::from_millis(600))
         .await
         .unwrap();
@@ -74,7 +108,7 @@ async fn the_fault_proxy_answers_as_the_service_would_and_counts_what_it_injecte
     proxy.set_rates(only(FaultKind::Throttle));
     let err = sns
         .create_topic()
-        .name("throttled")
+        .name(&throttled)
         .send()
         .await
         .unwrap_err();
@@ -87,47 +121,53 @@ async fn the_fault_proxy_answers_as_the_service_would_and_counts_what_it_injecte
     assert_eq!(err.code(), Some("ProvisionedThroughputExceededException"));
 
     proxy.set_rates(only(FaultKind::InternalError));
-    let err = sns
-        .create_topic()
-        .name("internal")
-        .send()
-        .await
-        .unwrap_err();
+    let err = sns.create_topic().name(&internal).send().await.unwrap_err();
     assert_eq!(err.code(), Some("InternalError"), "{err:?}");
     let err = dynamodb.list_tables().send().await.unwrap_err();
     assert_eq!(err.code(), Some("InternalServerError"), "{err:?}");
 
     proxy.set_rates(only(FaultKind::Timeout));
-    let err = sns.create_topic().name("hung").send().await.unwrap_err();
+    let err = sns.create_topic().name(&hung).send().await.unwrap_err();
     assert!(
         matches!(err, aws_sdk_sns::error::SdkError::TimeoutError(_)),
         "{err:?}"
     );
 
     proxy.set_rates(only(FaultKind::Reset));
-    let err = sns.create_topic().name("reset").send().await.unwrap_err();
+    let err = sns.create_topic().name(&reset).send().await.unwrap_err();
     assert!(err.code().is_none(), "a reset has no error code: {err:?}");
     assert!(proxy.wait_idle(Duration::from_secs(5)).await);
+    let all = [
+        throttled.as_str(),
+        internal.as_str(),
+        hung.as_str(),
+        reset.as_str(),
+        lost.as_str(),
+        forwarded.as_str(),
+    ];
     assert_eq!(
-        topics(&direct).await,
-        0,
+        existing(&direct, &all).await,
+        Vec::<String>::new(),
         "no faulted request reached the service"
     );
 
     proxy.set_rates(only(FaultKind::LostResponse));
-    sns.create_topic().name("lost").send().await.unwrap_err();
+    sns.create_topic().name(&lost).send().await.unwrap_err();
     assert_eq!(
-        topics(&direct).await,
-        1,
+        existing(&direct, &all).await,
+        vec![lost.clone()],
         "a lost answer's request was served"
     );
-    let lost = proxy.take_lost_responses();
-    assert_eq!(lost.len(), 1);
-    assert!(String::from_utf8_lossy(&lost[0]).contains("Name=lost"));
+    let lost_bodies = proxy.take_lost_responses();
+    assert_eq!(lost_bodies.len(), 1);
+    assert!(String::from_utf8_lossy(&lost_bodies[0]).contains(&format!("Name={lost}")));
 
     proxy.set_rates(Rates::none());
-    sns.create_topic().name("forwarded").send().await.unwrap();
-    assert_eq!(topics(&direct).await, 2);
+    sns.create_topic().name(&forwarded).send().await.unwrap();
+    assert_eq!(
+        existing(&direct, &all).await,
+        vec![lost.clone(), forwarded.clone()]
+    );
 
     let injected = proxy.injected();
     assert_eq!(injected[&FaultKind::Throttle], 2);

@@ -1,10 +1,10 @@
 //! The `healthlake-monitor` command as a person runs it.
 
-use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use integration_tests::emulator::{Emulator, TRANSITION};
 use integration_tests::fixtures::{
     create_snapshot_table, create_topic, receive_envelopes, subscribe_queue, unique,
 };
-use integration_tests::services::{DynamoDbLocal, Moto, Profile, sdk_config, workspace_binary};
+use integration_tests::services::{DynamoDbLocal, Moto, sdk_config, workspace_binary};
 use std::process::Output;
 use std::time::Duration;
 
@@ -28,59 +28,23 @@ fn credentials() -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn emulator() -> RunningEmulator {
-    RunningEmulator::start(
-        EmulatorConfig {
-            transition_delay: Duration::from_millis(200),
-            ..EmulatorConfig::default()
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .unwrap()
-}
-
-/// Creates a store through the emulator's own protocol and waits until it has settled.
-async fn create_store(url: &str, name: &str, outcome: Option<&str>) -> String {
-    let config = sdk_config(url, "us-east-1");
-    let client = aws_sdk_healthlake::Client::new(&config);
-    let mut request = client
-        .create_fhir_datastore()
-        .datastore_name(name)
-        .datastore_type_version(aws_sdk_healthlake::types::FhirVersion::R4);
-    if let Some(outcome) = outcome {
-        request = request.tags(
-            aws_sdk_healthlake::types::Tag::builder()
-                .key("emulator:outcome")
-                .value(outcome)
-                .build()
-                .unwrap(),
-        );
-    }
-    let id = request.send().await.unwrap().datastore_id().to_owned();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let status = client
-            .describe_fhir_datastore()
-            .datastore_id(&id)
-            .send()
-            .await
-            .unwrap();
-        if status
-            .datastore_properties()
-            .unwrap()
-            .datastore_status()
-            .as_str()
-            != "CREATING"
-        {
-            return id;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "store {name} never settled"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// Creates a store in us-east-1 and lets its creation finish: a store with an
+/// `outcome` (always [`FAILURE`] here) ends CREATE_FAILED, the others ACTIVE.
+async fn create_store(emulator: &Emulator, name: &str, outcome: Option<&str>) -> String {
+    let id = emulator
+        .create_store("us-east-1", name, outcome)
+        .await
+        .unwrap();
+    let settled = if outcome.is_some() {
+        "CREATE_FAILED"
+    } else {
+        "ACTIVE"
+    };
+    emulator
+        .settle(&emulator.client("us-east-1"), &id, settled)
+        .await
+        .unwrap();
+    id
 }
 
 const FAILURE: &str = "CREATE_FAILED:NON_RETRYABLE_ERROR:The KMS key is disabled";
@@ -125,9 +89,9 @@ async fn the_demo_shows_one_failure_alert_and_ends_by_itself() {
 
 #[tokio::test]
 async fn scan_prints_the_table_and_alerts_once_then_nothing() {
-    let emulator = emulator().await;
-    create_store(&emulator.url(), "patients", None).await;
-    let failed = create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let emulator = Emulator::start().await.unwrap();
+    create_store(&emulator, "patients", None).await;
+    let failed = create_store(&emulator, "claims", Some(FAILURE)).await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let state_arg = state.to_str().unwrap();
@@ -176,7 +140,7 @@ async fn scan_prints_the_table_and_alerts_once_then_nothing() {
 
 #[tokio::test]
 async fn a_corrupt_state_file_is_reported_and_kept() {
-    let emulator = emulator().await;
+    let emulator = Emulator::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     std::fs::write(&state, b"{ not json").unwrap();
@@ -284,11 +248,11 @@ async fn bad_input_names_what_was_wrong() {
 #[tokio::test]
 async fn scan_with_a_table_and_a_topic_uses_dynamodb_and_sns() {
     let (emulator, db, moto) = (
-        emulator().await,
-        DynamoDbLocal::start().await.unwrap(),
-        Moto::start().await.unwrap(),
+        Emulator::start().await.unwrap(),
+        DynamoDbLocal::shared().await.unwrap(),
+        Moto::shared().await.unwrap(),
     );
-    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    create_store(&emulator, "claims", Some(FAILURE)).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config(&db.endpoint(), "us-east-1"));
     let table = unique("snapshot");
     create_snapshot_table(&dynamodb, &table).await.unwrap();
@@ -338,24 +302,10 @@ async fn scan_with_a_table_and_a_topic_uses_dynamodb_and_sns() {
     assert_eq!(items.count(), 1);
 }
 
-/// Posts to the emulator's admin routes (faults, forced statuses).
-async fn admin(emulator: &RunningEmulator, path: &str, body: serde_json::Value) {
-    let response = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .unwrap()
-        .post(format!("{}/_emulator/{path}", emulator.url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("emulator admin request");
-    assert!(response.status().is_success(), "{path}: {response:?}");
-}
-
 /// The command with only the given AWS settings: no profile, no instance metadata.
 fn command(args: &[&str], env: &[(&str, String)]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(
-        workspace_binary("healthlake-monitor", Profile::Debug).expect("the command is built"),
+        workspace_binary("healthlake-monitor").expect("the command is built"),
     );
     command
         .args(args)
@@ -421,8 +371,11 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn a_table_without_a_topic_is_refused_and_nothing_is_written() {
-    let (emulator, db) = (emulator().await, DynamoDbLocal::start().await.unwrap());
-    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let (emulator, db) = (
+        Emulator::start().await.unwrap(),
+        DynamoDbLocal::shared().await.unwrap(),
+    );
+    create_store(&emulator, "claims", Some(FAILURE)).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config(&db.endpoint(), "us-east-1"));
     let table = unique("snapshot");
     create_snapshot_table(&dynamodb, &table).await.unwrap();
@@ -455,8 +408,8 @@ async fn a_table_without_a_topic_is_refused_and_nothing_is_written() {
 
 #[tokio::test]
 async fn a_dry_run_on_a_state_file_shows_what_would_be_sent_and_writes_nothing() {
-    let emulator = emulator().await;
-    create_store(&emulator.url(), "patients", None).await;
+    let emulator = Emulator::start().await.unwrap();
+    create_store(&emulator, "patients", None).await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let state_arg = state.to_str().unwrap();
@@ -484,7 +437,7 @@ async fn a_dry_run_on_a_state_file_shows_what_would_be_sent_and_writes_nothing()
 
     let first = run(&args, &env).await;
     assert!(first.status.success(), "{}", text(&first.stderr));
-    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    create_store(&emulator, "claims", Some(FAILURE)).await;
     let before = std::fs::read(&state).unwrap();
     let files = listing(dir.path());
 
@@ -525,11 +478,11 @@ async fn a_dry_run_on_a_state_file_shows_what_would_be_sent_and_writes_nothing()
 #[tokio::test]
 async fn a_dry_run_on_a_table_shows_pending_and_new_alerts_and_changes_nothing() {
     let (emulator, db, moto) = (
-        emulator().await,
-        DynamoDbLocal::start().await.unwrap(),
-        Moto::start().await.unwrap(),
+        Emulator::start().await.unwrap(),
+        DynamoDbLocal::shared().await.unwrap(),
+        Moto::shared().await.unwrap(),
     );
-    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    create_store(&emulator, "claims", Some(FAILURE)).await;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk_config(&db.endpoint(), "us-east-1"));
     let table = unique("snapshot");
     create_snapshot_table(&dynamodb, &table).await.unwrap();
@@ -563,7 +516,7 @@ async fn a_dry_run_on_a_table_shows_pending_and_new_alerts_and_changes_nothing()
     )
     .await;
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    create_store(&emulator.url(), "billing", Some(FAILURE)).await;
+    create_store(&emulator, "billing", Some(FAILURE)).await;
     let before = items(&dynamodb, &table).await;
     assert_eq!(before.len(), 1);
 
@@ -612,17 +565,22 @@ async fn a_dry_run_on_a_table_shows_pending_and_new_alerts_and_changes_nothing()
 #[tokio::test]
 async fn overlapping_scans_on_one_state_file_print_each_alert_once() {
     const STORES: usize = 16;
-    let emulator = emulator().await;
+    let emulator = Emulator::start().await.unwrap();
     let url = emulator.url();
     let names: Vec<String> = (0..STORES).map(|i| format!("failed-{i:02}")).collect();
-    let mut creations = tokio::task::JoinSet::new();
-    for name in names.clone() {
-        let url = url.clone();
-        creations.spawn(async move { create_store(&url, &name, Some(FAILURE)).await });
-    }
-    creations.join_all().await;
+    futures::future::try_join_all(
+        names
+            .iter()
+            .map(|name| emulator.create_store("us-east-1", name, Some(FAILURE))),
+    )
+    .await
+    .unwrap();
+    emulator.advance(TRANSITION).await.unwrap();
     // Both scans wait as long for their listing, then write at the same time.
-    admin(&emulator, "faults", serde_json::json!({"LatencyMs": 1500})).await;
+    emulator
+        .admin_post("faults", serde_json::json!({"LatencyMs": 1500}))
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let mut env = credentials();
@@ -636,7 +594,10 @@ async fn overlapping_scans_on_one_state_file_print_each_alert_once() {
     ];
 
     let (a, b) = tokio::join!(run(&args, &env), run(&args, &env));
-    admin(&emulator, "faults", serde_json::json!({"LatencyMs": 0})).await;
+    emulator
+        .admin_post("faults", serde_json::json!({"LatencyMs": 0}))
+        .await
+        .unwrap();
     let third = run(&args, &env).await;
     let outputs = [&a, &b, &third];
     for name in &names {
@@ -659,8 +620,8 @@ async fn overlapping_scans_on_one_state_file_print_each_alert_once() {
 
 #[tokio::test]
 async fn an_alert_not_written_to_stdout_stays_pending_and_the_next_scan_prints_it() {
-    let emulator = emulator().await;
-    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let emulator = Emulator::start().await.unwrap();
+    create_store(&emulator, "claims", Some(FAILURE)).await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let mut env = credentials();
@@ -689,8 +650,8 @@ async fn an_alert_not_written_to_stdout_stays_pending_and_the_next_scan_prints_i
 
 #[tokio::test]
 async fn the_scan_ends_at_its_deadline_and_a_pending_alert_stays_pending() {
-    let emulator = emulator().await;
-    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let emulator = Emulator::start().await.unwrap();
+    create_store(&emulator, "claims", Some(FAILURE)).await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let mut env = credentials();
@@ -707,7 +668,10 @@ async fn the_scan_ends_at_its_deadline_and_a_pending_alert_stays_pending() {
     assert_eq!(closed.status.code(), Some(1), "{}", text(&closed.stderr));
     let before = std::fs::read(&state).unwrap();
 
-    admin(&emulator, "faults", serde_json::json!({"LatencyMs": 3000})).await;
+    emulator
+        .admin_post("faults", serde_json::json!({"LatencyMs": 3000}))
+        .await
+        .unwrap();
     let mut slow = args.to_vec();
     slow.extend(["--timeout", "1"]);
     let out = run(&slow, &env).await;
@@ -729,7 +693,10 @@ async fn the_scan_ends_at_its_deadline_and_a_pending_alert_stays_pending() {
         "nothing half-written"
     );
 
-    admin(&emulator, "faults", serde_json::json!({"LatencyMs": 0})).await;
+    emulator
+        .admin_post("faults", serde_json::json!({"LatencyMs": 0}))
+        .await
+        .unwrap();
     let next = run(&args, &env).await;
     assert!(next.status.success(), "{}", text(&next.stderr));
     assert!(text(&next.stdout).contains(&failed_subject("claims")));
@@ -749,21 +716,20 @@ async fn the_scan_ends_at_its_deadline_and_a_pending_alert_stays_pending() {
 
 #[tokio::test]
 async fn names_and_error_messages_are_printed_with_visible_escapes() {
-    let emulator = emulator().await;
+    let emulator = Emulator::start().await.unwrap();
     let name = "evil\u{1b}[2J\u{202e}name";
-    let id = create_store(&emulator.url(), name, None).await;
-    admin(
-        &emulator,
-        &format!("datastores/{id}/status"),
-        serde_json::json!({
-            "DatastoreStatus": "CREATE_FAILED",
-            "ErrorCause": {
-                "ErrorCategory": "NON_RETRYABLE_ERROR",
-                "ErrorMessage": "key gone\u{1b}]8;;http://x\u{7}\r\nSubject: [INFO] all fine\u{2066}",
-            },
-        }),
-    )
-    .await;
+    let id = create_store(&emulator, name, None).await;
+    emulator
+        .force_status(
+            &id,
+            "CREATE_FAILED",
+            Some((
+                "NON_RETRYABLE_ERROR",
+                "key gone\u{1b}]8;;http://x\u{7}\r\nSubject: [INFO] all fine\u{2066}",
+            )),
+        )
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut env = credentials();
     env.push(("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()));
@@ -803,8 +769,8 @@ async fn names_and_error_messages_are_printed_with_visible_escapes() {
 
 #[tokio::test]
 async fn a_claim_left_by_a_stopped_scan_is_taken_over_by_the_next_one() {
-    let emulator = emulator().await;
-    create_store(&emulator.url(), "claims", Some(FAILURE)).await;
+    let emulator = Emulator::start().await.unwrap();
+    create_store(&emulator, "claims", Some(FAILURE)).await;
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let mut env = credentials();

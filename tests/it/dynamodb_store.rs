@@ -25,23 +25,19 @@ fn record(observation: Observation, version: u64) -> Record {
     }
 }
 
+/// A table of its own on the shared DynamoDB Local.
 struct Table {
-    _db: DynamoDbLocal,
     client: aws_sdk_dynamodb::Client,
     name: String,
 }
 
 impl Table {
     async fn new() -> Table {
-        let db = DynamoDbLocal::start().await.unwrap();
+        let db = DynamoDbLocal::shared().await.unwrap();
         let client = aws_sdk_dynamodb::Client::new(&sdk_config(&db.endpoint(), "us-east-1"));
         let name = unique("snapshot");
         create_snapshot_table(&client, &name).await.unwrap();
-        Table {
-            _db: db,
-            client,
-            name,
-        }
+        Table { client, name }
     }
 
     fn store(&self) -> DynamoDbStore {

@@ -11,35 +11,40 @@ use aws_sdk_healthlake::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_healthlake::types::{
     DatastoreFilter, DatastoreProperties, DatastoreStatus, ErrorCategory, FhirVersion, Tag,
 };
-use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use chrono::{DateTime, Utc};
+use integration_tests::emulator::{ACCOUNT, OUTCOME_TAG, TRANSITION};
 use serde_json::{Value, json};
 
-const TRANSITION: Duration = Duration::from_millis(200);
-const ACCOUNT: &str = "123456789012";
-const OUTCOME_TAG: &str = "emulator:outcome";
-
-/// One emulator per test, with an SDK client per region and plain HTTP for
-/// the admin routes.
+/// One emulator per test (its stores, faults, counts and clock are the
+/// test's), with an SDK client per region and plain HTTP for the admin routes.
 struct Emulator {
-    running: RunningEmulator,
+    emulator: integration_tests::emulator::Emulator,
     http: reqwest::Client,
 }
 
 impl Emulator {
     async fn start() -> Emulator {
-        let config = EmulatorConfig {
-            account_id: ACCOUNT.to_owned(),
-            transition_delay: TRANSITION,
-        };
-        let running =
-            RunningEmulator::start(config, "127.0.0.1:0".parse().expect("socket address"))
-                .await
-                .expect("emulator starts");
+        let emulator = integration_tests::emulator::Emulator::start()
+            .await
+            .expect("emulator starts");
         let http = reqwest::Client::builder()
             .no_proxy()
             .build()
             .expect("http client");
-        Emulator { running, http }
+        Emulator { emulator, http }
+    }
+
+    fn url(&self) -> String {
+        self.emulator.url()
+    }
+
+    /// Moves the clock past the transition delay: store `id` must then show
+    /// `status`.
+    async fn settle(&self, client: &Client, id: &str, status: &str) -> DatastoreProperties {
+        self.emulator
+            .settle(client, id, status)
+            .await
+            .expect("the store settles")
     }
 
     /// The client as the monitor builds it, with retries off so that every
@@ -48,7 +53,7 @@ impl Emulator {
         let config = aws_sdk_healthlake::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.to_owned()))
-            .endpoint_url(self.running.url())
+            .endpoint_url(self.url())
             .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
             .retry_config(RetryConfig::disabled())
             .build();
@@ -61,16 +66,10 @@ impl Emulator {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let mut request = self
-            .http
-            .request(method, format!("{}/_emulator/{path}", self.running.url()));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("admin request");
-        let status = response.status().as_u16();
-        let body = response.json().await.expect("admin response is JSON");
-        (status, body)
+        self.emulator
+            .admin(method, path, body)
+            .await
+            .expect("admin request")
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
@@ -99,7 +98,7 @@ impl Emulator {
     ) -> (u16, Option<String>, Value) {
         let mut request = self
             .http
-            .post(self.running.url())
+            .post(self.url())
             .header("content-type", "application/x-amz-json-1.0")
             .body(body.to_owned());
         if let Some(target) = target {
@@ -152,23 +151,6 @@ async fn describe_store(client: &Client, id: &str) -> DatastoreProperties {
         .expect("describe data store")
         .datastore_properties
         .expect("DatastoreProperties")
-}
-
-/// Polls Describe until the store reaches `status`, for at most five seconds.
-async fn wait_for(client: &Client, id: &str, status: &str) -> DatastoreProperties {
-    let mut seen = Vec::new();
-    for _ in 0..200 {
-        let properties = describe_store(client, id).await;
-        let current = properties.datastore_status().as_str().to_owned();
-        if current == status {
-            return properties;
-        }
-        if seen.last() != Some(&current) {
-            seen.push(current);
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("data store {id} never became {status}; it went through {seen:?}");
 }
 
 async fn list_all(client: &Client, filter: Option<DatastoreFilter>) -> Vec<DatastoreProperties> {
@@ -233,7 +215,7 @@ async fn a_data_store_goes_from_creating_to_active_then_deleting_to_deleted() {
         "CreatedAt {created_at}, now {now}"
     );
 
-    let active = wait_for(&client, &id, "ACTIVE").await;
+    let active = emulator.settle(&client, &id, "ACTIVE").await;
     assert_eq!(active.created_at(), creating.created_at());
 
     let deleted = client
@@ -251,7 +233,7 @@ async fn a_data_store_goes_from_creating_to_active_then_deleting_to_deleted() {
         &DatastoreStatus::Deleting
     );
 
-    wait_for(&client, &id, "DELETED").await;
+    emulator.settle(&client, &id, "DELETED").await;
     assert_eq!(ids(&list_all(&client, None).await), vec![id.as_str()]);
 }
 
@@ -419,9 +401,11 @@ async fn pages_of_one_visit_every_store_once_in_creation_order() {
 async fn list_filters_on_name_status_and_creation_time() {
     let emulator = Emulator::start().await;
     let client = emulator.client("us-east-1");
-    // Each store settles before the next is created, so creation times differ.
+    // Each store settles before the next is created: the clock moves by the
+    // transition delay in between, so creation times differ by that much.
     let first = create(&client, "first", &[]).await;
-    let first_at = *wait_for(&client, &first, "ACTIVE")
+    let first_at = *emulator
+        .settle(&client, &first, "ACTIVE")
         .await
         .created_at()
         .expect("CreatedAt");
@@ -434,12 +418,13 @@ async fn list_filters_on_name_status_and_creation_time() {
         )],
     )
     .await;
-    let failed_at = *wait_for(&client, &failed, "CREATE_FAILED")
+    let failed_at = *emulator
+        .settle(&client, &failed, "CREATE_FAILED")
         .await
         .created_at()
         .expect("CreatedAt");
     let third = create(&client, "third", &[]).await;
-    wait_for(&client, &third, "ACTIVE").await;
+    emulator.settle(&client, &third, "ACTIVE").await;
 
     let by_name = DatastoreFilter::builder().datastore_name("second").build();
     assert_eq!(
@@ -568,7 +553,7 @@ async fn client_errors_are_parsed_as_the_modelled_sdk_errors() {
         .await
         .expect_err("deleting a CREATING store");
     assert!(err.into_service_error().is_conflict_exception());
-    wait_for(&client, &id, "ACTIVE").await;
+    emulator.settle(&client, &id, "ACTIVE").await;
     client
         .delete_fhir_datastore()
         .datastore_id(&id)
@@ -739,7 +724,7 @@ async fn the_outcome_tag_makes_a_creation_fail_with_its_error_cause() {
         &DatastoreStatus::Creating
     );
 
-    let failed = wait_for(&client, &id, "CREATE_FAILED").await;
+    let failed = emulator.settle(&client, &id, "CREATE_FAILED").await;
     let cause = failed.error_cause().expect("ErrorCause");
     assert_eq!(
         cause.error_message(),
@@ -761,7 +746,7 @@ async fn the_outcome_tag_makes_a_creation_fail_with_its_error_cause() {
         &[tag(OUTCOME_TAG, "CREATE_FAILED:RETRYABLE_ERROR:try again")],
     )
     .await;
-    let failed = wait_for(&client, &retryable, "CREATE_FAILED").await;
+    let failed = emulator.settle(&client, &retryable, "CREATE_FAILED").await;
     assert_eq!(
         failed
             .error_cause()
@@ -825,10 +810,10 @@ async fn a_forced_status_unknown_to_the_sdk_reaches_the_client_unchanged_and_sta
     let listed = list_all(&client, None).await;
     assert_eq!(listed[0].datastore_status().as_str(), "ARCHIVED");
 
-    // A store created now becomes ACTIVE only once the transition delay has
-    // passed, by which time the forced store would have become ACTIVE too.
-    let clock = create(&client, "clock", &[]).await;
-    wait_for(&client, &clock, "ACTIVE").await;
+    // Once the clock has passed the transition delay, a store created now is
+    // ACTIVE, and so would the forced store be, were it not forced.
+    let witness = create(&client, "witness", &[]).await;
+    emulator.settle(&client, &witness, "ACTIVE").await;
     assert_eq!(
         describe_store(&client, &id)
             .await
@@ -866,7 +851,7 @@ async fn a_forced_status_unknown_to_the_sdk_reaches_the_client_unchanged_and_sta
         .await
         .expect("delete");
     assert_eq!(deleting.datastore_status(), &DatastoreStatus::Deleting);
-    wait_for(&client, &id, "DELETED").await;
+    emulator.settle(&client, &id, "DELETED").await;
 
     let (status, body) = emulator
         .force_status(&"f".repeat(32), json!({"DatastoreStatus": "ACTIVE"}))
@@ -1017,4 +1002,114 @@ async fn added_latency_applies_to_every_call_until_removed() {
         .send()
         .await
         .expect("latency removed");
+}
+
+fn clock_now(answer: &Value) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(answer["Now"].as_str().expect("Now"))
+        .expect("Now is RFC 3339")
+        .with_timezone(&Utc)
+}
+
+/// Whether `at` is `ahead` past the wall clock, give or take a few seconds.
+fn is_ahead(at: DateTime<Utc>, ahead: chrono::TimeDelta) -> bool {
+    let off = at - Utc::now() - ahead;
+    off.num_seconds().abs() <= 5
+}
+
+#[tokio::test]
+async fn the_clock_moves_forward_on_request_and_stores_settle_when_it_passes_their_delay() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let delay = chrono::TimeDelta::from_std(TRANSITION).expect("a delay chrono holds");
+    let get = |path: &'static str| emulator.admin(reqwest::Method::GET, path, None);
+
+    let (status, clock) = get("clock").await;
+    assert_eq!(status, 200, "{clock}");
+    assert_eq!(clock["OffsetSeconds"], 0, "{clock}");
+    assert!(
+        is_ahead(clock_now(&clock), chrono::TimeDelta::zero()),
+        "{clock}"
+    );
+
+    let id = create(&client, "patients", &[]).await;
+    let created_at = describe_store(&client, &id).await.created_at().copied();
+    let short = TRANSITION.as_secs() - 1;
+    let (status, clock) = emulator
+        .post("clock", json!({"AdvanceSeconds": short}))
+        .await;
+    assert_eq!(status, 200, "{clock}");
+    assert_eq!(clock["OffsetSeconds"], short, "{clock}");
+    assert!(
+        is_ahead(clock_now(&clock), delay - chrono::TimeDelta::seconds(1)),
+        "{clock}"
+    );
+    assert_eq!(
+        describe_store(&client, &id).await.datastore_status(),
+        &DatastoreStatus::Creating,
+        "a second short of the delay"
+    );
+
+    let (_, clock) = emulator.post("clock", json!({"AdvanceSeconds": 1})).await;
+    assert_eq!(clock["OffsetSeconds"], TRANSITION.as_secs(), "{clock}");
+    let active = describe_store(&client, &id).await;
+    assert_eq!(active.datastore_status(), &DatastoreStatus::Active);
+    assert_eq!(
+        active.created_at().copied(),
+        created_at,
+        "moving the clock changes no creation time"
+    );
+    let (_, shown) = get("clock").await;
+    assert_eq!(shown["OffsetSeconds"], TRANSITION.as_secs(), "{shown}");
+    let (_, health) = get("health").await;
+    let time = DateTime::from_timestamp(health["Time"].as_i64().expect("Time"), 0).expect("a time");
+    assert!(is_ahead(time, delay), "{health}");
+
+    // A store created now is created at the emulator's time.
+    let later = create(&client, "later", &[]).await;
+    let later_at = describe_store(&client, &later)
+        .await
+        .created_at()
+        .copied()
+        .expect("CreatedAt");
+    let later_at = DateTime::from_timestamp(later_at.secs(), 0).expect("a time");
+    assert!(is_ahead(later_at, delay), "CreatedAt {later_at}");
+    let recent = DatastoreFilter::builder()
+        .created_after(aws_sdk_healthlake::primitives::DateTime::from_secs(
+            (Utc::now() + delay / 2).timestamp(),
+        ))
+        .build();
+    assert_eq!(
+        ids(&list_all(&client, Some(recent)).await),
+        vec![later.as_str()]
+    );
+
+    for refused in [
+        json!({"AdvanceSeconds": -1}),
+        json!({"AdvanceSeconds": 1.5}),
+        json!({"AdvanceSeconds": "60"}),
+        json!({"Seconds": 60}),
+        json!({"AdvanceSeconds": 200 * 365 * 24 * 3600_u64}),
+    ] {
+        let (status, body) = emulator.post("clock", refused.clone()).await;
+        assert_eq!(status, 400, "{refused}: {body}");
+        assert_eq!(body["__type"], "ValidationException", "{refused}: {body}");
+    }
+    let (_, unchanged) = get("clock").await;
+    assert_eq!(
+        unchanged["OffsetSeconds"],
+        TRANSITION.as_secs(),
+        "{unchanged}"
+    );
+
+    let (status, _) = emulator.post("reset", json!({})).await;
+    assert_eq!(status, 200);
+    let (_, reset) = get("clock").await;
+    assert_eq!(
+        reset["OffsetSeconds"], 0,
+        "reset sets the clock back: {reset}"
+    );
+    assert!(
+        is_ahead(clock_now(&reset), chrono::TimeDelta::zero()),
+        "{reset}"
+    );
 }

@@ -1,10 +1,11 @@
-//! End to end: the release `status-monitor` binary handles EventBridge scheduled
+//! End to end: the `status-monitor` binary handles EventBridge scheduled
 //! events through the local Lambda Runtime API, against DynamoDB Local, moto
 //! (an SNS topic with an SQS queue subscribed) and the HealthLake emulator.
 //! Each test asserts what a subscriber receives and what the snapshot table holds.
 //!
-//! The binary is the release build, as deployed: `cargo build --release -p
-//! status-monitor` first (infra/scripts/test.sh does).
+//! The binary is the debug build that `cargo build --workspace` makes (the
+//! release build that Lambda runs differs only in optimisation); it is refused
+//! when older than its sources.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -12,16 +13,15 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail, ensure};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_healthlake::types::{FhirVersion, Tag};
-use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use integration_tests::emulator::Emulator;
 use integration_tests::fixtures::{create_queue, create_snapshot_table, subscribe, unique};
 use integration_tests::services::{
-    DynamoDbLocal, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config,
+    DynamoDbLocal, Function, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, sdk_config,
     workspace_binary,
 };
 use monitor_core::document::{AlertDocumentV1, SCHEMA_V1};
 use serde_json::{Value, json};
-use tokio::time::{Instant, sleep};
+use tokio::time::Instant;
 
 /// The binary target, which is also the function name the Runtime API routes.
 const FUNCTION: &str = "status-monitor";
@@ -31,14 +31,8 @@ const EAST: &str = "us-east-1";
 const WEST: &str = "us-west-2";
 const SCOPE_EAST: &str = "123456789012#us-east-1";
 
-/// How long a new store stays CREATING when a test lets it settle.
-const SHORT_TRANSITION: Duration = Duration::from_millis(300);
-/// Long enough that a store stays CREATING until a test forces its status.
-const NO_TRANSITION: Duration = Duration::from_secs(3600);
-/// Upper bound of every poll (statuses, the queue).
+/// Upper bound of draining the queue.
 const POLL_DEADLINE: Duration = Duration::from_secs(30);
-
-const OUTCOME_TAG: &str = "emulator:outcome";
 const KMS_MESSAGE: &str = "The AWS KMS key arn:aws:kms:us-east-1:123456789012:key/1234 is not \
                            accessible: kms:CreateGrant was denied for the HealthLake service principal.";
 
@@ -172,31 +166,15 @@ fn assert_failure_alert(
     );
 }
 
-struct Setup {
-    /// How long a new store stays CREATING in the emulator.
-    transition_delay: Duration,
-    /// Whether the alert topic (with the queue subscribed) exists from the start.
-    topic: bool,
-}
-
-impl Default for Setup {
-    fn default() -> Self {
-        Self {
-            transition_delay: SHORT_TRANSITION,
-            topic: true,
-        }
-    }
-}
-
-/// The services of one test, its own table, topic and queue, and the function
-/// processes serving `status-monitor`.
+/// A test's own table, topic, queue and emulator on the shared services, the
+/// function name reserved for it, and the processes serving that name.
 struct Stack {
-    /// The release binary of the function.
+    /// The debug binary of the function.
     bootstrap: PathBuf,
-    api: LambdaRuntimeApi,
-    dynamodb: DynamoDbLocal,
-    moto: Moto,
-    emulator: RunningEmulator,
+    dynamodb: &'static DynamoDbLocal,
+    moto: &'static Moto,
+    emulator: Emulator,
+    function: Function,
     http: reqwest::Client,
     ddb: aws_sdk_dynamodb::Client,
     sns: aws_sdk_sns::Client,
@@ -209,21 +187,22 @@ struct Stack {
 }
 
 impl Stack {
-    async fn start(setup: Setup) -> anyhow::Result<Self> {
-        let bootstrap = workspace_binary(FUNCTION, Profile::Release)?;
-        let (dynamodb, moto, api) = tokio::try_join!(
-            DynamoDbLocal::start(),
-            Moto::start(),
-            LambdaRuntimeApi::start()
+    /// A stack whose alert topic, with the queue subscribed, exists.
+    async fn start() -> anyhow::Result<Self> {
+        let stack = Self::without_topic().await?;
+        stack.create_topic().await?;
+        Ok(stack)
+    }
+
+    /// A stack whose alert topic does not exist yet ([`Self::create_topic`]).
+    async fn without_topic() -> anyhow::Result<Self> {
+        let bootstrap = workspace_binary(FUNCTION)?;
+        let (dynamodb, moto, api, emulator) = tokio::try_join!(
+            DynamoDbLocal::shared(),
+            Moto::shared(),
+            LambdaRuntimeApi::shared(),
+            Emulator::start()
         )?;
-        let emulator = RunningEmulator::start(
-            EmulatorConfig {
-                account_id: ACCOUNT.to_owned(),
-                transition_delay: setup.transition_delay,
-            },
-            "127.0.0.1:0".parse()?,
-        )
-        .await?;
         let moto_config = sdk_config(&moto.endpoint(), EAST);
         let mut stack = Self {
             ddb: aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb.endpoint(), EAST)),
@@ -231,10 +210,10 @@ impl Stack {
             sqs: aws_sdk_sqs::Client::new(&moto_config),
             http: reqwest::Client::builder().no_proxy().build()?,
             bootstrap,
-            api,
             dynamodb,
             moto,
             emulator,
+            function: api.reserve(FUNCTION).await?,
             table: unique("snapshot"),
             topic_name: unique("alerts"),
             queue_url: String::new(),
@@ -243,9 +222,6 @@ impl Stack {
         };
         stack.create_table().await?;
         stack.create_queue().await?;
-        if setup.topic {
-            stack.create_topic().await?;
-        }
         Ok(stack)
     }
 
@@ -299,7 +275,7 @@ impl Stack {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let process = self.api.spawn_function(&self.bootstrap, FUNCTION, &env)?;
+        let process = self.function.spawn(&self.bootstrap, &env)?;
         self.functions.push(process);
         Ok(())
     }
@@ -329,7 +305,7 @@ impl Stack {
 
     async fn invoke(&mut self) -> anyhow::Result<InvokeOutcome> {
         self.ensure_serving()?;
-        self.api.invoke(FUNCTION, &scheduled_event()).await
+        self.function.invoke(&scheduled_event()).await
     }
 
     /// One invocation that must succeed; its response.
@@ -344,10 +320,7 @@ impl Stack {
     async fn tick_twice_at_once(&mut self) -> anyhow::Result<(Value, Value)> {
         self.ensure_serving()?;
         let (first, second) = (scheduled_event(), scheduled_event());
-        let (a, b) = tokio::join!(
-            self.api.invoke(FUNCTION, &first),
-            self.api.invoke(FUNCTION, &second)
-        );
+        let (a, b) = tokio::join!(self.function.invoke(&first), self.function.invoke(&second));
         let logs = || format!("function logs:\n{}", self.function_logs());
         Ok((
             a?.into_success().with_context(logs)?,
@@ -357,7 +330,7 @@ impl Stack {
 
     /// Receives and deletes everything in the queue. moto delivers to SQS
     /// subscribers within the Publish call, so whatever an invocation that has
-    /// returned sent is there; the last receive waits a second for stragglers.
+    /// returned sent is there: no receive needs to wait.
     async fn drain(&self) -> anyhow::Result<Vec<Delivered>> {
         let deadline = Instant::now() + POLL_DEADLINE;
         let mut delivered = Vec::new();
@@ -367,7 +340,7 @@ impl Stack {
                 .receive_message()
                 .queue_url(&self.queue_url)
                 .max_number_of_messages(10)
-                .wait_time_seconds(1)
+                .wait_time_seconds(0)
                 .send()
                 .await?
                 .messages
@@ -454,10 +427,6 @@ impl Stack {
             .collect()
     }
 
-    fn healthlake(&self, region: &str) -> aws_sdk_healthlake::Client {
-        aws_sdk_healthlake::Client::new(&sdk_config(&self.emulator.url(), region))
-    }
-
     /// Creates a data store; `failure` (category, message) makes its creation fail.
     async fn create_store(
         &self,
@@ -465,84 +434,42 @@ impl Stack {
         name: &str,
         failure: Option<(&str, &str)>,
     ) -> anyhow::Result<String> {
-        let tags = failure
-            .map(|(category, message)| {
-                Tag::builder()
-                    .key(OUTCOME_TAG)
-                    .value(format!("CREATE_FAILED:{category}:{message}"))
-                    .build()
-            })
-            .transpose()?;
-        let output = self
-            .healthlake(region)
-            .create_fhir_datastore()
-            .datastore_name(name)
-            .datastore_type_version(FhirVersion::R4)
-            .set_tags(tags.map(|tag| vec![tag]))
-            .send()
-            .await?;
-        Ok(output.datastore_id().to_owned())
+        let outcome =
+            failure.map(|(category, message)| format!("CREATE_FAILED:{category}:{message}"));
+        self.emulator
+            .create_store(region, name, outcome.as_deref())
+            .await
     }
 
-    /// Waits until the store shows `status` to a client.
-    async fn wait_for_status(&self, region: &str, id: &str, status: &str) -> anyhow::Result<()> {
-        let client = self.healthlake(region);
-        let deadline = Instant::now() + POLL_DEADLINE;
-        loop {
-            let properties = client
-                .describe_fhir_datastore()
-                .datastore_id(id)
-                .send()
-                .await?
-                .datastore_properties
-                .context("DatastoreProperties")?;
-            if properties.datastore_status().as_str() == status {
-                return Ok(());
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "data store {id} is still {} after {POLL_DEADLINE:?}, not {status}",
-                properties.datastore_status().as_str()
-            );
-            sleep(Duration::from_millis(50)).await;
-        }
+    /// Lets the creations under way finish: store `id` of `region` must then
+    /// show `status`.
+    async fn settle(&self, region: &str, id: &str, status: &str) -> anyhow::Result<()> {
+        self.emulator
+            .settle(&self.emulator.client(region), id, status)
+            .await?;
+        Ok(())
     }
 
     /// Forces a status (and error cause) on a store, as the service would set it.
     async fn force_status(&self, id: &str, status: &str, cause: Option<(&str, &str)>) {
-        let body = json!({
-            "DatastoreStatus": status,
-            "ErrorCause": cause.map(|(category, message)| json!({
-                "ErrorCategory": category,
-                "ErrorMessage": message,
-            })),
-        });
-        self.admin_post(&format!("datastores/{id}/status"), body)
-            .await;
+        self.emulator
+            .force_status(id, status, cause)
+            .await
+            .expect("forcing a status");
     }
 
     async fn admin_post(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(format!("{}/_emulator/{path}", self.emulator.url()))
-            .json(&body)
-            .send()
+        self.emulator
+            .admin_post(path, body)
             .await
-            .expect("emulator admin request");
-        assert!(response.status().is_success(), "{path}: {response:?}");
-        response.json().await.expect("admin response is JSON")
+            .expect("emulator admin request")
     }
 
     async fn admin_get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}/_emulator/{path}", self.emulator.url()))
-            .send()
+        self.emulator
+            .admin_get(path)
             .await
-            .and_then(reqwest::Response::error_for_status)
             .expect("emulator admin request")
-            .json()
-            .await
-            .expect("admin response is JSON")
     }
 }
 
@@ -563,7 +490,7 @@ fn published_per_scope(response: &Value) -> BTreeMap<String, u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_run_alerts_once_on_a_store_that_already_failed() -> anyhow::Result<()> {
-    let mut stack = Stack::start(Setup::default()).await?;
+    let mut stack = Stack::start().await?;
     let active = stack.create_store(EAST, "patients-prod", None).await?;
     let other = stack.create_store(EAST, "claims-staging", None).await?;
     let failed = stack
@@ -573,10 +500,8 @@ async fn first_run_alerts_once_on_a_store_that_already_failed() -> anyhow::Resul
             Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
         )
         .await?;
-    // Created last, so once it has settled the others have too.
-    stack
-        .wait_for_status(EAST, &failed, "CREATE_FAILED")
-        .await?;
+    // The clock moves for every store: the other two are ACTIVE by then.
+    stack.settle(EAST, &failed, "CREATE_FAILED").await?;
     stack.spawn(&[])?;
 
     let response = stack.tick().await?;
@@ -626,11 +551,7 @@ async fn a_store_that_fails_during_creation_alerts_every_protocol_with_its_cause
 -> anyhow::Result<()> {
     const MESSAGE: &str = "An internal error occurred while creating the data store. Try again.";
     const CATEGORY: &str = "RETRYABLE_ERROR";
-    let mut stack = Stack::start(Setup {
-        transition_delay: NO_TRANSITION,
-        ..Setup::default()
-    })
-    .await?;
+    let mut stack = Stack::start().await?;
     let id = stack.create_store(EAST, "patients-new", None).await?;
     stack.spawn(&[])?;
 
@@ -702,7 +623,7 @@ async fn a_store_that_fails_during_creation_alerts_every_protocol_with_its_cause
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tick_with_no_change_sends_and_writes_nothing() -> anyhow::Result<()> {
-    let mut stack = Stack::start(Setup::default()).await?;
+    let mut stack = Stack::start().await?;
     stack.create_store(EAST, "patients-prod", None).await?;
     let failed = stack
         .create_store(
@@ -711,9 +632,7 @@ async fn a_tick_with_no_change_sends_and_writes_nothing() -> anyhow::Result<()> 
             Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
         )
         .await?;
-    stack
-        .wait_for_status(EAST, &failed, "CREATE_FAILED")
-        .await?;
+    stack.settle(EAST, &failed, "CREATE_FAILED").await?;
     stack.spawn(&[])?;
     stack.tick().await?;
     stack.expect_alerts(1).await?;
@@ -733,11 +652,7 @@ async fn a_tick_with_no_change_sends_and_writes_nothing() -> anyhow::Result<()> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_invocations_at_once_alert_once() -> anyhow::Result<()> {
-    let mut stack = Stack::start(Setup {
-        transition_delay: NO_TRANSITION,
-        ..Setup::default()
-    })
-    .await?;
+    let mut stack = Stack::start().await?;
     let failed = stack.create_store(EAST, "imaging-new", None).await?;
     stack
         .force_status(
@@ -785,11 +700,7 @@ async fn two_invocations_at_once_alert_once() -> anyhow::Result<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> anyhow::Result<()> {
-    let mut stack = Stack::start(Setup {
-        topic: false,
-        ..Setup::default()
-    })
-    .await?;
+    let mut stack = Stack::without_topic().await?;
     let failed = stack
         .create_store(
             EAST,
@@ -797,9 +708,7 @@ async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> 
             Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
         )
         .await?;
-    stack
-        .wait_for_status(EAST, &failed, "CREATE_FAILED")
-        .await?;
+    stack.settle(EAST, &failed, "CREATE_FAILED").await?;
     stack.spawn(&[])?;
     let alert_id = format!("{SCOPE_EAST}#{failed}#1");
 
@@ -847,7 +756,7 @@ async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> 
 async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
     // The payload only triggers the tick: a malformed or foreign event is
     // logged by its id (when it has one) and scanned on, never retried.
-    let mut stack = Stack::start(Setup::default()).await?;
+    let mut stack = Stack::start().await?;
     let failed = stack
         .create_store(
             EAST,
@@ -855,9 +764,7 @@ async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
             Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
         )
         .await?;
-    stack
-        .wait_for_status(EAST, &failed, "CREATE_FAILED")
-        .await?;
+    stack.settle(EAST, &failed, "CREATE_FAILED").await?;
     stack.spawn(&[])?;
     let events = [
         json!(null),
@@ -869,8 +776,8 @@ async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
     for (n, event) in events.iter().enumerate() {
         stack.ensure_serving()?;
         let response = stack
-            .api
-            .invoke(FUNCTION, event)
+            .function
+            .invoke(event)
             .await?
             .into_success()
             .with_context(|| format!("event {n}: {event}"))?;
@@ -891,7 +798,7 @@ async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn more_than_one_page_of_stores_is_listed_and_recorded() -> anyhow::Result<()> {
     const STORES: usize = 503;
-    let mut stack = Stack::start(Setup::default()).await?;
+    let mut stack = Stack::start().await?;
     for n in 0..STORES - 1 {
         stack
             .create_store(EAST, &format!("store-{n:03}"), None)
@@ -904,9 +811,7 @@ async fn more_than_one_page_of_stores_is_listed_and_recorded() -> anyhow::Result
             Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
         )
         .await?;
-    stack
-        .wait_for_status(EAST, &failed, "CREATE_FAILED")
-        .await?;
+    stack.settle(EAST, &failed, "CREATE_FAILED").await?;
     stack.spawn(&[])?;
 
     let response = stack.tick().await?;
@@ -931,7 +836,7 @@ async fn more_than_one_page_of_stores_is_listed_and_recorded() -> anyhow::Result
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_region_is_reported_without_holding_back_the_other() -> anyhow::Result<()> {
-    let mut stack = Stack::start(Setup::default()).await?;
+    let mut stack = Stack::start().await?;
     let east = stack
         .create_store(
             EAST,
@@ -946,8 +851,8 @@ async fn a_throttled_region_is_reported_without_holding_back_the_other() -> anyh
             Some(("RETRYABLE_ERROR", "Try again.")),
         )
         .await?;
-    stack.wait_for_status(EAST, &east, "CREATE_FAILED").await?;
-    stack.wait_for_status(WEST, &west, "CREATE_FAILED").await?;
+    stack.settle(EAST, &east, "CREATE_FAILED").await?;
+    stack.settle(WEST, &west, "CREATE_FAILED").await?;
     stack.spawn(&[("REGIONS", "us-east-1,us-west-2")])?;
     // One more throttle than the SDK's 3 attempts: the first invocation fails,
     // the next one's retry absorbs the last.

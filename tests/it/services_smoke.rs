@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
@@ -28,7 +29,7 @@ fn unique(prefix: &str) -> String {
 
 #[tokio::test]
 async fn dynamodb_local_stores_and_returns_an_item() -> anyhow::Result<()> {
-    let dynamodb = DynamoDbLocal::start().await?;
+    let dynamodb = DynamoDbLocal::shared().await?;
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb.endpoint(), REGION));
     let table = unique("smoke");
 
@@ -76,7 +77,7 @@ async fn dynamodb_local_stores_and_returns_an_item() -> anyhow::Result<()> {
 
 #[tokio::test]
 async fn moto_delivers_an_sns_message_to_an_sqs_subscriber() -> anyhow::Result<()> {
-    let moto = Moto::start().await?;
+    let moto = Moto::shared().await?;
     let config = sdk_config(&moto.endpoint(), REGION);
     let sns = aws_sdk_sns::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
@@ -153,15 +154,15 @@ async fn moto_delivers_an_sns_message_to_an_sqs_subscriber() -> anyhow::Result<(
 
 #[tokio::test]
 async fn lambda_runtime_api_returns_the_response_and_the_function_error() -> anyhow::Result<()> {
-    let api = LambdaRuntimeApi::start().await?;
-    let _function = api.spawn_function(echo_bootstrap(), ECHO, &[])?;
+    let function = LambdaRuntimeApi::shared().await?.reserve(ECHO).await?;
+    let _process = function.spawn(echo_bootstrap(), &[])?;
 
     let event = json!({"datastoreId": "abc", "nested": {"n": 1}});
-    let response = api.invoke(ECHO, &event).await?.into_success()?;
+    let response = function.invoke(&event).await?.into_success()?;
     assert_eq!(response["echo"], event);
 
-    let outcome = api
-        .invoke(ECHO, &json!({"fail": "snapshot table missing"}))
+    let outcome = function
+        .invoke(&json!({"fail": "snapshot table missing"}))
         .await?;
     match outcome {
         InvokeOutcome::FunctionError { error_message, .. } => {
@@ -174,16 +175,16 @@ async fn lambda_runtime_api_returns_the_response_and_the_function_error() -> any
 
 #[tokio::test]
 async fn lambda_runtime_api_serves_overlapping_invokes_from_two_processes() -> anyhow::Result<()> {
-    let api = LambdaRuntimeApi::start().await?;
+    let function = LambdaRuntimeApi::shared().await?.reserve(ECHO).await?;
     // One function process takes one invocation at a time; two serve two at once.
-    let _first = api.spawn_function(echo_bootstrap(), ECHO, &[])?;
-    let _second = api.spawn_function(echo_bootstrap(), ECHO, &[])?;
+    let _first = function.spawn(echo_bootstrap(), &[])?;
+    let _second = function.spawn(echo_bootstrap(), &[])?;
 
     let (event_a, event_b) = (
         json!({"call": "a", "sleep_ms": 2000}),
         json!({"call": "b", "sleep_ms": 2000}),
     );
-    let (a, b) = tokio::join!(api.invoke(ECHO, &event_a), api.invoke(ECHO, &event_b));
+    let (a, b) = tokio::join!(function.invoke(&event_a), function.invoke(&event_b));
     let (a, b) = (a?.into_success()?, b?.into_success()?);
 
     assert_eq!(a["echo"]["call"], "a");
@@ -199,11 +200,42 @@ async fn lambda_runtime_api_serves_overlapping_invokes_from_two_processes() -> a
 
 #[tokio::test]
 async fn lambda_runtime_api_refuses_a_name_that_is_not_a_workspace_binary() -> anyhow::Result<()> {
-    let api = LambdaRuntimeApi::start().await?;
+    let api = LambdaRuntimeApi::shared().await?;
     let err = api
         .invoke("no-such-function", &json!({}))
         .await
         .expect_err("an unknown function name");
     assert!(format!("{err:#}").contains("Missing function"), "{err:#}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_function_name_stays_reserved_until_its_holder_and_processes_are_gone()
+-> anyhow::Result<()> {
+    let api = LambdaRuntimeApi::shared().await?;
+    let first = api.reserve(ECHO).await?;
+    let process = first.spawn(echo_bootstrap(), &[])?;
+    let brief = Duration::from_millis(300);
+
+    assert!(
+        tokio::time::timeout(brief, api.reserve(ECHO))
+            .await
+            .is_err(),
+        "a second test got the name while the first held it"
+    );
+    drop(first);
+    assert!(
+        tokio::time::timeout(brief, api.reserve(ECHO))
+            .await
+            .is_err(),
+        "a second test got the name while a process of the first still served it"
+    );
+    drop(process);
+    // Another test of this binary may take the name first: wait for it.
+    let second = tokio::time::timeout(Duration::from_secs(60), api.reserve(ECHO)).await??;
+    let _process = second.spawn(echo_bootstrap(), &[])?;
+    let event = json!({"call": "after the first test"});
+    let response = second.invoke(&event).await?.into_success()?;
+    assert_eq!(response["echo"], event);
     Ok(())
 }

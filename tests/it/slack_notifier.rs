@@ -3,9 +3,10 @@
 //! local HTTP receiver that stands in for Slack.
 //!
 //! The binary is the debug build of the `slack-notifier` package, next to this
-//! test binary: `cargo build -p slack-notifier` (infra/scripts/test.sh runs it).
-//! It reaches the Runtime API through [`RuntimeProxy`], which gives each
-//! invocation a deadline as Lambda does.
+//! test binary: `cargo build --workspace` (or `-p slack-notifier`) makes it.
+//! It reaches the shared Runtime API, with the function name reserved for the
+//! test, through [`RuntimeProxy`], which gives each invocation a deadline as
+//! Lambda does.
 //!
 //! Also here: `docs_are_current`, which renders the alert examples in `docs/`
 //! from the code (`UPDATE_DOCS=1` rewrites them).
@@ -27,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::TimeZone;
 use integration_tests::services::{
-    FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, Profile, sdk_config, workspace_binary,
+    Function, FunctionProcess, InvokeOutcome, LambdaRuntimeApi, Moto, sdk_config, workspace_binary,
     workspace_root,
 };
 use monitor_core::document::AlertDocumentV1;
@@ -440,6 +441,11 @@ async fn receive(
 
 // --------------------------------------------------------------- the function
 
+/// The shared Runtime API, with the function's name reserved for the caller.
+async fn reserve() -> anyhow::Result<Function> {
+    LambdaRuntimeApi::shared().await?.reserve(FUNCTION).await
+}
+
 async fn create_secret(moto: &Moto, value: &str) -> anyhow::Result<String> {
     let client = aws_sdk_secretsmanager::Client::new(&sdk_config(&moto.endpoint(), REGION));
     let created = client
@@ -498,21 +504,20 @@ impl Notifier {
 /// A running function with `timeout`, whose secret holds `webhook_url`, allowed
 /// to post there.
 async fn start_function(
-    api: &LambdaRuntimeApi,
+    function: &Function,
     moto: &Moto,
     webhook_url: &str,
     timeout: Duration,
 ) -> anyhow::Result<Notifier> {
     let secret = json!({ "webhook_url": webhook_url }).to_string();
     let arn = create_secret(moto, &secret).await?;
-    let proxy = RuntimeProxy::start(api, timeout).await?;
+    let proxy = RuntimeProxy::start(function.api(), timeout).await?;
     let mut env = environment(moto, Some(&arn), Some(&origin_prefix(webhook_url)));
     env.push((
         "AWS_LAMBDA_RUNTIME_API".to_owned(),
         proxy.runtime_api(FUNCTION),
     ));
-    let process =
-        api.spawn_function(&workspace_binary(FUNCTION, Profile::Debug)?, FUNCTION, &env)?;
+    let process = function.spawn(&workspace_binary(FUNCTION)?, &env)?;
     Ok(Notifier {
         process,
         _proxy: proxy,
@@ -538,13 +543,12 @@ async fn wait_for_exit(function: &mut FunctionProcess) -> anyhow::Result<ExitSta
 /// Starts the function with `env`, waits for its cold start to fail, and
 /// returns its output.
 async fn failed_cold_start(
-    api: &LambdaRuntimeApi,
+    function: &Function,
     env: &[(String, String)],
 ) -> anyhow::Result<String> {
-    let bootstrap = workspace_binary(FUNCTION, Profile::Debug)?;
-    let mut function = api.spawn_function(&bootstrap, FUNCTION, env)?;
-    let status = wait_for_exit(&mut function).await?;
-    let log = function.log_tail();
+    let mut process = function.spawn(&workspace_binary(FUNCTION)?, env)?;
+    let status = wait_for_exit(&mut process).await?;
+    let log = process.log_tail();
     assert!(!status.success(), "{status}: {log}");
     Ok(log)
 }
@@ -610,17 +614,14 @@ fn section_text<'a>(message: &'a Value, label: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn posts_the_alert_as_block_kit_and_fails_on_server_errors() -> anyhow::Result<()> {
-    let (api, moto, slack) = tokio::try_join!(
-        LambdaRuntimeApi::start(),
-        Moto::start(),
-        SlackReceiver::start()
-    )?;
-    let function = start_function(&api, &moto, &slack.url, FUNCTION_TIMEOUT).await?;
+    let (lambda, moto, slack) =
+        tokio::try_join!(reserve(), Moto::shared(), SlackReceiver::start())?;
+    let function = start_function(&lambda, moto, &slack.url, FUNCTION_TIMEOUT).await?;
     let alert = kms_failure();
     let subject = render::subject(&alert);
     let event = alert_event("5a1e0b2c-3d4f-5a6b-7c8d-9e0f1a2b3c4d", &alert)?;
 
-    let response = api.invoke(FUNCTION, &event).await?.into_success()?;
+    let response = lambda.invoke(&event).await?.into_success()?;
     assert_eq!(
         response,
         json!({
@@ -685,7 +686,7 @@ async fn posts_the_alert_as_block_kit_and_fails_on_server_errors() -> anyhow::Re
     // A server error fails the invocation, so Lambda retries it and then
     // hands it to the dead-letter queue.
     slack.answer_next(Answer::ServerError);
-    let (error_type, message) = function_error(api.invoke(FUNCTION, &event).await?);
+    let (error_type, message) = function_error(lambda.invoke(&event).await?);
     assert_eq!(error_type, "SlackRefused");
     assert_eq!(
         message,
@@ -715,17 +716,17 @@ async fn posts_the_alert_as_block_kit_and_fails_on_server_errors() -> anyhow::Re
 #[tokio::test]
 async fn an_unreachable_webhook_fails_the_invocation_without_naming_the_url() -> anyhow::Result<()>
 {
-    let (api, moto) = tokio::try_join!(LambdaRuntimeApi::start(), Moto::start())?;
+    let (lambda, moto) = tokio::try_join!(reserve(), Moto::shared())?;
     // A port nothing listens on any more.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
     let url = format!("http://127.0.0.1:{closed}{WEBHOOK_PATH}");
-    let function = start_function(&api, &moto, &url, FUNCTION_TIMEOUT).await?;
+    let function = start_function(&lambda, moto, &url, FUNCTION_TIMEOUT).await?;
     let alert = kms_failure();
     let event = alert_event("6b2f1c3d-unreachable", &alert)?;
 
-    let (error_type, message) = function_error(api.invoke(FUNCTION, &event).await?);
+    let (error_type, message) = function_error(lambda.invoke(&event).await?);
     assert_eq!(error_type, "SlackUnreachable");
     assert!(
         message.starts_with(&format!(
@@ -743,17 +744,14 @@ async fn an_unreachable_webhook_fails_the_invocation_without_naming_the_url() ->
 
 #[tokio::test]
 async fn a_rate_limit_is_waited_out_within_the_invocation() -> anyhow::Result<()> {
-    let (api, moto, slack) = tokio::try_join!(
-        LambdaRuntimeApi::start(),
-        Moto::start(),
-        SlackReceiver::start()
-    )?;
-    let _function = start_function(&api, &moto, &slack.url, FUNCTION_TIMEOUT).await?;
+    let (lambda, moto, slack) =
+        tokio::try_join!(reserve(), Moto::shared(), SlackReceiver::start())?;
+    let _function = start_function(&lambda, moto, &slack.url, FUNCTION_TIMEOUT).await?;
     let alert = kms_failure();
     let event = alert_event("7c3d2e1f-burst", &alert)?;
 
     slack.answer_next(Answer::RateLimited { retry_after: 1 });
-    let response = api.invoke(FUNCTION, &event).await?.into_success()?;
+    let response = lambda.invoke(&event).await?.into_success()?;
     assert_eq!(response["posted"][0]["alert_id"], alert.id.as_str());
     let received = slack.received();
     assert_eq!(
@@ -768,7 +766,7 @@ async fn a_rate_limit_is_waited_out_within_the_invocation() -> anyhow::Result<()
     for _ in 0..3 {
         slack.answer_next(Answer::RateLimited { retry_after: 1 });
     }
-    let (error_type, message) = function_error(api.invoke(FUNCTION, &event).await?);
+    let (error_type, message) = function_error(lambda.invoke(&event).await?);
     assert_eq!(error_type, "SlackRateLimited");
     assert_eq!(
         message,
@@ -785,17 +783,14 @@ async fn a_rate_limit_is_waited_out_within_the_invocation() -> anyhow::Result<()
 #[tokio::test]
 async fn a_rate_limit_longer_than_the_time_left_fails_the_invocation_at_once() -> anyhow::Result<()>
 {
-    let (api, moto, slack) = tokio::try_join!(
-        LambdaRuntimeApi::start(),
-        Moto::start(),
-        SlackReceiver::start()
-    )?;
-    let _function = start_function(&api, &moto, &slack.url, Duration::from_secs(8)).await?;
+    let (lambda, moto, slack) =
+        tokio::try_join!(reserve(), Moto::shared(), SlackReceiver::start())?;
+    let _function = start_function(&lambda, moto, &slack.url, Duration::from_secs(8)).await?;
     let alert = kms_failure();
     let event = alert_event("8d4e3f2a-slow-down", &alert)?;
 
     slack.answer_next(Answer::RateLimited { retry_after: 30 });
-    let (error_type, message) = function_error(api.invoke(FUNCTION, &event).await?);
+    let (error_type, message) = function_error(lambda.invoke(&event).await?);
     assert_eq!(error_type, "SlackRateLimited");
     let expected = format!(
         "alert {} (SNS message 8d4e3f2a-slow-down) was not posted: Slack answered 429 Too Many \
@@ -813,15 +808,12 @@ async fn a_rate_limit_longer_than_the_time_left_fails_the_invocation_at_once() -
 
 #[tokio::test]
 async fn a_cloudwatch_alarm_and_its_recovery_are_posted_as_block_kit() -> anyhow::Result<()> {
-    let (api, moto, slack) = tokio::try_join!(
-        LambdaRuntimeApi::start(),
-        Moto::start(),
-        SlackReceiver::start()
-    )?;
-    let _function = start_function(&api, &moto, &slack.url, FUNCTION_TIMEOUT).await?;
+    let (lambda, moto, slack) =
+        tokio::try_join!(reserve(), Moto::shared(), SlackReceiver::start())?;
+    let _function = start_function(&lambda, moto, &slack.url, FUNCTION_TIMEOUT).await?;
 
-    let response = api
-        .invoke(FUNCTION, &alarm_event("9e5f4a3b-alarm"))
+    let response = lambda
+        .invoke(&alarm_event("9e5f4a3b-alarm"))
         .await?
         .into_success()?;
     assert_eq!(
@@ -902,7 +894,7 @@ async fn a_cloudwatch_alarm_and_its_recovery_are_posted_as_block_kit() -> anyhow
             None,
         ),
     );
-    api.invoke(FUNCTION, &ok).await?.into_success()?;
+    lambda.invoke(&ok).await?.into_success()?;
     let received = slack.received();
     assert_eq!(received.len(), 2);
     let posted = &received[1].body;
@@ -939,12 +931,9 @@ async fn a_cloudwatch_alarm_and_its_recovery_are_posted_as_block_kit() -> anyhow
 
 #[tokio::test]
 async fn a_foreign_message_is_skipped_naming_its_message_id() -> anyhow::Result<()> {
-    let (api, moto, slack) = tokio::try_join!(
-        LambdaRuntimeApi::start(),
-        Moto::start(),
-        SlackReceiver::start()
-    )?;
-    let function = start_function(&api, &moto, &slack.url, FUNCTION_TIMEOUT).await?;
+    let (lambda, moto, slack) =
+        tokio::try_join!(reserve(), Moto::shared(), SlackReceiver::start())?;
+    let function = start_function(&lambda, moto, &slack.url, FUNCTION_TIMEOUT).await?;
     let private = "patient-jane-doe";
     let cases = [
         // The Chatbot notification, which the topic sends to other protocols.
@@ -972,7 +961,7 @@ async fn a_foreign_message_is_skipped_naming_its_message_id() -> anyhow::Result<
     ];
     for (message_id, message) in &cases {
         let event = sns_event(message_id, "Not an alert", message);
-        let response = api.invoke(FUNCTION, &event).await?.into_success()?;
+        let response = lambda.invoke(&event).await?.into_success()?;
         assert_eq!(
             response,
             json!({"posted": [], "skipped": [{"message_id": message_id}]}),
@@ -1000,12 +989,9 @@ async fn a_foreign_message_is_skipped_naming_its_message_id() -> anyhow::Result<
 #[tokio::test]
 async fn an_unreadable_alert_or_alarm_and_a_malformed_event_fail_naming_the_problem()
 -> anyhow::Result<()> {
-    let (api, moto, slack) = tokio::try_join!(
-        LambdaRuntimeApi::start(),
-        Moto::start(),
-        SlackReceiver::start()
-    )?;
-    let function = start_function(&api, &moto, &slack.url, FUNCTION_TIMEOUT).await?;
+    let (lambda, moto, slack) =
+        tokio::try_join!(reserve(), Moto::shared(), SlackReceiver::start())?;
+    let function = start_function(&lambda, moto, &slack.url, FUNCTION_TIMEOUT).await?;
     let private = "patient-jane-doe";
     let mut document: Value = serde_json::from_str(&lambda_message(&kms_failure())?)?;
     document["schema"] = json!("healthlake-monitor/alert/v2");
@@ -1050,7 +1036,7 @@ async fn an_unreadable_alert_or_alarm_and_a_malformed_event_fail_naming_the_prob
         ),
     ];
     for (event, expected_type, expected) in cases {
-        let (error_type, message) = function_error(api.invoke(FUNCTION, &event).await?);
+        let (error_type, message) = function_error(lambda.invoke(&event).await?);
         assert_eq!(error_type, expected_type, "{message}");
         assert!(message.starts_with(expected), "{message}");
         assert!(!message.contains(private), "{message}");
@@ -1101,12 +1087,9 @@ fn assert_escaped(message: &Value, allowed_links: &[&str]) {
 
 #[tokio::test]
 async fn hostile_names_and_messages_reach_slack_escaped() -> anyhow::Result<()> {
-    let (api, moto, slack) = tokio::try_join!(
-        LambdaRuntimeApi::start(),
-        Moto::start(),
-        SlackReceiver::start()
-    )?;
-    let _function = start_function(&api, &moto, &slack.url, FUNCTION_TIMEOUT).await?;
+    let (lambda, moto, slack) =
+        tokio::try_join!(reserve(), Moto::shared(), SlackReceiver::start())?;
+    let _function = start_function(&lambda, moto, &slack.url, FUNCTION_TIMEOUT).await?;
     let name = "<!channel> patients\u{1b}[31m & co <https://evil.example|click>";
     let cause = ErrorCause {
         message: format!(
@@ -1120,7 +1103,8 @@ async fn hostile_names_and_messages_reach_slack_escaped() -> anyhow::Result<()> 
         DatastoreStatus::parse("ACTIVE<!here>\u{1b}[2J"),
         cause,
     );
-    api.invoke(FUNCTION, &alert_event("7e6d5c4b-hostile", &alert)?)
+    lambda
+        .invoke(&alert_event("7e6d5c4b-hostile", &alert)?)
         .await?
         .into_success()?;
 
@@ -1164,7 +1148,7 @@ async fn hostile_names_and_messages_reach_slack_escaped() -> anyhow::Result<()> 
             Some("<!subteam^S0123> \u{0}\u{7f}\u{9b}31m"),
         ),
     );
-    api.invoke(FUNCTION, &alarm).await?.into_success()?;
+    lambda.invoke(&alarm).await?.into_success()?;
 
     let received = slack.received();
     assert_eq!(received.len(), 2, "{received:?}");
@@ -1187,17 +1171,17 @@ async fn hostile_names_and_messages_reach_slack_escaped() -> anyhow::Result<()> 
 
 #[tokio::test]
 async fn an_unusable_secret_fails_the_cold_start_naming_it() -> anyhow::Result<()> {
-    let (api, moto) = tokio::try_join!(LambdaRuntimeApi::start(), Moto::start())?;
+    let (lambda, moto) = tokio::try_join!(reserve(), Moto::shared())?;
     let absent = format!(
         "arn:aws:secretsmanager:{REGION}:123456789012:secret:{}-AbCdEf",
         unique("absent")
     );
     let plain_http = create_secret(
-        &moto,
+        moto,
         &format!("http://hooks.slack.com/services/T0HLM0TEST/B0HLM0TEST/{TOKEN}"),
     )
     .await?;
-    let not_a_url = create_secret(&moto, &json!({ "url": TOKEN }).to_string()).await?;
+    let not_a_url = create_secret(moto, &json!({ "url": TOKEN }).to_string()).await?;
     let cases = [
         (
             None,
@@ -1223,7 +1207,7 @@ async fn an_unusable_secret_fails_the_cold_start_naming_it() -> anyhow::Result<(
         ),
     ];
     for (arn, expected) in cases {
-        let log = failed_cold_start(&api, &environment(&moto, arn, None)).await?;
+        let log = failed_cold_start(&lambda, &environment(moto, arn, None)).await?;
         assert!(log.contains(&expected), "expected {expected:?} in:\n{log}");
         assert_no_secret("the cold start's output", &log);
         assert!(!log.contains("hooks.slack.com"), "{log}");
@@ -1234,17 +1218,14 @@ async fn an_unusable_secret_fails_the_cold_start_naming_it() -> anyhow::Result<(
 #[tokio::test]
 async fn only_slack_webhook_urls_are_accepted_unless_a_setting_allows_others() -> anyhow::Result<()>
 {
-    let (api, moto, slack) = tokio::try_join!(
-        LambdaRuntimeApi::start(),
-        Moto::start(),
-        SlackReceiver::start()
-    )?;
+    let (lambda, moto, slack) =
+        tokio::try_join!(reserve(), Moto::shared(), SlackReceiver::start())?;
     let elsewhere = create_secret(
-        &moto,
+        moto,
         &format!("https://hooks.example.com/services/T0HLM0TEST/B0HLM0TEST/{TOKEN}"),
     )
     .await?;
-    let local = create_secret(&moto, &json!({ "webhook_url": slack.url }).to_string()).await?;
+    let local = create_secret(moto, &json!({ "webhook_url": slack.url }).to_string()).await?;
     let origin = slack.allowed_prefix().trim_end_matches('/').to_owned();
     let refused = |arn: &str, origin: &str, allowed: &str| {
         format!(
@@ -1286,7 +1267,7 @@ async fn only_slack_webhook_urls_are_accepted_unless_a_setting_allows_others() -
         ),
     ];
     for (arn, allowed, expected) in cases {
-        let log = failed_cold_start(&api, &environment(&moto, Some(arn), allowed)).await?;
+        let log = failed_cold_start(&lambda, &environment(moto, Some(arn), allowed)).await?;
         assert!(log.contains(&expected), "expected {expected:?} in:\n{log}");
         assert_no_secret("the cold start's output", &log);
     }

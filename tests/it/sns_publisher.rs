@@ -33,7 +33,7 @@ fn attribute<'a>(envelope: &'a Value, name: &str) -> &'a str {
 
 #[tokio::test]
 async fn subscribers_get_the_document_subject_and_filterable_attributes() {
-    let moto = Moto::start().await.unwrap();
+    let moto = Moto::shared().await.unwrap();
     let config = sdk_config(&moto.endpoint(), "us-east-1");
     let (sns, sqs) = (
         aws_sdk_sns::Client::new(&config),
@@ -102,7 +102,7 @@ async fn subscribers_get_the_document_subject_and_filterable_attributes() {
 
 #[tokio::test]
 async fn a_missing_topic_is_an_error_naming_the_alert() {
-    let moto = Moto::start().await.unwrap();
+    let moto = Moto::shared().await.unwrap();
     let sns = aws_sdk_sns::Client::new(&sdk_config(&moto.endpoint(), "us-east-1"));
     let publisher = SnsPublisher::new(sns, "arn:aws:sns:us-east-1:123456789012:does-not-exist");
     let failure = alert(

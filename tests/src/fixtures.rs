@@ -116,8 +116,11 @@ pub async fn subscribe_queue(
     Ok(url)
 }
 
-/// Receives SNS envelopes from a queue until `expected` arrived or `wait`
-/// passed, then deletes them. Each envelope is parsed JSON.
+/// Receives SNS envelopes from a queue until `expected` arrived, a receive
+/// finds the queue empty, or `wait` passed, and deletes them. Each envelope is
+/// parsed JSON. moto delivers to an SQS subscriber within the Publish call, so
+/// whatever was published before this call is in the queue: an empty receive
+/// means nothing more is coming.
 pub async fn receive_envelopes(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
@@ -131,9 +134,12 @@ pub async fn receive_envelopes(
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(10)
-            .wait_time_seconds(1)
+            .wait_time_seconds(0)
             .send()
             .await?;
+        if out.messages().is_empty() {
+            break;
+        }
         for message in out.messages() {
             envelopes.push(serde_json::from_str(
                 message.body().context("message body")?,

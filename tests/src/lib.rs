@@ -1,6 +1,7 @@
-//! Test harness: starts local services.
+//! Test harness: starts local services, shared by the tests of one binary.
 
 pub mod campaign;
+pub mod emulator;
 pub mod fault_proxy;
 pub mod fixtures;
 pub mod services;

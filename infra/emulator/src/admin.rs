@@ -5,7 +5,14 @@
 //! - `POST /_emulator/faults` queues errors for the next calls of an operation,
 //!   and/or sets a latency added to every call; `GET` shows what is pending.
 //! - `GET /_emulator/calls` counts calls per operation and per region.
-//! - `POST /_emulator/reset` forgets stores, faults, latency and counts.
+//! - `POST /_emulator/clock` `{"AdvanceSeconds": N}` moves the emulator's
+//!   [clock](crate::clock) N seconds forward, and `GET` shows it: `{"Now":
+//!   "<RFC 3339>", "OffsetSeconds": <ahead of the wall clock>}`. Every status
+//!   and creation time is read from that clock, so a store created, deleted or
+//!   failing settles once the clock has moved past the transition delay,
+//!   without waiting for it.
+//! - `POST /_emulator/reset` forgets stores, faults, latency and counts, and
+//!   sets the clock back to wall time.
 //! - `GET /_emulator/health` answers once the emulator serves.
 
 use std::sync::Arc;
@@ -17,9 +24,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::Utc;
+use chrono::{SecondsFormat, TimeDelta};
 use serde::{Deserialize, Serialize};
 
+use crate::clock::Clock;
 use crate::control::Fault;
 use crate::model::{DatastoreStatus, ErrorCause, StatusNow};
 use crate::protocol::{ApiError, ErrorCode, Operation, parse_body};
@@ -31,6 +39,7 @@ pub fn routes() -> Router<Arc<Emulator>> {
         .route("/datastores/{id}/status", post(force_status))
         .route("/faults", post(add_faults).get(show_faults))
         .route("/calls", get(calls))
+        .route("/clock", post(advance_clock).get(show_clock))
         .route("/reset", post(reset))
         .route("/health", get(health))
 }
@@ -240,8 +249,63 @@ async fn reset(State(emulator): State<Arc<Emulator>>) -> Response {
     ok(serde_json::json!({}))
 }
 
-async fn health() -> Response {
-    ok(serde_json::json!({ "Status": "ok", "Time": Utc::now().timestamp() }))
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct AdvanceRequest {
+    advance_seconds: u64,
+}
+
+impl AdvanceRequest {
+    fn by(&self) -> TimeDelta {
+        // More than i64::MAX milliseconds is past the clock's limit anyway.
+        i64::try_from(self.advance_seconds)
+            .ok()
+            .and_then(TimeDelta::try_seconds)
+            .unwrap_or(TimeDelta::MAX)
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ClockResponse {
+    now: String,
+    offset_seconds: i64,
+}
+
+fn clock_response(clock: &Clock) -> Response {
+    ok(ClockResponse {
+        now: clock.now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        offset_seconds: clock.offset().num_seconds(),
+    })
+}
+
+async fn advance_clock(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let request: AdvanceRequest = match parse_body(&body) {
+        Ok(request) => request,
+        Err(err) => return refuse(err),
+    };
+    let mut state = emulator.lock();
+    if let Err(err) = state.clock.advance(request.by()) {
+        return refuse(ApiError::validation(format!(
+            "AdvanceSeconds {}: {err}",
+            request.advance_seconds
+        )));
+    }
+    tracing::info!(
+        advance_seconds = request.advance_seconds,
+        offset_seconds = state.clock.offset().num_seconds(),
+        "clock advanced"
+    );
+    clock_response(&state.clock)
+}
+
+async fn show_clock(State(emulator): State<Arc<Emulator>>) -> Response {
+    clock_response(&emulator.lock().clock)
+}
+
+async fn health(State(emulator): State<Arc<Emulator>>) -> Response {
+    let now = emulator.lock().clock.now();
+    ok(serde_json::json!({ "Status": "ok", "Time": now.timestamp() }))
 }
 
 #[cfg(test)]
@@ -284,5 +348,26 @@ mod tests {
             assert!(request(json).fault().is_err(), "{json}");
         }
         assert!(parse_body::<FaultRequest>(br#"{"operation": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn clock_requests_name_a_whole_non_negative_number_of_seconds() {
+        let request: AdvanceRequest = parse_body(br#"{"AdvanceSeconds": 3600}"#).unwrap();
+        assert_eq!(request.by(), TimeDelta::hours(1));
+        let huge: AdvanceRequest =
+            parse_body(br#"{"AdvanceSeconds": 18446744073709551615}"#).unwrap();
+        assert_eq!(huge.by(), TimeDelta::MAX);
+        for json in [
+            r#"{"AdvanceSeconds": -1}"#,
+            r#"{"AdvanceSeconds": 1.5}"#,
+            r#"{"AdvanceSeconds": "60"}"#,
+            r#"{"Advance": 60}"#,
+            r#"{}"#,
+        ] {
+            assert!(
+                parse_body::<AdvanceRequest>(json.as_bytes()).is_err(),
+                "{json}"
+            );
+        }
     }
 }

@@ -32,7 +32,7 @@ pub async fn handle(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    match dispatch(&emulator, &headers, &body, Utc::now()) {
+    match dispatch(&emulator, &headers, &body) {
         Ok(response) => response,
         Err(err) => {
             tracing::debug!(
@@ -45,16 +45,12 @@ pub async fn handle(
     }
 }
 
-fn dispatch(
-    emulator: &Emulator,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: DateTime<Utc>,
-) -> Result<Response, ApiError> {
+fn dispatch(emulator: &Emulator, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
     let operation = Operation::from_target(header_str(headers, TARGET))?;
     let scope = auth::credential_scope(header_str(headers, header::AUTHORIZATION.as_str()));
 
     let mut state = emulator.lock();
+    let now = state.clock.now();
     state.calls.record(
         operation,
         scope.as_ref().ok().map(|scope| scope.region.as_str()),
@@ -198,4 +194,121 @@ fn list_tags(
     Ok(ListTagsForResourceResponse {
         tags: registry.by_arn(region, &arn)?.tags.as_slice().to_vec(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::EmulatorConfig;
+    use axum::http::HeaderValue;
+    use chrono::TimeDelta;
+    use serde_json::Value;
+    use std::time::Duration;
+
+    fn call(emulator: &Emulator, operation: &str, body: &str) -> Value {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            TARGET,
+            HeaderValue::from_str(&format!("HealthLake.{operation}")).unwrap(),
+        );
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static(
+                "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/healthlake/aws4_request, \
+                 SignedHeaders=host, Signature=00",
+            ),
+        );
+        let response = dispatch(emulator, &headers, body.as_bytes()).expect("the call succeeds");
+        let bytes = body_bytes(response);
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    fn body_bytes(response: Response) -> Vec<u8> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap()
+            .to_vec()
+    }
+
+    fn status(emulator: &Emulator, id: &str) -> String {
+        let described = call(
+            emulator,
+            "DescribeFHIRDatastore",
+            &format!(r#"{{"DatastoreId": "{id}"}}"#),
+        );
+        described["DatastoreProperties"]["DatastoreStatus"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn statuses_and_creation_times_follow_the_emulators_clock() {
+        let emulator = Emulator::new(&EmulatorConfig {
+            transition_delay: Duration::from_secs(3600),
+            ..EmulatorConfig::default()
+        });
+        let created = call(
+            &emulator,
+            "CreateFHIRDatastore",
+            r#"{"DatastoreTypeVersion": "R4"}"#,
+        );
+        let id = created["DatastoreId"].as_str().unwrap().to_owned();
+        assert_eq!(status(&emulator, &id), "CREATING");
+
+        emulator
+            .lock()
+            .clock
+            .advance(TimeDelta::seconds(3599))
+            .unwrap();
+        assert_eq!(status(&emulator, &id), "CREATING", "not yet an hour");
+        emulator
+            .lock()
+            .clock
+            .advance(TimeDelta::seconds(1))
+            .unwrap();
+        assert_eq!(status(&emulator, &id), "ACTIVE");
+        let listed = call(&emulator, "ListFHIRDatastores", "{}");
+        assert_eq!(
+            listed["DatastorePropertiesList"][0]["DatastoreStatus"],
+            "ACTIVE"
+        );
+
+        call(
+            &emulator,
+            "DeleteFHIRDatastore",
+            &format!(r#"{{"DatastoreId": "{id}"}}"#),
+        );
+        assert_eq!(status(&emulator, &id), "DELETING");
+        emulator
+            .lock()
+            .clock
+            .advance(TimeDelta::seconds(3600))
+            .unwrap();
+        assert_eq!(status(&emulator, &id), "DELETED");
+
+        // A store created once the clock has moved is created at its time.
+        let later = call(
+            &emulator,
+            "CreateFHIRDatastore",
+            r#"{"DatastoreTypeVersion": "R4"}"#,
+        );
+        let later = later["DatastoreId"].as_str().unwrap();
+        let described = call(
+            &emulator,
+            "DescribeFHIRDatastore",
+            &format!(r#"{{"DatastoreId": "{later}"}}"#),
+        );
+        let created_at = described["DatastoreProperties"]["CreatedAt"]
+            .as_f64()
+            .unwrap();
+        let ahead = created_at - Utc::now().timestamp() as f64;
+        assert!(
+            (7199.0..=7201.0).contains(&ahead),
+            "CreatedAt {created_at} is {ahead} s ahead of the wall clock"
+        );
+        assert_eq!(status(&emulator, later), "CREATING");
+    }
 }

@@ -15,14 +15,15 @@
 //! # }
 //! ```
 //!
-//! Admin routes under `/_emulator` script what the service would do on its own:
-//! see [`admin`]. A store created with the tag `emulator:outcome` =
+//! Admin routes under `/_emulator` script what the service would do on its own,
+//! and move the emulator's [`clock`] forward: see [`admin`]. A store created with the tag `emulator:outcome` =
 //! `CREATE_FAILED:<ErrorCategory>:<message>` fails its creation: see [`outcome`].
 
 pub mod admin;
 mod api;
 mod auth;
 pub mod cli;
+pub mod clock;
 mod control;
 mod listing;
 mod model;

@@ -3,6 +3,7 @@
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use crate::clock::Clock;
 use crate::control::{CallCounts, Faults};
 use crate::registry::Registry;
 use crate::server::EmulatorConfig;
@@ -19,6 +20,8 @@ pub struct Inner {
     pub calls: CallCounts,
     /// Added to every API call before it is handled.
     pub latency: Duration,
+    /// Where the emulator reads "now": wall time, or later once advanced.
+    pub clock: Clock,
 }
 
 impl Emulator {
@@ -29,6 +32,7 @@ impl Emulator {
                 faults: Faults::default(),
                 calls: CallCounts::default(),
                 latency: Duration::ZERO,
+                clock: Clock::default(),
             }),
         }
     }
@@ -46,5 +50,6 @@ impl Inner {
         self.faults.clear();
         self.calls.clear();
         self.latency = Duration::ZERO;
+        self.clock.reset();
     }
 }

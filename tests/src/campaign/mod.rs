@@ -288,11 +288,12 @@ fn kill_plan(rng: &mut Rng, first: bool) -> Option<Kill> {
     }
 }
 
-/// The local services and clients of one campaign.
+/// The local services and clients of one campaign: DynamoDB Local and moto
+/// shared with the other tests of the binary (the campaign has its own table,
+/// topic and queue there, and its own fault proxies in front of them), and an
+/// emulator of its own, whose faults, latency and stores are the campaign's.
 struct Harness {
-    // Held so that the services outlive the campaign.
-    _dynamodb: DynamoDbLocal,
-    _moto: Moto,
+    // Held so that the emulator serves until the campaign ends.
     _emulator: RunningEmulator,
     dynamodb_proxy: FaultProxy,
     sns_proxy: FaultProxy,
@@ -306,7 +307,7 @@ struct Harness {
 
 impl Harness {
     async fn start(rng: &mut Rng) -> anyhow::Result<Self> {
-        let (dynamodb, moto) = tokio::try_join!(DynamoDbLocal::start(), Moto::start())?;
+        let (dynamodb, moto) = tokio::try_join!(DynamoDbLocal::shared(), Moto::shared())?;
         let emulator = RunningEmulator::start(
             EmulatorConfig {
                 // Statuses change only when the campaign changes them.
@@ -365,8 +366,6 @@ impl Harness {
             scopes,
         };
         Ok(Self {
-            _dynamodb: dynamodb,
-            _moto: moto,
             _emulator: emulator,
             dynamodb_proxy,
             sns_proxy,

@@ -1,0 +1,203 @@
+//! The HealthLake emulator as the tests run it: in-process, one per test.
+//!
+//! Each test gets an emulator of its own because what the tests look at
+//! belongs to a whole emulator: the monitor and the command list every store
+//! of their account and region, and tests count calls, queue faults, add
+//! latency and move the clock. An emulator costs a loopback port and a task
+//! on the test's runtime, and stops with the test.
+//!
+//! Statuses never change by themselves during a test: a store stays CREATING
+//! or DELETING for [`TRANSITION`] of emulator time, far longer than a test
+//! runs, and a test that wants it settled advances the emulator's clock
+//! (`POST /_emulator/clock`) with [`Emulator::settle`].
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail, ensure};
+use aws_sdk_healthlake::types::{DatastoreProperties, FhirVersion, Tag};
+use chrono::{DateTime, Utc};
+use healthlake_emulator::{EmulatorConfig, RunningEmulator};
+use serde_json::{Value, json};
+
+use crate::services::sdk_config;
+
+/// The account of the emulator's ARNs (moto's too).
+pub const ACCOUNT: &str = "123456789012";
+
+/// How long a store stays CREATING or DELETING, in emulator time.
+pub const TRANSITION: Duration = Duration::from_secs(3600);
+
+/// The tag whose value `CREATE_FAILED:<ErrorCategory>:<message>` makes a
+/// creation fail.
+pub const OUTCOME_TAG: &str = "emulator:outcome";
+
+/// A running emulator and an HTTP client for its admin routes.
+pub struct Emulator {
+    running: RunningEmulator,
+    http: reqwest::Client,
+}
+
+impl Emulator {
+    /// An emulator for [`ACCOUNT`] with the [`TRANSITION`] delay, on a free
+    /// loopback port, served by the caller's runtime.
+    pub async fn start() -> anyhow::Result<Self> {
+        let config = EmulatorConfig {
+            account_id: ACCOUNT.to_owned(),
+            transition_delay: TRANSITION,
+        };
+        let running = RunningEmulator::start(config, "127.0.0.1:0".parse()?)
+            .await
+            .context("starting the HealthLake emulator")?;
+        let http = reqwest::Client::builder().no_proxy().build()?;
+        Ok(Self { running, http })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        self.running.url()
+    }
+
+    /// An SDK client for `region`, with the test credentials of [`sdk_config`].
+    pub fn client(&self, region: &str) -> aws_sdk_healthlake::Client {
+        aws_sdk_healthlake::Client::new(&sdk_config(&self.url(), region))
+    }
+
+    /// An admin request: `/_emulator/{path}`; its status and JSON body.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}/_emulator/{path}", self.url()));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{method} /_emulator/{path}"))?;
+        let status = response.status().as_u16();
+        let body = response
+            .json()
+            .await
+            .with_context(|| format!("{method} /_emulator/{path}: the answer is not JSON"))?;
+        Ok((status, body))
+    }
+
+    /// `POST /_emulator/{path}`, which must succeed; its JSON body.
+    pub async fn admin_post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let (status, answer) = self.admin(reqwest::Method::POST, path, Some(body)).await?;
+        ensure!(
+            status == 200,
+            "POST /_emulator/{path}: HTTP {status}: {answer}"
+        );
+        Ok(answer)
+    }
+
+    /// `GET /_emulator/{path}`, which must succeed; its JSON body.
+    pub async fn admin_get(&self, path: &str) -> anyhow::Result<Value> {
+        let (status, answer) = self.admin(reqwest::Method::GET, path, None).await?;
+        ensure!(
+            status == 200,
+            "GET /_emulator/{path}: HTTP {status}: {answer}"
+        );
+        Ok(answer)
+    }
+
+    /// The emulator's now (`GET /_emulator/clock`).
+    pub async fn now(&self) -> anyhow::Result<DateTime<Utc>> {
+        clock_now(&self.admin_get("clock").await?)
+    }
+
+    /// Moves the emulator's clock forward by `by` (whole seconds, rounded
+    /// up); returns its new now.
+    pub async fn advance(&self, by: Duration) -> anyhow::Result<DateTime<Utc>> {
+        let seconds = by.as_secs() + u64::from(by.subsec_nanos() > 0);
+        clock_now(
+            &self
+                .admin_post("clock", json!({ "AdvanceSeconds": seconds }))
+                .await?,
+        )
+    }
+
+    /// Lets every creation and deletion under way finish, by moving the
+    /// clock past [`TRANSITION`], then reads store `id` through `client`,
+    /// which must show `status`: how a test gets a store to a status without
+    /// waiting for it.
+    pub async fn settle(
+        &self,
+        client: &aws_sdk_healthlake::Client,
+        id: &str,
+        status: &str,
+    ) -> anyhow::Result<DatastoreProperties> {
+        self.advance(TRANSITION).await?;
+        let properties = client
+            .describe_fhir_datastore()
+            .datastore_id(id)
+            .send()
+            .await
+            .with_context(|| format!("describing data store {id}"))?
+            .datastore_properties
+            .context("DatastoreProperties")?;
+        let shown = properties.datastore_status().as_str();
+        if shown != status {
+            bail!("data store {id} is {shown} once its transition has passed, not {status}");
+        }
+        Ok(properties)
+    }
+
+    /// Creates a data store named `name` in `region`; `outcome` is the value of
+    /// its [`OUTCOME_TAG`] (`CREATE_FAILED:<ErrorCategory>:<message>`).
+    pub async fn create_store(
+        &self,
+        region: &str,
+        name: &str,
+        outcome: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let tags = outcome
+            .map(|value| Tag::builder().key(OUTCOME_TAG).value(value).build())
+            .transpose()?;
+        let output = self
+            .client(region)
+            .create_fhir_datastore()
+            .datastore_name(name)
+            .datastore_type_version(FhirVersion::R4)
+            .set_tags(tags.map(|tag| vec![tag]))
+            .send()
+            .await
+            .with_context(|| format!("creating data store {name}"))?;
+        Ok(output.datastore_id().to_owned())
+    }
+
+    /// Forces a status, and `cause` (category, message) as its ErrorCause, on
+    /// store `id`, as the service would set it.
+    pub async fn force_status(
+        &self,
+        id: &str,
+        status: &str,
+        cause: Option<(&str, &str)>,
+    ) -> anyhow::Result<Value> {
+        let body = json!({
+            "DatastoreStatus": status,
+            "ErrorCause": cause.map(|(category, message)| json!({
+                "ErrorCategory": category,
+                "ErrorMessage": message,
+            })),
+        });
+        self.admin_post(&format!("datastores/{id}/status"), body)
+            .await
+    }
+}
+
+/// The `Now` of a clock answer.
+fn clock_now(answer: &Value) -> anyhow::Result<DateTime<Utc>> {
+    let now = answer["Now"]
+        .as_str()
+        .with_context(|| format!("a clock answer without Now: {answer}"))?;
+    Ok(DateTime::parse_from_rfc3339(now)
+        .with_context(|| format!("Now is not RFC 3339: {answer}"))?
+        .with_timezone(&Utc))
+}
