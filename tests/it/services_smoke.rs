@@ -239,3 +239,30 @@ async fn a_function_name_stays_reserved_until_its_holder_and_processes_are_gone(
     assert_eq!(response["echo"], event);
     Ok(())
 }
+
+/// Each test runs on a runtime of its own, which is idle or gone while other
+/// tests call the shared Runtime API: a call must not depend on a runtime
+/// that an earlier call ran on.
+#[test]
+fn the_shared_runtime_api_serves_tests_on_different_runtimes() -> anyhow::Result<()> {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
+    let (first, second) = (runtime()?, runtime()?);
+    let function =
+        first.block_on(async { LambdaRuntimeApi::shared().await?.reserve(ECHO).await })?;
+    let _process = function.spawn(echo_bootstrap(), &[])?;
+    for (runtime, call) in [(&first, "first"), (&second, "second")] {
+        let event = json!({"call": call});
+        let outcome = runtime.block_on(async {
+            tokio::time::timeout(Duration::from_secs(10), function.invoke(&event)).await
+        });
+        let response = outcome
+            .map_err(|_| anyhow::anyhow!("{call}: no answer within 10 s"))??
+            .into_success()?;
+        assert_eq!(response["echo"], event, "{call}");
+    }
+    Ok(())
+}

@@ -291,8 +291,11 @@ impl LambdaRuntimeApi {
             Probe::Tcp,
         )
         .await?;
+        // Each test has a runtime of its own, and a pooled connection dies
+        // with the runtime that opened it ("dispatch task is gone"): keep none.
         let http = reqwest::Client::builder()
             .no_proxy()
+            .pool_max_idle_per_host(0)
             .timeout(INVOKE_TIMEOUT)
             .build()
             .context("building the invoke client")?;
