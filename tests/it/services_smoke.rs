@@ -1,155 +1,19 @@
-//! Each local stand-in starts and answers one real call.
+//! The test harness's own guarantees: how it drives the Lambda Runtime API and
+//! shares it between tests. (DynamoDB Local and moto are exercised by the
+//! adapter tests, not checked here for their own sake.)
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
-use aws_sdk_sqs::types::QueueAttributeName;
-use integration_tests::services::{
-    DynamoDbLocal, InvokeOutcome, LambdaRuntimeApi, Moto, sdk_config,
-};
-use serde_json::{Value, json};
-
-const REGION: &str = "us-east-1";
+use integration_tests::services::{InvokeOutcome, LambdaRuntimeApi};
+use serde_json::json;
 
 /// A binary target of this workspace, so the Runtime API emulator accepts the name.
 const ECHO: &str = "echo-lambda";
 
 fn echo_bootstrap() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_echo-lambda"))
-}
-
-fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
-}
-
-#[tokio::test]
-async fn dynamodb_local_stores_and_returns_an_item() -> anyhow::Result<()> {
-    let dynamodb = DynamoDbLocal::shared().await?;
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config(&dynamodb.endpoint(), REGION));
-    let table = unique("smoke");
-
-    client
-        .create_table()
-        .table_name(&table)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()?,
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()?,
-        )
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await?;
-    client
-        .put_item()
-        .table_name(&table)
-        .item("pk", AttributeValue::S("datastore-1".into()))
-        .item("status", AttributeValue::S("ACTIVE".into()))
-        .send()
-        .await?;
-    let item = client
-        .get_item()
-        .table_name(&table)
-        .key("pk", AttributeValue::S("datastore-1".into()))
-        .consistent_read(true)
-        .send()
-        .await?
-        .item
-        .expect("the item just put");
-
-    assert_eq!(
-        item.get("status"),
-        Some(&AttributeValue::S("ACTIVE".into()))
-    );
-    Ok(())
-}
-
-#[tokio::test]
-async fn moto_delivers_an_sns_message_to_an_sqs_subscriber() -> anyhow::Result<()> {
-    let moto = Moto::shared().await?;
-    let config = sdk_config(&moto.endpoint(), REGION);
-    let sns = aws_sdk_sns::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-
-    let topic_arn = sns
-        .create_topic()
-        .name(unique("alerts"))
-        .send()
-        .await?
-        .topic_arn
-        .expect("topic ARN");
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("inbox"))
-        .send()
-        .await?
-        .queue_url
-        .expect("queue URL");
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await?
-        .attributes
-        .and_then(|mut attributes| attributes.remove(&QueueAttributeName::QueueArn))
-        .expect("queue ARN");
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await?;
-    sns.publish()
-        .topic_arn(&topic_arn)
-        .subject("Data store CREATE_FAILED")
-        .message("datastore-1 is CREATE_FAILED")
-        .send()
-        .await?;
-
-    let mut bodies = Vec::new();
-    for _ in 0..5 {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .wait_time_seconds(2)
-            .send()
-            .await?;
-        bodies.extend(
-            received
-                .messages
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|m| m.body),
-        );
-        if !bodies.is_empty() {
-            break;
-        }
-    }
-
-    assert_eq!(
-        bodies.len(),
-        1,
-        "exactly the one published message: {bodies:?}"
-    );
-    // Without raw message delivery the queue receives the SNS envelope.
-    let envelope: Value = serde_json::from_str(&bodies[0])?;
-    assert_eq!(envelope["Type"], "Notification");
-    assert_eq!(envelope["TopicArn"], topic_arn.as_str());
-    assert_eq!(envelope["Subject"], "Data store CREATE_FAILED");
-    assert_eq!(envelope["Message"], "datastore-1 is CREATE_FAILED");
-    Ok(())
 }
 
 #[tokio::test]
