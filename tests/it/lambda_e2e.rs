@@ -854,8 +854,9 @@ async fn a_throttled_region_is_reported_without_holding_back_the_other() -> anyh
     stack.settle(EAST, &east, "CREATE_FAILED").await?;
     stack.settle(WEST, &west, "CREATE_FAILED").await?;
     stack.spawn(&[("REGIONS", "us-east-1,us-west-2")])?;
-    // One more throttle than the SDK's 3 attempts: the first invocation fails,
-    // the next one's retry absorbs the last.
+    // One more throttle than the SDK's 3 attempts: the first tick's west listing
+    // fails (the region is reported, east still alerts); the next tick's listing
+    // absorbs the last throttle.
     stack
         .admin_post(
             "faults",

@@ -762,7 +762,7 @@ async fn a_rate_limit_is_waited_out_within_the_invocation() -> anyhow::Result<()
     assert_eq!(received[0].body, received[1].body);
 
     // A Slack that keeps refusing gets a bounded number of attempts, then
-    // the invocation fails and SNS retries it later.
+    // the invocation fails, and Lambda retries the event (SNS invokes it asynchronously).
     for _ in 0..3 {
         slack.answer_next(Answer::RateLimited { retry_after: 1 });
     }
