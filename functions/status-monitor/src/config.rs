@@ -1,7 +1,9 @@
 //! The function's settings, read once at cold start.
 
 use chrono::Duration;
-use monitor_core::domain::{AccountId, AlertPolicy, Region};
+use monitor_core::domain::{
+    AccountId, AccountSelection, AlertPolicy, RawSelection, Region, SelectionNames, list_items,
+};
 use monitor_core::metrics::DEFAULT_NAMESPACE;
 use monitor_core::tick::TickSettings;
 use monitor_dynamodb::DynamoDbStore;
@@ -30,6 +32,20 @@ pub struct Config {
     /// It exists for runtimes that give no usable ARN: the local Runtime API of
     /// cargo-lambda (`cargo lambda watch`) sends the literal `function-arn`.
     pub account: Option<AccountId>,
+    /// Which accounts to scan, and how to reach them.
+    pub accounts: AccountSelection,
+    /// (account, region) pairs scanned at once.
+    pub scan_concurrency: usize,
+    /// When set, the scheduled tick hands the accounts to workers through
+    /// this queue instead of scanning them itself.
+    pub fanout: Option<FanOut>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanOut {
+    pub queue_url: String,
+    /// Accounts per message.
+    pub batch_accounts: usize,
 }
 
 impl Config {
@@ -136,7 +152,46 @@ impl Config {
                     },
                 }
             };
+        let list = |name: &str| get(name).map(|v| list_items(&v)).unwrap_or_default();
+        let names = SelectionNames::ENVIRONMENT;
+        let accounts = AccountSelection::parse(
+            RawSelection {
+                roles: list(names.roles),
+                organization_role: get(names.organization_role),
+                include_accounts: list(names.include_accounts),
+                exclude_accounts: list(names.exclude_accounts),
+                include_ous: list(names.include_ous),
+                exclude_ous: list(names.exclude_ous),
+                external_id: get(names.external_id),
+            },
+            names,
+        )
+        .map_err(|e| bad(e.setting, e.problem))?;
+        let fanout = match get("FANOUT_QUEUE_URL") {
+            None => None,
+            Some(queue_url) => {
+                if !(queue_url.starts_with("https://") || queue_url.starts_with("http://"))
+                    || queue_url.len() > 2048
+                {
+                    return Err(bad(
+                        "FANOUT_QUEUE_URL",
+                        format!("{queue_url:?} is not an SQS queue URL"),
+                    ));
+                }
+                Some(FanOut {
+                    queue_url,
+                    batch_accounts: whole("FANOUT_BATCH_ACCOUNTS", 10, 1_000)? as usize,
+                })
+            }
+        };
         Ok(Self {
+            accounts,
+            scan_concurrency: whole(
+                "SCAN_CONCURRENCY",
+                TickSettings::DEFAULT_SCAN_CONCURRENCY as i64,
+                1_000,
+            )? as usize,
+            fanout,
             table_name,
             topic_arn,
             regions,
@@ -204,6 +259,62 @@ mod tests {
                 .to_string()
                 .starts_with("setting ACCOUNT_ID")
         );
+    }
+
+    #[test]
+    fn reads_the_accounts_concurrency_and_fan_out() {
+        let c = config(&BASE).unwrap();
+        assert!(c.accounts.is_own_account_only());
+        assert_eq!(c.scan_concurrency, 16);
+        assert_eq!(c.fanout, None);
+
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("ORGANIZATION_ROLE_NAME", "HealthLakeMonitorReadOnly"),
+            ("EXCLUDE_ACCOUNTS", "111111111111, 222222222222"),
+            ("INCLUDE_OUS", "ou-ab12-cdef3456"),
+            ("EXTERNAL_ID", "healthlake-monitor-7f3a"),
+            ("SCAN_CONCURRENCY", "64"),
+            (
+                "FANOUT_QUEUE_URL",
+                "https://sqs.us-east-1.amazonaws.com/123456789012/scan",
+            ),
+        ]);
+        let c = config(&vars).unwrap();
+        assert_eq!(
+            c.accounts.organization_role.as_ref().map(|r| r.to_string()),
+            Some("HealthLakeMonitorReadOnly".into())
+        );
+        assert_eq!(c.accounts.exclude_accounts.len(), 2);
+        assert_eq!(c.accounts.include_ous.len(), 1);
+        assert_eq!(c.scan_concurrency, 64);
+        assert_eq!(
+            c.fanout,
+            Some(FanOut {
+                queue_url: "https://sqs.us-east-1.amazonaws.com/123456789012/scan".into(),
+                batch_accounts: 10,
+            })
+        );
+
+        for (name, value, expected) in [
+            (
+                "ACCOUNT_ROLE_ARNS",
+                "arn:aws:iam::1:role/x",
+                "setting ACCOUNT_ROLE_ARNS: invalid role ARN",
+            ),
+            ("SCAN_CONCURRENCY", "0", "setting SCAN_CONCURRENCY"),
+            ("FANOUT_QUEUE_URL", "scan-queue", "setting FANOUT_QUEUE_URL"),
+            (
+                "EXCLUDE_OUS",
+                "ou-ab12-cdef3456",
+                "setting EXCLUDE_OUS: organizational units select",
+            ),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, value));
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(err.starts_with(expected), "{name}={value}: {err}");
+        }
     }
 
     #[test]

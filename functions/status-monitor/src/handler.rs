@@ -1,18 +1,22 @@
-//! The scheduled invocation: one tick over every configured region.
+//! The scheduled invocation: one tick over every account and region, or, with
+//! fan-out, the accounts handed to workers; and a worker's batch from the queue.
 
-use crate::StatusMonitor;
+use crate::{StatusMonitor, fanout};
 use lambda_runtime::{Error, LambdaEvent};
-use monitor_core::domain::{AccountId, Scope};
+use monitor_core::domain::{AccountId, AccountTarget, Region, Scope};
 use monitor_core::metrics::emf_records;
-use monitor_core::tick::Tick;
+use monitor_core::tick::{Tick, TickReport};
 use serde_json::Value;
 use tracing::{error, info};
 
-/// Handles an EventBridge Scheduler or rule event. The payload only triggers
-/// the tick; its source and id are logged to tie the tick to its schedule.
+/// Handles an EventBridge Scheduler or rule event, or an SQS event of the
+/// fan-out queue. A scheduled payload only triggers the tick; its source and
+/// id are logged to tie the tick to its schedule.
 ///
 /// The invocation fails only when the tick could not run at all (the account
-/// cannot be told, the settings cannot hold). A tick that ran with partial
+/// cannot be told, the organization's accounts cannot be listed, the settings
+/// cannot hold, a batch cannot be handed to the workers). An account whose
+/// role cannot be assumed is one of the tick's problems, not a failure. A tick that ran with partial
 /// problems (a region not listed, an alert not sent or set aside, an item not
 /// read) succeeds: its problems are logged and counted in the metrics, which
 /// the alarms watch. A failed invocation is not retried (the function's
@@ -22,34 +26,33 @@ use tracing::{error, info};
 /// off".
 pub async fn handle(app: &StatusMonitor, event: LambdaEvent<Value>) -> Result<Value, Error> {
     let (payload, context) = event.into_parts();
+    let remaining = context
+        .deadline()
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    check_claim_ttl(app.claim_ttl, remaining)?;
+    if fanout::is_queue_event(&payload) {
+        return Ok(fanout::work(app, &payload, &context.request_id).await);
+    }
     let source = payload
         .get("source")
         .and_then(Value::as_str)
         .unwrap_or("unknown");
     let event_id = payload.get("id").and_then(Value::as_str).unwrap_or("none");
     info!(source, event_id, request_id = %context.request_id, "tick");
-    let remaining = context
-        .deadline()
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default();
-    check_claim_ttl(app.claim_ttl, remaining)?;
-    let account = match &app.account {
+    let own = match &app.account {
         Some(account) => account.clone(),
         None => account_of(&context.invoked_function_arn)?,
     };
-    let scopes = Scope::per_region(&account, &app.regions);
-    let tick = Tick {
-        owner: context.request_id.clone(),
-        now: chrono::Utc::now(),
-    };
-    let report = app.monitor.tick(&scopes, &tick).await;
-    for record in emf_records(&report, &app.metrics_namespace, tick.now.timestamp_millis()) {
-        println!("{record}");
+    // Without the accounts the tick cannot run: the invocation fails, and its
+    // error and dead-letter alarms report it.
+    let targets = monitor_organizations::targets(&app.accounts, &own, app.organizations.as_ref())
+        .await
+        .inspect_err(|e| error!(error = %e, "accounts not listed"))?;
+    if let Some((fanout, sqs)) = &app.fanout {
+        return fanout::send(fanout, sqs, &targets, &app.regions).await;
     }
-    let problems = report.problems();
-    for problem in &problems {
-        error!(problem = %problem, "tick problem");
-    }
+    let report = scan(app, &targets, &app.regions, context.request_id.clone()).await;
     let summary: Vec<Value> = report
         .scopes
         .iter()
@@ -66,7 +69,39 @@ pub async fn handle(app: &StatusMonitor, event: LambdaEvent<Value>) -> Result<Va
             Err(_) => serde_json::json!({ "scope": scope.key(), "scanned": false }),
         })
         .collect();
-    Ok(serde_json::json!({ "scopes": summary, "problems": problems }))
+    Ok(serde_json::json!({
+        "accounts": targets.len(),
+        "scopes": summary,
+        "problems": report.problems(),
+    }))
+}
+
+/// One tick over `targets` in `regions`: the accounts are reached (their
+/// clients kept from earlier ticks), every (account, region) scanned, the
+/// metrics written and the problems logged.
+pub async fn scan(
+    app: &StatusMonitor,
+    targets: &[AccountTarget],
+    regions: &[Region],
+    owner: String,
+) -> TickReport {
+    app.monitor.reader().reach(targets).await;
+    let scopes: Vec<Scope> = targets
+        .iter()
+        .flat_map(|t| Scope::per_region(&t.account, regions))
+        .collect();
+    let tick = Tick {
+        owner,
+        now: chrono::Utc::now(),
+    };
+    let report = app.monitor.tick(&scopes, &tick).await;
+    for record in emf_records(&report, &app.metrics_namespace, tick.now.timestamp_millis()) {
+        println!("{record}");
+    }
+    for problem in report.problems() {
+        error!(problem = %problem, "tick problem");
+    }
+    report
 }
 
 /// A claim must outlive any tick that could still be publishing under it, so

@@ -37,6 +37,9 @@ pub fn emf_records(report: &TickReport, namespace: &str, timestamp_ms: i64) -> V
                 count.corrupt += r.unreadable_snapshot.len();
                 count.scan_errors += r.store_errors.len() + r.unreadable_listing.len();
             }
+            // Counted once per account in AccountsNotScanned, with its own alarm.
+            Err(crate::tick::ScanError::Read(e))
+                if e.kind == crate::ports::ReadErrorKind::RoleNotAssumed => {}
             Err(_) => count.scan_errors += 1,
         }
     }
@@ -63,6 +66,12 @@ pub fn emf_records(report: &TickReport, namespace: &str, timestamp_ms: i64) -> V
         ("AlertsUndeliverable", "Count", count.undeliverable as f64),
         ("CorruptSnapshotItems", "Count", count.corrupt as f64),
         ("ScanErrors", "Count", count.scan_errors as f64),
+        ("AccountsScanned", "Count", report.accounts_scanned() as f64),
+        (
+            "AccountsNotScanned",
+            "Count",
+            report.accounts_not_assumed().len() as f64,
+        ),
         (
             "ScanDuration",
             "Milliseconds",
@@ -211,6 +220,52 @@ mod tests {
         assert_eq!(
             totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             json!([[]])
+        );
+    }
+
+    #[test]
+    fn an_account_whose_role_is_refused_counts_once_and_not_as_scan_errors() {
+        let scope =
+            |a: &str, r: &str| Scope::new(AccountId::parse(a).unwrap(), Region::parse(r).unwrap());
+        let refused = |s: Scope| {
+            let error = crate::ports::ReadError {
+                scope: s.clone(),
+                kind: crate::ports::ReadErrorKind::RoleNotAssumed,
+                message: "role arn:aws:iam::222222222222:role/r could not be assumed: AccessDenied"
+                    .into(),
+            };
+            (s, Err(crate::tick::ScanError::Read(error)))
+        };
+        let report = TickReport {
+            scopes: vec![
+                (
+                    scope("111111111111", "us-east-1"),
+                    Ok(ScopeReport::default()),
+                ),
+                (
+                    scope("111111111111", "eu-west-1"),
+                    Ok(ScopeReport::default()),
+                ),
+                refused(scope("222222222222", "us-east-1")),
+                refused(scope("222222222222", "eu-west-1")),
+            ],
+            duration: std::time::Duration::from_millis(10),
+        };
+        let totals = emf_records(&report, DEFAULT_NAMESPACE, 0).pop().unwrap();
+        assert_valid_emf(&totals);
+        assert_eq!(totals["AccountsScanned"], 1.0);
+        assert_eq!(totals["AccountsNotScanned"], 1.0);
+        assert_eq!(totals["ScanErrors"], 0.0);
+        assert!(totals.get("FailedDatastores").is_none(), "{totals}");
+
+        let problems = report.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("account 222222222222: role arn:aws:iam::222222222222:role/r")
+                && problems[0].contains("2 region(s) (us-east-1, eu-west-1)")
+                && problems[0].contains("left as they are"),
+            "{}",
+            problems[0]
         );
     }
 }

@@ -16,6 +16,9 @@ pub struct ReadError {
 pub enum ReadErrorKind {
     Throttled,
     AccessDenied,
+    /// The account's role could not be assumed (denied, missing, the account
+    /// suspended): nothing of that account could be read.
+    RoleNotAssumed,
     Unreachable,
     /// The service answered with something the monitor cannot use.
     InvalidResponse,

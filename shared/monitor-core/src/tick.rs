@@ -13,12 +13,12 @@
 //! its record with the reason.
 
 use crate::domain::{
-    Alert, AlertPolicy, Claim, Observation, Record, Scope, Transition, Unreadable, diff,
+    AccountId, Alert, AlertPolicy, Claim, Observation, Record, Scope, Transition, Unreadable, diff,
     observations_of,
 };
 use crate::ports::{
-    AlertPublisher, DatastoreReader, PublishError, PublishErrorKind, ReadError, SnapshotStore,
-    StoreError,
+    AlertPublisher, DatastoreReader, PublishError, PublishErrorKind, ReadError, ReadErrorKind,
+    SnapshotStore, StoreError,
 };
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -33,6 +33,8 @@ pub struct TickSettings {
     pub claim_ttl: Duration,
     /// Records processed at once within a scope.
     pub concurrency: usize,
+    /// Scopes, (account, region) pairs, scanned at once.
+    pub scan_concurrency: usize,
     /// Failed attempts after which an alert is set aside as undeliverable.
     pub max_attempts: u32,
 }
@@ -40,6 +42,8 @@ pub struct TickSettings {
 impl TickSettings {
     /// The default of [`TickSettings::max_attempts`]: four hours of ticks every five minutes.
     pub const DEFAULT_MAX_ATTEMPTS: u32 = 48;
+    /// The default of [`TickSettings::scan_concurrency`].
+    pub const DEFAULT_SCAN_CONCURRENCY: usize = 16;
 }
 
 impl Default for TickSettings {
@@ -48,6 +52,7 @@ impl Default for TickSettings {
             policy: AlertPolicy::default(),
             claim_ttl: Duration::minutes(2),
             concurrency: 8,
+            scan_concurrency: Self::DEFAULT_SCAN_CONCURRENCY,
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
         }
     }
@@ -117,8 +122,19 @@ impl TickReport {
     /// or set aside, items not read, records not written.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
+        // An account whose role could not be assumed is one problem, not one per region.
+        for (account, regions, error) in self.accounts_not_assumed() {
+            problems.push(format!(
+                "account {account}: {}; none of its {} region(s) ({}) was scanned, and their \
+                 snapshots are left as they are",
+                error.message,
+                regions.len(),
+                regions.join(", ")
+            ));
+        }
         for (scope, result) in &self.scopes {
             match result {
+                Err(ScanError::Read(e)) if e.kind == ReadErrorKind::RoleNotAssumed => {}
                 Err(e) => problems.push(e.to_string()),
                 Ok(report) => {
                     problems.extend(
@@ -145,6 +161,36 @@ impl TickReport {
             }
         }
         problems
+    }
+
+    /// The accounts whose role could not be assumed, each with the regions
+    /// left unscanned and the first error met.
+    pub fn accounts_not_assumed(&self) -> Vec<(&AccountId, Vec<&str>, &ReadError)> {
+        let mut accounts: Vec<(&AccountId, Vec<&str>, &ReadError)> = Vec::new();
+        for (scope, result) in &self.scopes {
+            if let Err(ScanError::Read(e)) = result
+                && e.kind == ReadErrorKind::RoleNotAssumed
+            {
+                match accounts.iter_mut().find(|(a, _, _)| *a == &scope.account) {
+                    Some((_, regions, _)) => regions.push(scope.region.as_str()),
+                    None => accounts.push((&scope.account, vec![scope.region.as_str()], e)),
+                }
+            }
+        }
+        accounts
+    }
+
+    /// The accounts of which at least one scope was scanned.
+    pub fn accounts_scanned(&self) -> usize {
+        let mut accounts: Vec<&AccountId> = self
+            .scopes
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(s, _)| &s.account)
+            .collect();
+        accounts.sort();
+        accounts.dedup();
+        accounts.len()
     }
 
     pub fn reports(&self) -> impl Iterator<Item = (&Scope, &ScopeReport)> {
@@ -223,6 +269,10 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         }
     }
 
+    pub fn reader(&self) -> &R {
+        &self.reader
+    }
+
     pub fn store(&self) -> &S {
         &self.store
     }
@@ -231,13 +281,16 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         &self.publisher
     }
 
-    /// Scans every scope concurrently; a scope named twice is scanned once. A
-    /// scope that fails does not stop the others.
+    /// Scans the scopes, [`TickSettings::scan_concurrency`] at a time; a scope
+    /// named twice is scanned once. A scope that fails does not stop the others.
     pub async fn tick(&self, scopes: &[Scope], tick: &Tick) -> TickReport {
         let started = Instant::now();
         let unique = Scope::distinct(scopes.iter().cloned());
         let clock = Clock { tick, started };
-        let results = futures::future::join_all(unique.iter().map(|s| self.scan(s, &clock))).await;
+        let results: Vec<_> = futures::stream::iter(unique.iter().map(|s| self.scan(s, &clock)))
+            .buffered(self.settings.scan_concurrency.max(1))
+            .collect()
+            .await;
         TickReport {
             scopes: unique.into_iter().zip(results).collect(),
             duration: started.elapsed(),

@@ -1,15 +1,22 @@
-//! Lists data stores with aws-sdk-healthlake, one client per region.
+//! Lists data stores with aws-sdk-healthlake, one client per account and region.
 
+use aws_config::SdkConfig;
+use aws_config::identity::IdentityCache;
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_healthlake::Client;
 use aws_sdk_healthlake::error::SdkError;
 use aws_sdk_healthlake::operation::list_fhir_datastores::ListFHIRDatastoresError;
 use aws_sdk_healthlake::types::DatastoreProperties;
 use chrono::{DateTime, Utc};
 use monitor_core::domain::{
-    DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation, Region, Scope, Unreadable,
+    Access, AccountId, AccountTarget, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
+    ExternalId, Observation, Region, Scope, Unreadable,
 };
 use monitor_core::ports::{DatastoreReader, Listing, ReadError, ReadErrorKind};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use tracing::instrument;
 
 /// The largest page ListFHIRDatastores allows.
@@ -18,14 +25,183 @@ const PAGE_SIZE: i32 = 500;
 /// bound on a service that keeps handing out new tokens.
 const MAX_PAGES: usize = 1_000;
 
+/// Reads data stores with one client per (account, region), built on first
+/// use and kept for the life of the process.
 pub struct HealthLakeReader {
-    clients: BTreeMap<Region, Client>,
+    reach: Reach,
+}
+
+enum Reach {
+    /// Clients given by the caller, per region, for whatever account a scope
+    /// names (a single-account command or test).
+    Fixed(BTreeMap<Region, Client>),
+    /// Accounts registered through [`HealthLakeReader::reach`], each with its
+    /// own credentials.
+    Accounts {
+        base: Box<SdkConfig>,
+        roles: RoleSettings,
+        accounts: RwLock<HashMap<AccountId, Arc<AccountClients>>>,
+    },
+}
+
+/// How roles in other accounts are assumed.
+#[derive(Debug, Clone)]
+pub struct RoleSettings {
+    /// Shown in the member account's CloudTrail as the session of each call.
+    pub session_name: String,
+    pub external_id: Option<ExternalId>,
+}
+
+impl Default for RoleSettings {
+    fn default() -> Self {
+        Self {
+            session_name: SESSION_NAME.to_owned(),
+            external_id: None,
+        }
+    }
+}
+
+/// Accounts whose clients a reader keeps at most, beyond those of the scan at hand.
+pub const MAX_KNOWN_ACCOUNTS: usize = 20_000;
+
+/// The session name of every role the monitor assumes.
+pub const SESSION_NAME: &str = "healthlake-monitor";
+
+/// One account's configuration and its regional clients. The clients share
+/// the account's credentials provider and identity cache, so a role is assumed
+/// once per account, not per region, and assumed again only as its
+/// credentials near their expiry.
+struct AccountClients {
+    access: Access,
+    config: SdkConfig,
+    clients: Mutex<BTreeMap<Region, Client>>,
+}
+
+impl AccountClients {
+    fn client(&self, region: &Region) -> Client {
+        let mut clients = self.clients.lock().unwrap_or_else(PoisonError::into_inner);
+        clients
+            .entry(region.clone())
+            .or_insert_with(|| client_in(&self.config, region))
+            .clone()
+    }
 }
 
 impl HealthLakeReader {
+    /// A reader with fixed clients per region.
     pub fn new(clients: BTreeMap<Region, Client>) -> Self {
-        Self { clients }
+        Self {
+            reach: Reach::Fixed(clients),
+        }
     }
+
+    /// A reader of many accounts: the monitor's own with `base`'s credentials,
+    /// others through their roles, assumed with `base`'s credentials. Accounts
+    /// are registered with [`Self::reach`].
+    pub fn accounts(base: SdkConfig, roles: RoleSettings) -> Self {
+        Self {
+            reach: Reach::Accounts {
+                base: Box::new(base),
+                roles,
+                accounts: RwLock::default(),
+            },
+        }
+    }
+
+    /// Registers the accounts of the next scan. An account already known with
+    /// the same access keeps its clients and cached credentials, so a warm
+    /// function assumes each role again only as its credentials near expiry.
+    /// Accounts not named stay known (a worker scans a different batch each
+    /// time) up to [`MAX_KNOWN_ACCOUNTS`], past which only the named ones are kept.
+    pub async fn reach(&self, targets: &[AccountTarget]) {
+        let Reach::Accounts {
+            base,
+            roles,
+            accounts,
+        } = &self.reach
+        else {
+            return;
+        };
+        let mut next: HashMap<AccountId, Arc<AccountClients>> = accounts
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if next.len() + targets.len() > MAX_KNOWN_ACCOUNTS {
+            next.retain(|account, _| targets.iter().any(|t| &t.account == account));
+        }
+        for target in targets {
+            if next
+                .get(&target.account)
+                .is_some_and(|known| known.access == target.access)
+            {
+                continue;
+            }
+            let clients = AccountClients {
+                access: target.access.clone(),
+                config: account_config(base, roles, &target.access).await,
+                clients: Mutex::default(),
+            };
+            next.insert(target.account.clone(), Arc::new(clients));
+        }
+        *accounts.write().unwrap_or_else(PoisonError::into_inner) = next;
+    }
+
+    fn client(&self, scope: &Scope) -> Result<(Client, Access), ReadError> {
+        let missing = |what: String| ReadError {
+            scope: scope.clone(),
+            kind: ReadErrorKind::Other,
+            message: what,
+        };
+        match &self.reach {
+            Reach::Fixed(clients) => clients
+                .get(&scope.region)
+                .map(|c| (c.clone(), Access::Own))
+                .ok_or_else(|| {
+                    missing(format!(
+                        "no HealthLake client configured for region {}",
+                        scope.region
+                    ))
+                }),
+            Reach::Accounts { accounts, .. } => {
+                let accounts = accounts.read().unwrap_or_else(PoisonError::into_inner);
+                let account = accounts.get(&scope.account).ok_or_else(|| {
+                    missing(format!(
+                        "account {} is not among the accounts this tick reaches",
+                        scope.account
+                    ))
+                })?;
+                Ok((account.client(&scope.region), account.access.clone()))
+            }
+        }
+    }
+}
+
+/// The configuration of an account's clients: `base` itself for the own
+/// account; for another, the SDK's AssumeRole provider with its own identity
+/// cache, shared by the account's regional clients.
+async fn account_config(base: &SdkConfig, roles: &RoleSettings, access: &Access) -> SdkConfig {
+    match access {
+        Access::Own => base.clone(),
+        Access::Role(arn) => {
+            let mut provider = AssumeRoleProvider::builder(arn.as_str())
+                .configure(base)
+                .session_name(&roles.session_name);
+            if let Some(id) = &roles.external_id {
+                provider = provider.external_id(id.as_str());
+            }
+            base.to_builder()
+                .credentials_provider(SharedCredentialsProvider::new(provider.build().await))
+                .identity_cache(IdentityCache::lazy().build())
+                .build()
+        }
+    }
+}
+
+fn client_in(config: &SdkConfig, region: &Region) -> Client {
+    let config = aws_sdk_healthlake::config::Builder::from(config)
+        .region(aws_sdk_healthlake::config::Region::new(region.to_string()))
+        .build();
+    Client::from_conf(config)
 }
 
 impl DatastoreReader for HealthLakeReader {
@@ -36,14 +212,7 @@ impl DatastoreReader for HealthLakeReader {
             kind: ReadErrorKind::InvalidResponse,
             message,
         };
-        let client = self.clients.get(&scope.region).ok_or_else(|| ReadError {
-            scope: scope.clone(),
-            kind: ReadErrorKind::Other,
-            message: format!(
-                "no HealthLake client configured for region {}",
-                scope.region
-            ),
-        })?;
+        let (client, access) = self.client(scope)?;
         let mut listing = Listing::default();
         let mut token: Option<String> = None;
         let mut seen_tokens = HashSet::new();
@@ -54,7 +223,7 @@ impl DatastoreReader for HealthLakeReader {
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| read_error(scope, e))?;
+                .map_err(|e| read_error(scope, &access, e))?;
             for properties in page.datastore_properties_list() {
                 match observation(scope, properties) {
                     Ok(o) => listing.observations.push(o),
@@ -81,7 +250,19 @@ impl DatastoreReader for HealthLakeReader {
     }
 }
 
-fn read_error(scope: &Scope, error: SdkError<ListFHIRDatastoresError>) -> ReadError {
+fn read_error(
+    scope: &Scope,
+    access: &Access,
+    error: SdkError<ListFHIRDatastoresError>,
+) -> ReadError {
+    let message = monitor_aws::error_text(&error);
+    if let (Access::Role(arn), true) = (access, is_credentials_failure(&error)) {
+        return ReadError {
+            scope: scope.clone(),
+            kind: ReadErrorKind::RoleNotAssumed,
+            message: format!("role {arn} could not be assumed: {message}"),
+        };
+    }
     let kind = match &error {
         SdkError::ServiceError(e) => match e.err() {
             ListFHIRDatastoresError::ThrottlingException(_) => ReadErrorKind::Throttled,
@@ -98,8 +279,22 @@ fn read_error(scope: &Scope, error: SdkError<ListFHIRDatastoresError>) -> ReadEr
     ReadError {
         scope: scope.clone(),
         kind,
-        message: monitor_aws::error_text(&error),
+        message,
     }
+}
+
+/// Whether the call failed because its credentials could not be resolved
+/// (the SDK reports the provider's error as the cause of a request that
+/// could not be made).
+fn is_credentials_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.downcast_ref::<CredentialsError>().is_some() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 fn observation(scope: &Scope, p: &DatastoreProperties) -> Result<Observation, Unreadable> {
@@ -132,18 +327,10 @@ fn observation(scope: &Scope, p: &DatastoreProperties) -> Result<Observation, Un
 }
 
 /// One HealthLake client per region, sharing credentials and settings.
-pub fn clients_per_region(
-    base: &aws_config::SdkConfig,
-    regions: &[Region],
-) -> BTreeMap<Region, Client> {
+pub fn clients_per_region(base: &SdkConfig, regions: &[Region]) -> BTreeMap<Region, Client> {
     regions
         .iter()
-        .map(|region| {
-            let config = aws_sdk_healthlake::config::Builder::from(base)
-                .region(aws_sdk_healthlake::config::Region::new(region.to_string()))
-                .build();
-            (region.clone(), Client::from_conf(config))
-        })
+        .map(|region| (region.clone(), client_in(base, region)))
         .collect()
 }
 

@@ -1,5 +1,6 @@
 //! The monitor's domain: no AWS SDK types here.
 
+pub mod account;
 pub mod alert;
 pub mod diff;
 pub mod ids;
@@ -10,6 +11,10 @@ pub mod status;
 #[cfg(test)]
 pub(crate) mod testing;
 
+pub use account::{
+    Access, AccountSelection, AccountTarget, ExternalId, OuId, RawSelection, RoleArn, RoleName,
+    SelectionError, SelectionNames, list_items,
+};
 pub use alert::{Alert, Change};
 pub use diff::{Observations, Transition, apply, diff, observations_of};
 pub use ids::{AccountId, DatastoreId, IdError, Region, Scope};
