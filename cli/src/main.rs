@@ -26,7 +26,7 @@ enum Command {
     /// Runs a self-contained demo on an in-process HealthLake emulator: no AWS account needed.
     Demo(demo::Args),
     /// Runs one scan against the endpoint the standard AWS configuration gives.
-    Scan(scan::Args),
+    Scan(Box<scan::Args>),
 }
 
 #[tokio::main]
@@ -39,7 +39,7 @@ async fn main() -> ExitCode {
         .init();
     let result = match Cli::parse().command {
         Command::Demo(args) => demo::run(args).await,
-        Command::Scan(args) => scan::run(args).await,
+        Command::Scan(args) => scan::run(*args).await,
     };
     match result {
         Ok(code) => code,

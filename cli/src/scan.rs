@@ -9,12 +9,14 @@ use anyhow::{Context, anyhow};
 use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use monitor_aws::{self as sdk, Timeouts};
-use monitor_core::domain::{AccountId, AlertPolicy, Region, Scope};
+use monitor_core::domain::{
+    AccountId, AccountSelection, AlertPolicy, RawSelection, Region, Scope, SelectionNames,
+};
 use monitor_core::memory::MemoryPublisher;
 use monitor_core::ports::{AlertPublisher, DatastoreReader, SnapshotStore};
 use monitor_core::tick::{Monitor, Tick, TickReport, TickSettings};
 use monitor_dynamodb::DynamoDbStore;
-use monitor_healthlake::HealthLakeReader;
+use monitor_healthlake::{HealthLakeReader, RoleSettings};
 use monitor_sns::SnsPublisher;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,9 +28,39 @@ pub struct Args {
     /// Region to scan; repeat for several. Default: the configured region.
     #[arg(long = "region", value_name = "REGION")]
     regions: Vec<String>,
-    /// Account the data stores belong to. Default: asked of STS.
+    /// The account of the credentials in use. Default: asked of STS.
     #[arg(long, value_name = "ID")]
     account: Option<String>,
+    /// Also scan the account of this role, assumed with the credentials in
+    /// use; repeat for several. Without it (or --organization-role), only the
+    /// account of the credentials in use is scanned.
+    #[arg(long = "role-arn", value_name = "ARN")]
+    role_arns: Vec<String>,
+    /// Scan every active account of the organization (AWS Organizations
+    /// ListAccounts, from its management or a delegated administrator
+    /// account), assuming the role of this name in each.
+    #[arg(long, value_name = "NAME", conflicts_with = "role_arns")]
+    organization_role: Option<String>,
+    /// Only these accounts; repeat for several.
+    #[arg(long = "include-account", value_name = "ID")]
+    include_accounts: Vec<String>,
+    /// Never these accounts; repeat for several.
+    #[arg(long = "exclude-account", value_name = "ID")]
+    exclude_accounts: Vec<String>,
+    /// Only the accounts in this organizational unit (and the units below
+    /// it); repeat for several. Needs --organization-role.
+    #[arg(long = "include-ou", value_name = "OU")]
+    include_ous: Vec<String>,
+    /// Never the accounts in this organizational unit (or below it).
+    #[arg(long = "exclude-ou", value_name = "OU")]
+    exclude_ous: Vec<String>,
+    /// The external id the member roles require on AssumeRole.
+    #[arg(long, value_name = "ID")]
+    external_id: Option<String>,
+    /// (account, region) pairs scanned at once.
+    #[arg(long, value_name = "N", default_value_t = TickSettings::DEFAULT_SCAN_CONCURRENCY as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    concurrency: u64,
     /// Local snapshot file. Default: healthlake-monitor/snapshot.json in the user's state directory.
     #[arg(long, value_name = "PATH", conflicts_with = "table")]
     state_file: Option<PathBuf>,
@@ -57,6 +89,17 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: u64,
 }
+
+/// The names of the account settings, as the command takes them.
+const FLAGS: SelectionNames = SelectionNames {
+    roles: "--role-arn",
+    organization_role: "--organization-role",
+    include_accounts: "--include-account",
+    exclude_accounts: "--exclude-account",
+    include_ous: "--include-ou",
+    exclude_ous: "--exclude-ou",
+    external_id: "--external-id",
+};
 
 enum Store {
     File(FileSnapshotStore),
@@ -220,11 +263,39 @@ async fn scan(
             .map(Region::parse)
             .collect::<Result<_, _>>()?
     };
+    let selection = AccountSelection::parse(
+        RawSelection {
+            roles: args.role_arns,
+            organization_role: args.organization_role,
+            include_accounts: args.include_accounts,
+            exclude_accounts: args.exclude_accounts,
+            include_ous: args.include_ous,
+            exclude_ous: args.exclude_ous,
+            external_id: args.external_id,
+        },
+        FLAGS,
+    )?;
     check_credentials(&config).await?;
     let account = resolve_account(&config, args.account).await?;
-    let scopes = Scope::per_region(&account, &regions);
+    let organizations = selection
+        .organization_role
+        .is_some()
+        .then(|| aws_sdk_organizations::Client::new(&config));
+    let targets =
+        monitor_organizations::targets(&selection, &account, organizations.as_ref()).await?;
+    let scopes: Vec<Scope> = targets
+        .iter()
+        .flat_map(|t| Scope::per_region(&t.account, &regions))
+        .collect();
 
-    let reader = HealthLakeReader::new(monitor_healthlake::clients_per_region(&config, &regions));
+    let reader = HealthLakeReader::accounts(
+        config.clone(),
+        RoleSettings {
+            external_id: selection.external_id.clone(),
+            ..RoleSettings::default()
+        },
+    );
+    reader.reach(&targets).await;
     let store = match &args.table {
         Some(table) => Store::DynamoDb(DynamoDbStore::new(
             aws_sdk_dynamodb::Client::new(&config),
@@ -284,6 +355,7 @@ async fn scan(
     let settings = TickSettings {
         policy,
         claim_ttl,
+        scan_concurrency: args.concurrency as usize,
         ..TickSettings::default()
     };
     let tick = Tick {

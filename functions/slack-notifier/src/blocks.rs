@@ -102,6 +102,12 @@ pub fn message(document: &ReceivedAlert) -> Message {
                         Layout("*Account*\n`"),
                         Data(alert.account.as_str()),
                         Layout("`"),
+                        Layout(if alert.account_name.is_some() {
+                            " "
+                        } else {
+                            ""
+                        }),
+                        Data(alert.account_name.as_deref().unwrap_or_default()),
                     ],
                     FIELD_MAX_CHARS,
                 ),

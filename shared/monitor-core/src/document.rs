@@ -30,6 +30,9 @@ pub struct AlertDocumentV1 {
     pub reason: String,
     pub change: String,
     pub account: String,
+    /// The account's name in its organization; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_name: Option<String>,
     pub region: String,
     pub datastore_id: String,
     pub datastore_name: String,
@@ -60,6 +63,7 @@ impl From<&Alert> for AlertDocumentV1 {
             reason: alert.reason.as_str().to_owned(),
             change: alert.change.as_str().to_owned(),
             account: alert.account.to_string(),
+            account_name: alert.account_name.clone(),
             region: alert.region.to_string(),
             datastore_id: alert.datastore_id.to_string(),
             datastore_name: alert.datastore_name.clone(),
@@ -91,6 +95,7 @@ impl TryFrom<AlertDocumentV1> for Alert {
             reason: one_of("reason", &d.reason, &Reason::ALL, Reason::as_str)?,
             change: one_of("change", &d.change, &Change::ALL, Change::as_str)?,
             account: id("account", d.account, AccountId::parse)?,
+            account_name: d.account_name,
             region: id("region", d.region, Region::parse)?,
             datastore_id: id("datastore_id", d.datastore_id, DatastoreId::parse)?,
             datastore_name: d.datastore_name,

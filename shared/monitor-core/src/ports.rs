@@ -31,6 +31,8 @@ pub enum ReadErrorKind {
 pub struct Listing {
     pub observations: Vec<Observation>,
     pub unreadable: Vec<Unreadable>,
+    /// The account's name in its organization, when known; alerts carry it.
+    pub account_name: Option<String>,
 }
 
 impl From<Vec<Observation>> for Listing {
@@ -38,6 +40,7 @@ impl From<Vec<Observation>> for Listing {
         Self {
             observations,
             unreadable: Vec::new(),
+            account_name: None,
         }
     }
 }

@@ -112,6 +112,14 @@ pub(crate) fn next_step(alert: &Alert) -> String {
 }
 
 /// The plain text a person reads in an email.
+/// The account, and its name in parentheses when it has one, shown through `show`.
+fn account_label(alert: &Alert, show: impl Fn(&str) -> String) -> String {
+    match &alert.account_name {
+        Some(name) => format!("{} ({})", alert.account, show(name)),
+        None => alert.account.to_string(),
+    }
+}
+
 pub fn text_body(alert: &Alert) -> String {
     let mut lines = vec![
         format!(
@@ -123,7 +131,7 @@ pub fn text_body(alert: &Alert) -> String {
         format!("Data store:  {}", visible(&alert.datastore_name)),
         format!("ID:          {}", visible(alert.datastore_id.as_str())),
         format!("ARN:         {}", visible(&alert.datastore_arn)),
-        format!("Account:     {}", alert.account),
+        format!("Account:     {}", account_label(alert, visible)),
         format!("Region:      {}", alert.region),
         format!("Status:      {}", visible(&status_change(alert))),
     ];
@@ -156,7 +164,7 @@ pub fn chatbot(alert: &Alert) -> Value {
         "*{}* (`{}`) in account {} region {}: {}",
         chat(&alert.datastore_name),
         chat(alert.datastore_id.as_str()),
-        alert.account,
+        account_label(alert, chat),
         alert.region,
         chat(&status_change(alert))
     );

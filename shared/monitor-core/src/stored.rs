@@ -198,6 +198,8 @@ impl TryFrom<StoredAlert> for Alert {
             reason: one_of("reason", &s.reason, &Reason::ALL, Reason::as_str)?,
             change: one_of("change", &s.change, &Change::ALL, Change::as_str)?,
             account: id("account", s.account, AccountId::parse)?,
+            // Not stored: the name is set as the alert is sent.
+            account_name: None,
             region: id("region", s.region, Region::parse)?,
             datastore_id: id("datastore_id", s.datastore_id, DatastoreId::parse)?,
             datastore_name: s.datastore_name,

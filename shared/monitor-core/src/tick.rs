@@ -350,7 +350,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         );
 
         let outcomes: Vec<Outcome> = futures::stream::iter(work)
-            .map(|w| self.process(scope, w, clock))
+            .map(|w| self.process(scope, w, clock, listing.account_name.as_deref()))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
@@ -386,7 +386,13 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
     }
 
     /// Records a transition (if any) and delivers the record's pending alerts.
-    async fn process(&self, scope: &Scope, work: Work<'_>, clock: &Clock<'_>) -> Outcome {
+    async fn process(
+        &self,
+        scope: &Scope,
+        work: Work<'_>,
+        clock: &Clock<'_>,
+        account_name: Option<&str>,
+    ) -> Outcome {
         let old = match &work {
             Work::Transition { old, .. } => *old,
             Work::Owed(record) => Some(*record),
@@ -444,7 +450,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         }
 
         let claimed_version = record.version;
-        let mut outcome = self.deliver(&mut record, clock).await;
+        let mut outcome = self.deliver(&mut record, clock, account_name).await;
         record.claim = None;
         record.version += 1;
         if let Err(e) = self.store.put(scope, &record, Some(claimed_version)).await {
@@ -459,10 +465,16 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
     /// Publishes every pending alert of `record`, oldest first, and leaves in
     /// `record.pending` only those to try again. A failure never holds up the
     /// alerts after it.
-    async fn deliver(&self, record: &mut Record, clock: &Clock<'_>) -> Outcome {
+    async fn deliver(
+        &self,
+        record: &mut Record,
+        clock: &Clock<'_>,
+        account_name: Option<&str>,
+    ) -> Outcome {
         let mut outcome = Outcome::default();
         let mut retry = Vec::new();
         for mut pending in std::mem::take(&mut record.pending) {
+            pending.alert.account_name = account_name.map(str::to_owned);
             let error = match self.publisher.publish(&pending.alert).await {
                 Ok(()) => {
                     outcome.published.push(pending.alert);
@@ -940,6 +952,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn an_alert_is_sent_with_the_accounts_current_name() {
+        let f = Fixture::new();
+        let named = |name: &str, observations| crate::ports::Listing {
+            observations,
+            unreadable: vec![],
+            account_name: Some(name.into()),
+        };
+        f.reader
+            .set_listing(&f.scope, named("payments-prod", vec![failed("a")]));
+        let report = f.tick_at("t1", 0).await;
+        let published = &report.published;
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].account_name.as_deref(), Some("payments-prod"));
+    }
+
+    #[tokio::test]
     async fn an_unreadable_listing_entry_is_not_a_vanished_store() {
         let f = Fixture::new();
         f.reader.set(&f.scope, vec![failed("a")]);
@@ -953,6 +981,7 @@ mod tests {
                     location: "ListFHIRDatastores entry".into(),
                     reason: "bad".into(),
                 }],
+                account_name: None,
             },
         );
         let report = f.tick_at("t2", 5).await;

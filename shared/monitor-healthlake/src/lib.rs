@@ -73,6 +73,7 @@ pub const SESSION_NAME: &str = "healthlake-monitor";
 /// credentials near their expiry.
 struct AccountClients {
     access: Access,
+    name: Option<String>,
     config: SdkConfig,
     clients: Mutex<BTreeMap<Region, Client>>,
 }
@@ -130,23 +131,37 @@ impl HealthLakeReader {
             next.retain(|account, _| targets.iter().any(|t| &t.account == account));
         }
         for target in targets {
-            if next
-                .get(&target.account)
-                .is_some_and(|known| known.access == target.access)
-            {
-                continue;
-            }
-            let clients = AccountClients {
-                access: target.access.clone(),
-                config: account_config(base, roles, &target.access).await,
-                clients: Mutex::default(),
+            let clients = match next.get(&target.account) {
+                Some(known) if known.access == target.access && known.name == target.name => {
+                    continue;
+                }
+                // Renamed: the same clients and credentials under the new name.
+                Some(known) if known.access == target.access => AccountClients {
+                    access: known.access.clone(),
+                    name: target.name.clone(),
+                    config: known.config.clone(),
+                    clients: Mutex::new(
+                        known
+                            .clients
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .clone(),
+                    ),
+                },
+                _ => AccountClients {
+                    access: target.access.clone(),
+                    name: target.name.clone(),
+                    config: account_config(base, roles, &target.access).await,
+                    clients: Mutex::default(),
+                },
             };
             next.insert(target.account.clone(), Arc::new(clients));
         }
         *accounts.write().unwrap_or_else(PoisonError::into_inner) = next;
     }
 
-    fn client(&self, scope: &Scope) -> Result<(Client, Access), ReadError> {
+    /// The client of a scope, the account's access, and its name.
+    fn client(&self, scope: &Scope) -> Result<(Client, Access, Option<String>), ReadError> {
         let missing = |what: String| ReadError {
             scope: scope.clone(),
             kind: ReadErrorKind::Other,
@@ -155,7 +170,7 @@ impl HealthLakeReader {
         match &self.reach {
             Reach::Fixed(clients) => clients
                 .get(&scope.region)
-                .map(|c| (c.clone(), Access::Own))
+                .map(|c| (c.clone(), Access::Own, None))
                 .ok_or_else(|| {
                     missing(format!(
                         "no HealthLake client configured for region {}",
@@ -170,7 +185,11 @@ impl HealthLakeReader {
                         scope.account
                     ))
                 })?;
-                Ok((account.client(&scope.region), account.access.clone()))
+                Ok((
+                    account.client(&scope.region),
+                    account.access.clone(),
+                    account.name.clone(),
+                ))
             }
         }
     }
@@ -212,8 +231,11 @@ impl DatastoreReader for HealthLakeReader {
             kind: ReadErrorKind::InvalidResponse,
             message,
         };
-        let (client, access) = self.client(scope)?;
-        let mut listing = Listing::default();
+        let (client, access, account_name) = self.client(scope)?;
+        let mut listing = Listing {
+            account_name,
+            ..Listing::default()
+        };
         let mut token: Option<String> = None;
         let mut seen_tokens = HashSet::new();
         for _ in 0..MAX_PAGES {

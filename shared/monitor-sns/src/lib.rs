@@ -53,7 +53,7 @@ pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
         Some(v) if !v.is_empty() => v.to_owned(),
         _ => "NONE".to_owned(),
     };
-    vec![
+    let mut attributes = vec![
         ("severity", value(Some(alert.severity.as_str()))),
         ("status", value(alert.status.as_ref().map(|s| s.as_str()))),
         (
@@ -62,7 +62,11 @@ pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
         ),
         ("region", value(Some(alert.region.as_str()))),
         ("account", value(Some(alert.account.as_str()))),
-    ]
+    ];
+    if let Some(name) = &alert.account_name {
+        attributes.push(("account_name", value(Some(name))));
+    }
+    attributes
 }
 
 /// Whether a failed Publish can succeed when tried again. Only a refusal of

@@ -35,6 +35,9 @@ pub struct Alert {
     pub reason: Reason,
     pub change: Change,
     pub account: AccountId,
+    /// The account's name in its organization, when the organization gives
+    /// one. Set as the alert is sent, so it is the account's current name.
+    pub account_name: Option<String>,
     pub region: Region,
     pub datastore_id: DatastoreId,
     pub datastore_name: String,
@@ -66,6 +69,7 @@ impl Alert {
             reason,
             change,
             account: scope.account.clone(),
+            account_name: None,
             region: scope.region.clone(),
             datastore_id: latest.id.clone(),
             datastore_name: latest.name.clone(),
