@@ -1,8 +1,10 @@
 //! Checks of `template.yaml` that cfn-lint and `sam validate` do not make: least
 //! privilege, an explicit JSON log group per function, the keys that let alarms
 //! publish, the alarms a user relies on, a health path for the monitor's own
-//! alarms that shares neither topic nor key with the alerts, and a dashboard body
-//! that parses.
+//! alarms that shares neither topic nor key with the alerts, a dashboard body
+//! that parses, the permissions for other accounts and the fan-out to the scan
+//! worker; and of `infra/member-account-role.yaml`, the role a member account
+//! gives the monitor.
 //!
 //! The template is read as CloudFormation sees it: short-form tags (`!Ref`,
 //! `!GetAtt`, `!Sub`, ...) become their long forms (`{"Ref": ..}`,
@@ -11,9 +13,14 @@
 //! of the template and show that the check reports it.
 
 use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const TEMPLATE_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+const MEMBER_TEMPLATE: &str = "infra/member-account-role.yaml";
+const MEMBER_TEMPLATE_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../infra/member-account-role.yaml"
+);
 const MONITOR_BINARY: &str = "status-monitor";
 const NAMESPACE_PARAMETER: &str = "MetricsNamespace";
 const NOTIFIER_BINARY: &str = "slack-notifier";
@@ -29,10 +36,15 @@ fn template_text() -> String {
         .unwrap_or_else(|e| panic!("reading {TEMPLATE_PATH}: {e}"))
 }
 
+fn member_template_text() -> String {
+    std::fs::read_to_string(MEMBER_TEMPLATE_PATH)
+        .unwrap_or_else(|e| panic!("reading {MEMBER_TEMPLATE_PATH}: {e}"))
+}
+
 /// Parses CloudFormation YAML into its JSON form.
 fn parse(text: &str) -> Value {
     let yaml: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(text).expect("template.yaml is valid YAML");
+        serde_yaml_ng::from_str(text).expect("the template is valid YAML");
     to_json(yaml)
 }
 
@@ -218,9 +230,16 @@ fn wildcard_action_problems(t: &Value) -> Vec<String> {
     problems
 }
 
+/// Actions that define no resource type in the Service Authorization Reference,
+/// so that IAM only accepts Resource `*` for them.
+const UNSCOPED_ACTIONS: [&str; 2] = [
+    "healthlake:ListFHIRDatastores",
+    "organizations:ListAccounts",
+];
+
 /// `*` as a Resource is accepted only where it cannot be narrowed: in a key
-/// policy, where it means the key itself, and for `healthlake:ListFHIRDatastores`,
-/// which has no resource type to scope to.
+/// policy, where it means the key itself, and in a statement of one of the
+/// `UNSCOPED_ACTIONS` alone.
 fn resource_star_problems(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
     for s in statements(t) {
@@ -234,8 +253,12 @@ fn resource_star_problems(t: &Value) -> Vec<String> {
         if !star || s.kind == "AWS::KMS::Key" {
             continue;
         }
-        let only_listing = s.actions() == [&json!("healthlake:ListFHIRDatastores")];
-        if !only_listing {
+        let actions = s.actions();
+        let unscoped = actions.len() == 1
+            && actions[0]
+                .as_str()
+                .is_some_and(|a| UNSCOPED_ACTIONS.contains(&a));
+        if !unscoped {
             let actions: Vec<String> = s.actions().iter().map(|a| a.to_string()).collect();
             problems.push(format!(
                 "{}: Resource \"*\" for {}",
@@ -253,11 +276,24 @@ fn functions(t: &Value) -> impl Iterator<Item = (&String, &Value)> {
     of_type(t, "AWS::Serverless::Function")
 }
 
+/// The events of a SAM function (`Properties.Events`), whatever their names.
+fn events(function: &Value) -> impl Iterator<Item = &Value> {
+    function["Properties"]["Events"]
+        .as_object()
+        .into_iter()
+        .flat_map(|e| e.values())
+}
+
+/// The scheduled function of the status-monitor binary; the scan worker builds
+/// the same binary but is started by its queue.
 fn monitor_function_id(t: &Value) -> &str {
     functions(t)
-        .find(|(_, f)| f["Metadata"]["BuildProperties"]["Binary"] == MONITOR_BINARY)
+        .find(|(_, f)| {
+            f["Metadata"]["BuildProperties"]["Binary"] == MONITOR_BINARY
+                && events(f).any(|e| e["Type"] == "ScheduleV2")
+        })
         .map(|(id, _)| id.as_str())
-        .expect("a function builds the status-monitor binary")
+        .expect("a scheduled function builds the status-monitor binary")
 }
 
 fn log_group_problems(t: &Value) -> Vec<String> {
@@ -310,10 +346,13 @@ fn log_group_problems(t: &Value) -> Vec<String> {
 }
 
 /// A function without its own role gets SAM's, with AWSLambdaBasicExecutionRole:
-/// log permissions on every log group of the account.
+/// log permissions on every log group of the account. The functions of one
+/// binary (the scheduled monitor and its scan worker) share a role, the one the
+/// member accounts trust; functions of different binaries never do.
 fn role_problems(t: &Value) -> Vec<String> {
     let mut problems = Vec::new();
-    let mut roles_in_use = BTreeSet::new();
+    // Each role, with the binary of the first function found under it.
+    let mut roles_in_use: BTreeMap<&str, &Value> = BTreeMap::new();
     for (id, function) in functions(t) {
         let Some(role) = function["Properties"]["Role"]["Fn::GetAtt"][0].as_str() else {
             problems.push(format!(
@@ -331,8 +370,12 @@ fn role_problems(t: &Value) -> Vec<String> {
                 "{id}: Role {role} is not an AWS::IAM::Role of this template"
             )),
         }
-        if !roles_in_use.insert(role) {
-            problems.push(format!("{id}: shares role {role} with another function"));
+        let binary = &function["Metadata"]["BuildProperties"]["Binary"];
+        let first = *roles_in_use.entry(role).or_insert(binary);
+        if first != binary {
+            problems.push(format!(
+                "{id}: shares role {role} with a function of another binary ({first})"
+            ));
         }
     }
     problems
@@ -561,6 +604,21 @@ fn alarm_problems(t: &Value) -> Vec<String> {
             &mut problems,
         );
     }
+
+    // An account skipped in one tick is worth an alarm; no figure at all is the
+    // silence alarm's business.
+    require_alarm(
+        &alarms,
+        "on AccountsNotScanned (Sum >= 1, missing data not breaching, unconditional) in the MetricsNamespace namespace",
+        |a| a.watches(&ours, "AccountsNotScanned").is_some(),
+        |a| {
+            a.fires_at_or_above_one()
+                && a.watches(&ours, "AccountsNotScanned").map(|m| m.stat) == Some(&json!("Sum"))
+                && a.property("TreatMissingData") == "notBreaching"
+                && a.resource["Condition"].is_null()
+        },
+        &mut problems,
+    );
 
     require_alarm(
         &alarms,
@@ -957,6 +1015,528 @@ fn notifier_concurrency_problems(t: &Value) -> Vec<String> {
     }
 }
 
+// ------------------------------------------------------------------ other accounts
+
+/// What the member accounts' role may do: list data stores, read one and its
+/// tags; nothing else.
+const MEMBER_ACTIONS: [&str; 3] = [
+    "healthlake:ListFHIRDatastores",
+    "healthlake:DescribeFHIRDatastore",
+    "healthlake:ListTagsForResource",
+];
+
+/// What the monitor may ask AWS Organizations: the accounts, and the OUs under a
+/// root or OU for the OU filters.
+const ORGANIZATION_ACTIONS: [&str; 3] = [
+    "organizations:ListAccounts",
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+];
+
+/// The statements of a role's own policies, each with the Condition of the
+/// `Fn::If` it sits in (None when it is unconditional); `AWS::NoValue` branches
+/// are left out.
+fn role_policy_statements(role: &Value) -> Vec<(Option<&str>, &Map<String, Value>)> {
+    let mut found = Vec::new();
+    for policy in strings(&role["Properties"]["Policies"]) {
+        for item in strings(&policy["PolicyDocument"]["Statement"]) {
+            match item["Fn::If"].as_array().map(Vec::as_slice) {
+                Some([condition, yes, no]) => {
+                    for branch in [yes, no] {
+                        if *branch != reference("AWS::NoValue")
+                            && let Some(body) = branch.as_object()
+                        {
+                            found.push((condition.as_str(), body));
+                        }
+                    }
+                }
+                _ => {
+                    if let Some(body) = item.as_object() {
+                        found.push((None, body));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The role a member account gives the monitor, as a service-managed StackSet
+/// deploys it: plain CloudFormation, a fixed name, assumable only by the monitor's
+/// role (the monitoring account's root narrowed by `aws:PrincipalArn`) with the
+/// external id, for an hour at most, and allowed only to read data stores of its
+/// own account.
+fn member_role_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !t["Transform"].is_null() {
+        problems.push("has a Transform: a StackSet template is plain CloudFormation".to_string());
+    }
+    let roles: Vec<(&String, &Value)> = of_type(t, "AWS::IAM::Role").collect();
+    let [(id, role)] = roles[..] else {
+        problems.push(format!(
+            "expected one AWS::IAM::Role, found {}",
+            roles.len()
+        ));
+        return problems;
+    };
+    let p = &role["Properties"];
+    if p["RoleName"] != reference("RoleName") {
+        problems.push(format!(
+            "{id}: RoleName is {}, not !Ref RoleName",
+            p["RoleName"]
+        ));
+    }
+    if t["Parameters"]["RoleName"]["Default"] != "HealthLakeMonitorReadOnly" {
+        problems
+            .push("parameter RoleName does not default to HealthLakeMonitorReadOnly".to_string());
+    }
+    if p["MaxSessionDuration"] != 3600 {
+        problems.push(format!(
+            "{id}: MaxSessionDuration is {}, not 3600",
+            p["MaxSessionDuration"]
+        ));
+    }
+    if !p["ManagedPolicyArns"].is_null() {
+        problems.push(format!("{id}: attaches managed policies"));
+    }
+
+    let external_id = &t["Parameters"]["ExternalId"];
+    if !external_id["Default"].is_null() {
+        problems.push("parameter ExternalId has a Default: it must be required".to_string());
+    }
+    if external_id["MinLength"] != 2 || external_id["MaxLength"] != 1224 {
+        problems.push(
+            "parameter ExternalId does not take 2 to 1224 characters, as STS does".to_string(),
+        );
+    }
+
+    let trust = strings(&p["AssumeRolePolicyDocument"]["Statement"]);
+    if trust.is_empty() {
+        problems.push(format!("{id}: no trust policy statement"));
+    }
+    for s in trust {
+        if s["Effect"] != "Allow" {
+            continue;
+        }
+        let what = format!(
+            "{id}, trust statement {}",
+            s["Sid"].as_str().unwrap_or("(no Sid)")
+        );
+        if s["Action"] != "sts:AssumeRole" {
+            problems.push(format!(
+                "{what}: Action is {}, not only sts:AssumeRole",
+                s["Action"]
+            ));
+        }
+        let principal = &s["Principal"];
+        let only_aws = principal
+            .as_object()
+            .is_some_and(|m| m.len() == 1 && m.contains_key("AWS"));
+        let aws = &principal["AWS"];
+        if !only_aws
+            || !aws.to_string().contains(":root")
+            || !referenced_ids(aws).contains("MonitorRoleArn")
+        {
+            problems.push(format!(
+                "{what}: Principal {principal} is not the root of the monitor role's account"
+            ));
+        }
+        let condition = &s["Condition"];
+        if condition["ArnEquals"]["aws:PrincipalArn"] != reference("MonitorRoleArn") {
+            problems.push(format!(
+                "{what}: no ArnEquals aws:PrincipalArn condition on MonitorRoleArn, so any principal of the monitoring account may assume it"
+            ));
+        }
+        if condition["StringEquals"]["sts:ExternalId"] != reference("ExternalId") {
+            problems.push(format!(
+                "{what}: no StringEquals sts:ExternalId condition on ExternalId"
+            ));
+        }
+    }
+
+    let own_datastores = "${AWS::AccountId}:datastore/fhir/";
+    let mut granted = BTreeSet::new();
+    for policy in strings(&p["Policies"]) {
+        for s in strings(&policy["PolicyDocument"]["Statement"]) {
+            if s["Effect"] != "Allow" {
+                continue;
+            }
+            let what = format!(
+                "{id}, statement {}",
+                s["Sid"].as_str().unwrap_or("(no Sid)")
+            );
+            let targets = strings(&s["Resource"]);
+            let scoped = !targets.is_empty()
+                && targets
+                    .iter()
+                    .all(|r| r.to_string().contains(own_datastores));
+            for action in strings(&s["Action"]) {
+                let Some(a) = action.as_str() else {
+                    problems.push(format!("{what}: action {action} is not a literal"));
+                    continue;
+                };
+                granted.insert(a);
+                if !MEMBER_ACTIONS.contains(&a) {
+                    problems.push(format!(
+                        "{what}: grants {a}, beyond listing and reading data stores"
+                    ));
+                } else if !UNSCOPED_ACTIONS.contains(&a) && !scoped {
+                    problems.push(format!(
+                        "{what}: {a} on {}, not only this account's data stores",
+                        s["Resource"]
+                    ));
+                }
+            }
+        }
+    }
+    for a in MEMBER_ACTIONS {
+        if !granted.contains(a) {
+            problems.push(format!("{id}: does not grant {a}"));
+        }
+    }
+
+    if t["Outputs"]["RoleArn"]["Value"] != get_att(id, "Arn") {
+        problems.push(format!("no output RoleArn with the ARN of {id}"));
+    }
+    problems
+}
+
+/// The monitor's permissions for other accounts: `sts:AssumeRole` only when roles
+/// are given and only on them (the listed ARNs, or the organization's role name
+/// in any account), Organizations' list calls only with an organization; and the
+/// role ARN the member stacks need as an output.
+fn cross_account_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (condition, parameter) in [
+        ("HasAccountRoleArns", "AccountRoleArns"),
+        ("HasOrganization", "OrganizationRoleName"),
+    ] {
+        let set = json!({ "Fn::Not": [{ "Fn::Equals": [reference(parameter), ""] }] });
+        if t["Conditions"][condition] != set {
+            problems.push(format!(
+                "Condition {condition} is {}, not \"{parameter} is set\"",
+                t["Conditions"][condition]
+            ));
+        }
+        if t["Parameters"][parameter]["Default"] != "" {
+            problems.push(format!(
+                "parameter {parameter} does not default to empty (no other account)"
+            ));
+        }
+    }
+
+    let monitor_id = monitor_function_id(t);
+    let monitor_role = resources(t)[monitor_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap_or("?");
+    if t["Outputs"]["MonitorRoleArn"]["Value"] != get_att(monitor_role, "Arn") {
+        problems.push(format!(
+            "no output MonitorRoleArn with the ARN of {monitor_role}, the role of {monitor_id}"
+        ));
+    }
+
+    let listed = json!({ "Fn::Split": [",", reference("AccountRoleArns")] });
+    let mut assumes = BTreeSet::new();
+    for (role_id, role) in of_type(t, "AWS::IAM::Role") {
+        for (condition, s) in role_policy_statements(role) {
+            let what = format!(
+                "{role_id}, statement {}",
+                s.get("Sid").and_then(Value::as_str).unwrap_or("(no Sid)")
+            );
+            let actions = strings(s.get("Action").unwrap_or(&Value::Null));
+            let resource = s.get("Resource").unwrap_or(&Value::Null);
+            if actions.contains(&&json!("sts:AssumeRole")) {
+                let by_name = resource["Fn::Sub"]
+                    .as_str()
+                    .is_some_and(|r| r.ends_with(":role/${OrganizationRoleName}"));
+                match condition {
+                    Some("HasAccountRoleArns") if *resource == listed => {
+                        assumes.insert(("listed roles", role_id.as_str()));
+                    }
+                    Some("HasOrganization") if by_name => {
+                        assumes.insert(("organization's role", role_id.as_str()));
+                    }
+                    _ => problems.push(format!(
+                        "{what}: sts:AssumeRole on {resource} under Condition {condition:?}, not the listed roles under HasAccountRoleArns or the organization's role name under HasOrganization"
+                    )),
+                }
+                if actions.len() != 1 {
+                    problems.push(format!("{what}: grants more than sts:AssumeRole"));
+                }
+            }
+            for a in actions.iter().filter_map(|a| a.as_str()) {
+                if !a.starts_with("organizations:") {
+                    continue;
+                }
+                if condition != Some("HasOrganization") {
+                    problems.push(format!("{what}: {a} outside Condition HasOrganization"));
+                }
+                if !ORGANIZATION_ACTIONS.contains(&a) {
+                    problems.push(format!("{what}: {a} is more than listing accounts and OUs"));
+                }
+            }
+        }
+    }
+    for wanted in ["listed roles", "organization's role"] {
+        if !assumes.contains(&(wanted, monitor_role)) {
+            problems.push(format!(
+                "{monitor_role}: no sts:AssumeRole statement for the {wanted}, under its condition"
+            ));
+        }
+    }
+    problems
+}
+
+/// Each setting for other accounts and for the fan-out reaches the scheduled
+/// monitor from its parameter, and each parameter is in a group of the console's
+/// form.
+const ACCOUNT_SETTINGS: [(&str, &str); 9] = [
+    ("ACCOUNT_ROLE_ARNS", "AccountRoleArns"),
+    ("ORGANIZATION_ROLE_NAME", "OrganizationRoleName"),
+    ("INCLUDE_ACCOUNTS", "IncludeAccounts"),
+    ("EXCLUDE_ACCOUNTS", "ExcludeAccounts"),
+    ("INCLUDE_OUS", "IncludeOrganizationalUnits"),
+    ("EXCLUDE_OUS", "ExcludeOrganizationalUnits"),
+    ("EXTERNAL_ID", "ExternalId"),
+    ("SCAN_CONCURRENCY", "ScanConcurrency"),
+    ("FANOUT_BATCH_ACCOUNTS", "FanOutBatchAccounts"),
+];
+
+fn account_setting_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let monitor_id = monitor_function_id(t);
+    let variables = &resources(t)[monitor_id]["Properties"]["Environment"]["Variables"];
+    let grouped: BTreeSet<&str> =
+        strings(&t["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"])
+            .into_iter()
+            .flat_map(|g| strings(&g["Parameters"]))
+            .filter_map(Value::as_str)
+            .collect();
+    for (variable, parameter) in ACCOUNT_SETTINGS {
+        if variables[variable] != reference(parameter) {
+            problems.push(format!(
+                "{monitor_id}: {variable} is {}, not !Ref {parameter}",
+                variables[variable]
+            ));
+        }
+    }
+    // FanOut reaches the monitor as FANOUT_QUEUE_URL, checked by fan_out_problems.
+    for parameter in ACCOUNT_SETTINGS.iter().map(|(_, p)| *p).chain(["FanOut"]) {
+        if t["Parameters"][parameter].is_null() {
+            problems.push(format!("no parameter {parameter}"));
+        }
+        if !grouped.contains(parameter) {
+            problems.push(format!(
+                "parameter {parameter} is in no ParameterGroup of the console's form"
+            ));
+        }
+    }
+    problems
+}
+
+/// With FanOut, the scheduled tick queues batches of accounts and a second
+/// function of the same binary and role scans them from an SQS queue, reporting
+/// the batches it could not scan one by one; the queue redrives to a dead-letter
+/// queue with an alarm. Without FanOut none of it exists and the tick scans.
+fn fan_out_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let condition = json!("FanOutEnabled");
+    if t["Conditions"]["FanOutEnabled"] != json!({ "Fn::Equals": [reference("FanOut"), "true"] }) {
+        problems.push("Condition FanOutEnabled is not FanOut = \"true\"".to_string());
+    }
+    if t["Parameters"]["FanOut"]["Default"] != "false" {
+        problems.push("parameter FanOut does not default to \"false\"".to_string());
+    }
+
+    let monitor_id = monitor_function_id(t);
+    let monitor = &resources(t)[monitor_id];
+    let variables = &monitor["Properties"]["Environment"]["Variables"];
+    let url = &variables["FANOUT_QUEUE_URL"];
+    let queue_id = match url["Fn::If"].as_array().map(Vec::as_slice) {
+        Some([c, yes, no]) if *c == condition && *no == reference("AWS::NoValue") => {
+            yes["Ref"].as_str()
+        }
+        _ => None,
+    };
+    let Some(queue_id) = queue_id else {
+        problems.push(format!(
+            "{monitor_id}: FANOUT_QUEUE_URL is {url}, not !If [FanOutEnabled, !Ref <queue>, !Ref AWS::NoValue]"
+        ));
+        return problems;
+    };
+    let Some(queue) = resources(t)
+        .get(queue_id)
+        .filter(|q| q["Type"] == "AWS::SQS::Queue")
+    else {
+        problems.push(format!(
+            "{monitor_id}: FANOUT_QUEUE_URL names {queue_id}, not an AWS::SQS::Queue of this template"
+        ));
+        return problems;
+    };
+    let encrypted = |q: &Value| {
+        q["Properties"]["KmsMasterKeyId"]["Ref"]
+            .as_str()
+            .and_then(|k| resources(t).get(k))
+            .is_some_and(|k| k["Type"] == "AWS::KMS::Key")
+    };
+    if queue["Condition"] != condition {
+        problems.push(format!(
+            "{queue_id}: not created under Condition FanOutEnabled"
+        ));
+    }
+    if !encrypted(queue) {
+        problems.push(format!(
+            "{queue_id}: not encrypted with a key of this template"
+        ));
+    }
+    for (id, function) in functions(t) {
+        if id != monitor_id
+            && !function["Properties"]["Environment"]["Variables"]["FANOUT_QUEUE_URL"].is_null()
+        {
+            problems.push(format!(
+                "{id}: sets FANOUT_QUEUE_URL, so it would queue batches instead of scanning them"
+            ));
+        }
+    }
+
+    let queue_arn = get_att(queue_id, "Arn");
+    let workers: Vec<(&String, &Value)> = functions(t)
+        .filter(|(id, _)| id.as_str() != monitor_id)
+        .filter(|(_, f)| {
+            events(f).any(|e| e["Type"] == "SQS" && e["Properties"]["Queue"] == queue_arn)
+        })
+        .collect();
+    let [(worker_id, worker)] = workers[..] else {
+        problems.push(format!(
+            "expected one function with an SQS event from {queue_id}, found {}",
+            workers.len()
+        ));
+        return problems;
+    };
+    if worker["Condition"] != condition {
+        problems.push(format!(
+            "{worker_id}: not created under Condition FanOutEnabled"
+        ));
+    }
+    if worker["Metadata"] != monitor["Metadata"] {
+        problems.push(format!(
+            "{worker_id}: its Metadata differs from {monitor_id}'s, so sam build builds the binary twice"
+        ));
+    }
+    if worker["Properties"]["Role"] != monitor["Properties"]["Role"] {
+        problems.push(format!(
+            "{worker_id}: runs under another role than {monitor_id}, one the member roles do not trust"
+        ));
+    }
+    let worker_variables = &worker["Properties"]["Environment"]["Variables"];
+    for (name, value) in variables.as_object().into_iter().flatten() {
+        if !name.starts_with("FANOUT_") && worker_variables[name.as_str()] != *value {
+            problems.push(format!(
+                "{worker_id}: {name} is {}, not {value} as for {monitor_id}",
+                worker_variables[name.as_str()]
+            ));
+        }
+    }
+    for event in events(worker).filter(|e| e["Type"] == "SQS") {
+        let p = &event["Properties"];
+        if !strings(&p["FunctionResponseTypes"]).contains(&&json!("ReportBatchItemFailures")) {
+            problems.push(format!(
+                "{worker_id}: its SQS event does not report batch item failures (FunctionResponseTypes: [ReportBatchItemFailures])"
+            ));
+        }
+        if !p["BatchSize"]
+            .as_u64()
+            .is_some_and(|n| (1..=10).contains(&n))
+        {
+            problems.push(format!(
+                "{worker_id}: its SQS event's BatchSize is {}, not a small batch (1 to 10)",
+                p["BatchSize"]
+            ));
+        }
+        if !p["ScalingConfig"]["MaximumConcurrency"]
+            .as_u64()
+            .is_some_and(|n| (2..=1000).contains(&n))
+        {
+            problems.push(format!(
+                "{worker_id}: its SQS event has no ScalingConfig.MaximumConcurrency bounding the calls in flight"
+            ));
+        }
+    }
+
+    // AWS's advice for a queue that feeds a function: a visibility timeout of at
+    // least six times the function's timeout (3 s and 30 s are the defaults).
+    let timeout = worker["Properties"]["Timeout"].as_u64().unwrap_or(3);
+    let visibility = queue["Properties"]["VisibilityTimeout"]
+        .as_u64()
+        .unwrap_or(30);
+    if visibility < 6 * timeout {
+        problems.push(format!(
+            "{queue_id}: VisibilityTimeout {visibility} s is under six times {worker_id}'s timeout ({timeout} s)"
+        ));
+    }
+    let redrive = &queue["Properties"]["RedrivePolicy"];
+    if !redrive["maxReceiveCount"].as_u64().is_some_and(|n| n >= 1) {
+        problems.push(format!(
+            "{queue_id}: its RedrivePolicy has no maxReceiveCount"
+        ));
+    }
+    let dead_letters = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        .as_str()
+        .and_then(|d| resources(t).get(d).map(|r| (d, r)));
+    match dead_letters {
+        Some((dlq, r)) if r["Type"] == "AWS::SQS::Queue" => {
+            if r["Condition"] != condition {
+                problems.push(format!("{dlq}: not created under Condition FanOutEnabled"));
+            }
+            if !encrypted(r) {
+                problems.push(format!("{dlq}: not encrypted with a key of this template"));
+            }
+            let sqs = json!("AWS/SQS");
+            let name = get_att(dlq, "QueueName");
+            let alarmed = alarms(t).iter().any(|a| {
+                a.resource["Condition"] == condition
+                    && a.fires_at_or_above_one()
+                    && a.watches(&sqs, "ApproximateNumberOfMessagesVisible")
+                        .is_some_and(|m| m.dimensions.contains(&(&json!("QueueName"), &name)))
+            });
+            if !alarmed {
+                problems.push(format!(
+                    "{dlq}: no alarm on its ApproximateNumberOfMessagesVisible >= 1 under Condition FanOutEnabled"
+                ));
+            }
+        }
+        _ => problems.push(format!(
+            "{queue_id}: no RedrivePolicy to a dead-letter queue of this template"
+        )),
+    }
+
+    let role_id = monitor["Properties"]["Role"]["Fn::GetAtt"][0]
+        .as_str()
+        .unwrap_or("?");
+    let role_statements = resources(t)
+        .get(role_id)
+        .map(role_policy_statements)
+        .unwrap_or_default();
+    for action in [
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+    ] {
+        let granted = role_statements.iter().any(|(c, s)| {
+            *c == Some("FanOutEnabled")
+                && strings(s.get("Action").unwrap_or(&Value::Null)).contains(&&json!(action))
+                && s.get("Resource") == Some(&queue_arn)
+        });
+        if !granted {
+            problems.push(format!(
+                "{role_id}: no {action} on {queue_id} under Condition FanOutEnabled"
+            ));
+        }
+    }
+    problems
+}
+
 // ------------------------------------------------------------------ dashboard
 
 /// The body with every `${...}` of `Fn::Sub` replaced by a placeholder and
@@ -1018,6 +1598,8 @@ fn dashboard_problems(t: &Value) -> Vec<String> {
             "\"Errors\"",
             "\"Duration\"",
             "\"Throttles\"",
+            "\"AccountsScanned\"",
+            "\"AccountsNotScanned\"",
         ] {
             if !shown.contains(metric) {
                 problems.push(format!(
@@ -1039,11 +1621,12 @@ fn dashboard_problems(t: &Value) -> Vec<String> {
 
 #[track_caller]
 fn assert_none(problems: Vec<String>) {
-    assert!(
-        problems.is_empty(),
-        "template.yaml:\n  {}",
-        problems.join("\n  ")
-    );
+    assert_none_in("template.yaml", problems);
+}
+
+#[track_caller]
+fn assert_none_in(file: &str, problems: Vec<String>) {
+    assert!(problems.is_empty(), "{file}:\n  {}", problems.join("\n  "));
 }
 
 #[test]
@@ -1068,7 +1651,7 @@ fn every_function_logs_json_to_its_own_log_group() {
 }
 
 #[test]
-fn every_function_runs_under_its_own_role() {
+fn each_binary_runs_under_its_own_role() {
     assert_none(role_problems(&parse(&template_text())));
 }
 
@@ -1122,15 +1705,58 @@ fn dashboard_body_parses_and_shows_the_fleet() {
     assert_none(dashboard_problems(&parse(&template_text())));
 }
 
+#[test]
+fn member_role_trusts_only_the_monitor_role_with_the_external_id() {
+    assert_none_in(
+        MEMBER_TEMPLATE,
+        member_role_problems(&parse(&member_template_text())),
+    );
+}
+
+#[test]
+fn member_role_has_no_wildcard_action_and_star_only_for_listing() {
+    let t = parse(&member_template_text());
+    assert!(
+        statements(&t).len() >= 3,
+        "the statement walk found too few statements in {MEMBER_TEMPLATE} to mean anything"
+    );
+    let mut problems = wildcard_action_problems(&t);
+    problems.extend(resource_star_problems(&t));
+    assert_none_in(MEMBER_TEMPLATE, problems);
+}
+
+#[test]
+fn other_accounts_are_assumed_only_when_given_and_only_their_roles() {
+    assert_none(cross_account_problems(&parse(&template_text())));
+}
+
+#[test]
+fn account_settings_reach_the_monitor_from_grouped_parameters() {
+    assert_none(account_setting_problems(&parse(&template_text())));
+}
+
+#[test]
+fn fan_out_worker_reports_batch_item_failures_and_its_dead_letters_alarm() {
+    assert_none(fan_out_problems(&parse(&template_text())));
+}
+
 // ------------------------------------------------------------------ the checks can fail
 
 /// The template with `from` (which must occur exactly once) replaced by `to`.
 fn broken(from: &str, to: &str) -> Value {
-    let text = template_text();
+    mutated(&template_text(), "template.yaml", from, to)
+}
+
+/// The member account template with `from` (once in it) replaced by `to`.
+fn broken_member(from: &str, to: &str) -> Value {
+    mutated(&member_template_text(), MEMBER_TEMPLATE, from, to)
+}
+
+fn mutated(text: &str, file: &str, from: &str, to: &str) -> Value {
     assert_eq!(
         text.matches(from).count(),
         1,
-        "mutation target {from:?} must occur once in template.yaml"
+        "mutation target {from:?} must occur once in {file}"
     );
     parse(&text.replacen(from, to, 1))
 }
@@ -1187,7 +1813,7 @@ fn role_check_fires_on_a_function_without_its_own_role() {
 
 #[test]
 fn alarm_check_fires_on_each_missing_alarm() {
-    let cases: [(&str, &str, &[&str]); 10] = [
+    let cases: [(&str, &str, &[&str]); 11] = [
         (
             "MetricName: FailedDatastores",
             "MetricName: Transitions",
@@ -1233,6 +1859,11 @@ fn alarm_check_fires_on_each_missing_alarm() {
             "SlackNotifierDeadLetterAlarm:\n    Type: AWS::CloudWatch::Alarm\n    Condition: HasSlackWebhook\n",
             "SlackNotifierDeadLetterAlarm:\n    Type: AWS::CloudWatch::Alarm\n",
             &["SlackNotifierDeadLetterQueue"],
+        ),
+        (
+            "MetricName: AccountsNotScanned",
+            "MetricName: Transitions",
+            &["AccountsNotScanned"],
         ),
     ];
     for (from, to, expected) in cases {
@@ -1421,4 +2052,170 @@ fn notifier_concurrency_check_fires_without_a_limit() {
         notifier_concurrency_problems(&t),
         &["SlackNotifierFunction", "ReservedConcurrentExecutions"],
     );
+}
+
+#[test]
+fn role_check_fires_on_a_role_shared_across_binaries() {
+    let t = broken(
+        "      Role: !GetAtt SlackNotifierRole.Arn\n",
+        "      Role: !GetAtt StatusMonitorRole.Arn\n",
+    );
+    assert_reports(
+        role_problems(&t),
+        &["SlackNotifierFunction", "shares role StatusMonitorRole"],
+    );
+}
+
+#[test]
+fn resource_check_fires_on_organization_calls_on_a_star_resource() {
+    let t = broken(
+        "                  Resource:\n                    - !Sub arn:${AWS::Partition}:organizations::*:root/o-*/r-*\n                    - !Sub arn:${AWS::Partition}:organizations::*:ou/o-*/ou-*\n",
+        "                  Resource: \"*\"\n",
+    );
+    assert_reports(
+        resource_star_problems(&t),
+        &[
+            "StatusMonitorRole",
+            "ListOrganizationalUnits",
+            "organizations:ListAccountsForParent",
+        ],
+    );
+}
+
+#[test]
+fn member_role_check_fires_on_a_loose_trust_or_grant() {
+    let cases: [(&str, &str, &[&str]); 7] = [
+        (
+            "              ArnEquals:\n                aws:PrincipalArn: !Ref MonitorRoleArn\n",
+            "",
+            &["MonitorReadOnlyRole", "aws:PrincipalArn"],
+        ),
+        (
+            "              StringEquals:\n                sts:ExternalId: !Ref ExternalId\n",
+            "",
+            &["MonitorReadOnlyRole", "sts:ExternalId"],
+        ),
+        (
+            "                - arn:${AWS::Partition}:iam::${MonitorAccountId}:root\n",
+            "                - arn:${AWS::Partition}:iam::${MonitorAccountId}:user/anyone\n",
+            &["MonitorReadOnlyRole", "Principal"],
+        ),
+        (
+            "    MinLength: 2\n",
+            "    Default: \"\"\n    MinLength: 2\n",
+            &["ExternalId", "required"],
+        ),
+        (
+            "MaxSessionDuration: 3600",
+            "MaxSessionDuration: 43200",
+            &["MonitorReadOnlyRole", "MaxSessionDuration"],
+        ),
+        (
+            "                  - healthlake:ListTagsForResource\n",
+            "                  - healthlake:ListTagsForResource\n                  - healthlake:DeleteFHIRDatastore\n",
+            &["ReadDatastores", "healthlake:DeleteFHIRDatastore"],
+        ),
+        (
+            "Resource: !Sub arn:${AWS::Partition}:healthlake:*:${AWS::AccountId}:datastore/fhir/*",
+            "Resource: \"*\"",
+            &["ReadDatastores", "healthlake:DescribeFHIRDatastore"],
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_reports(member_role_problems(&broken_member(from, to)), expected);
+    }
+}
+
+#[test]
+fn member_wildcard_check_fires_on_a_wildcard_action() {
+    let t = broken_member(
+        "                  - healthlake:ListTagsForResource\n",
+        "                  - healthlake:List*\n",
+    );
+    assert_reports(
+        wildcard_action_problems(&t),
+        &["MonitorReadOnlyRole", "ReadDatastores", "healthlake:List*"],
+    );
+}
+
+#[test]
+fn cross_account_check_fires_on_an_unconditional_or_unscoped_grant() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (
+            "                - HasOrganization\n                - Sid: AssumeOrganizationRole\n",
+            "                - FanOutEnabled\n                - Sid: AssumeOrganizationRole\n",
+            &["AssumeOrganizationRole", "HasOrganization"],
+        ),
+        (
+            "iam::*:role/${OrganizationRoleName}",
+            "iam::*:role/*",
+            &["AssumeOrganizationRole", "sts:AssumeRole"],
+        ),
+        (
+            "Resource: !Split [\",\", !Ref AccountRoleArns]",
+            "Resource: \"*\"",
+            &["AssumeListedAccountRoles", "sts:AssumeRole"],
+        ),
+        (
+            "  HasAccountRoleArns: !Not [!Equals [!Ref AccountRoleArns, \"\"]]\n",
+            "  HasAccountRoleArns: !Equals [!Ref AccountRoleArns, !Ref AccountRoleArns]\n",
+            &["HasAccountRoleArns"],
+        ),
+        (
+            "                - HasOrganization\n                - Sid: ListOrganizationAccounts\n",
+            "                - HasAccountRoleArns\n                - Sid: ListOrganizationAccounts\n",
+            &[
+                "ListOrganizationAccounts",
+                "organizations:ListAccounts",
+                "HasOrganization",
+            ],
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_reports(cross_account_problems(&broken(from, to)), expected);
+    }
+}
+
+#[test]
+fn fan_out_check_fires_on_each_missing_piece() {
+    let cases: [(&str, &str, &[&str]); 7] = [
+        (
+            "FANOUT_QUEUE_URL: !If [FanOutEnabled, !Ref ScanQueue, !Ref AWS::NoValue]",
+            "FANOUT_QUEUE_URL: !Ref ScanQueue",
+            &["StatusMonitorFunction", "FANOUT_QUEUE_URL"],
+        ),
+        (
+            "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+            "",
+            &["ScanWorkerFunction", "ReportBatchItemFailures"],
+        ),
+        (
+            "            ScalingConfig:\n              MaximumConcurrency: 10\n",
+            "",
+            &["ScanWorkerFunction", "MaximumConcurrency"],
+        ),
+        (
+            "VisibilityTimeout: 360",
+            "VisibilityTimeout: 60",
+            &["ScanQueue", "VisibilityTimeout"],
+        ),
+        (
+            "Value: !GetAtt ScanWorkerDeadLetterQueue.QueueName",
+            "Value: !GetAtt MonitorDeadLetterQueue.QueueName",
+            &["ScanWorkerDeadLetterQueue", "alarm"],
+        ),
+        (
+            "      Role: !GetAtt StatusMonitorRole.Arn\n\n  ScanWorkerLogGroup:",
+            "      Role: !GetAtt SlackNotifierRole.Arn\n\n  ScanWorkerLogGroup:",
+            &["ScanWorkerFunction", "another role"],
+        ),
+        (
+            "                - FanOutEnabled\n                - Sid: SendScanBatches\n",
+            "                - HasOrganization\n                - Sid: SendScanBatches\n",
+            &["StatusMonitorRole", "sqs:SendMessage"],
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_reports(fan_out_problems(&broken(from, to)), expected);
+    }
 }
