@@ -7,6 +7,7 @@ mod dynamodb_store;
 mod emulator_contract;
 mod hostile_inputs;
 mod lambda_e2e;
+mod organizations;
 mod services_smoke;
 mod slack_notifier;
 mod sns_publisher;
