@@ -1475,7 +1475,7 @@ fn fan_out_problems(t: &Value) -> Vec<String> {
         ));
     }
     let redrive = &queue["Properties"]["RedrivePolicy"];
-    if !redrive["maxReceiveCount"].as_u64().is_some_and(|n| n >= 1) {
+    if redrive["maxReceiveCount"].as_u64().is_none_or(|n| n < 1) {
         problems.push(format!(
             "{queue_id}: its RedrivePolicy has no maxReceiveCount"
         ));
