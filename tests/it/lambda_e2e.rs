@@ -23,6 +23,8 @@ use monitor_core::document::{AlertDocumentV1, SCHEMA_V1};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+mod accounts;
+
 /// The binary target, which is also the function name the Runtime API routes.
 const FUNCTION: &str = "status-monitor";
 /// moto's account, used for the emulator's ARNs and the function's scope too.
