@@ -1,5 +1,6 @@
 //! Contract of the HealthLake emulator, driven by the official aws-sdk-healthlake
-//! client: what a client sends and what it reads back.
+//! and aws-sdk-sts clients and aws-config's AssumeRole provider: what a client
+//! sends and what it reads back.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -12,7 +13,9 @@ use aws_sdk_healthlake::types::{
     DatastoreFilter, DatastoreProperties, DatastoreStatus, ErrorCategory, FhirVersion, Tag,
 };
 use chrono::{DateTime, Utc};
-use integration_tests::emulator::{ACCOUNT, OUTCOME_TAG, TRANSITION};
+use integration_tests::emulator::{
+    ACCOUNT, AssumeRoleCalls, OUTCOME_TAG, SESSION_NAME, TRANSITION, role_arn,
+};
 use serde_json::{Value, json};
 
 /// One emulator per test (its stores, faults, counts and clock are the
@@ -1112,4 +1115,532 @@ async fn the_clock_moves_forward_on_request_and_stores_settle_when_it_passes_the
         is_ahead(clock_now(&reset), chrono::TimeDelta::zero()),
         "{reset}"
     );
+}
+
+const OTHER: &str = "210987654321";
+const THIRD: &str = "333333333333";
+
+/// The code of an STS error the SDK has no type for (AccessDenied,
+/// ValidationError), and its message.
+fn sts_error<E>(err: aws_sdk_sts::error::SdkError<E>) -> (String, String)
+where
+    E: aws_sdk_sts::error::ProvideErrorMetadata,
+{
+    use aws_sdk_sts::error::ProvideErrorMetadata as _;
+    let code = err.code().map(str::to_owned);
+    let message = err.message().unwrap_or_default().to_owned();
+    (
+        code.unwrap_or_else(|| format!("not a service error: {message}")),
+        message,
+    )
+}
+
+#[tokio::test]
+async fn sts_answers_assume_role_and_get_caller_identity_to_the_sdk() {
+    let emulator = Emulator::start().await;
+    let base = emulator.emulator.base_config("us-east-1").await;
+    let sts = aws_sdk_sts::Client::new(&base);
+
+    let me = sts.get_caller_identity().send().await.expect("caller");
+    assert_eq!(me.account(), Some(ACCOUNT));
+    assert_eq!(
+        me.arn(),
+        Some(format!("arn:aws:iam::{ACCOUNT}:user/emulator").as_str())
+    );
+    assert!(me.user_id().is_some_and(|id| id.starts_with("AIDA")));
+
+    let role = role_arn(OTHER, "HealthLakeMonitor");
+    let assumed = sts
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name(SESSION_NAME)
+        .external_id("unused-by-this-role")
+        .send()
+        .await
+        .expect("assume role");
+    let credentials = assumed.credentials().expect("Credentials");
+    assert!(
+        credentials.access_key_id().starts_with("ASIA"),
+        "{credentials:?}"
+    );
+    assert_eq!(credentials.secret_access_key().len(), 40);
+    assert!(!credentials.session_token().is_empty());
+    let expiration = DateTime::from_timestamp(credentials.expiration().secs(), 0).expect("a time");
+    assert!(
+        is_ahead(expiration, chrono::TimeDelta::hours(1)),
+        "Expiration {expiration} is an hour of wall time away"
+    );
+    let user = assumed.assumed_role_user().expect("AssumedRoleUser");
+    assert_eq!(
+        user.arn(),
+        format!("arn:aws:sts::{OTHER}:assumed-role/HealthLakeMonitor/{SESSION_NAME}")
+    );
+    assert!(user.assumed_role_id().starts_with("AROA"));
+    assert!(
+        user.assumed_role_id()
+            .ends_with(&format!(":{SESSION_NAME}"))
+    );
+
+    let as_role = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base)
+            .credentials_provider(Credentials::new(
+                credentials.access_key_id(),
+                credentials.secret_access_key(),
+                Some(credentials.session_token().to_owned()),
+                None,
+                "assumed",
+            ))
+            .build(),
+    );
+    let them = as_role.get_caller_identity().send().await.expect("caller");
+    assert_eq!(them.account(), Some(OTHER));
+    assert_eq!(them.arn(), Some(user.arn()));
+    assert_eq!(them.user_id(), Some(user.assumed_role_id()));
+
+    let half_day = sts
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name(SESSION_NAME)
+        .duration_seconds(43_200)
+        .send()
+        .await
+        .expect_err("longer than the role's MaxSessionDuration");
+    let (code, message) = sts_error(half_day);
+    assert_eq!(code, "ValidationError");
+    assert!(message.contains("MaxSessionDuration"), "{message}");
+    let chained = as_role
+        .assume_role()
+        .role_arn(role_arn(THIRD, "Reader"))
+        .role_session_name(SESSION_NAME)
+        .duration_seconds(7200)
+        .send()
+        .await
+        .expect_err("role chaining lasts at most an hour");
+    assert!(sts_error(chained).1.contains("role chaining"));
+
+    for (arn, session, problem) in [
+        (role.as_str(), "a", "roleSessionName"),
+        (role.as_str(), "with space", "regular expression"),
+        (
+            "arn:aws:iam::210987654321:user/HealthLakeMonitor",
+            SESSION_NAME,
+            "Request ARN is invalid",
+        ),
+    ] {
+        let err = sts
+            .assume_role()
+            .role_arn(arn)
+            .role_session_name(session)
+            .send()
+            .await
+            .expect_err("invalid parameters");
+        let (code, message) = sts_error(err);
+        assert_eq!(code, "ValidationError", "{message}");
+        assert!(message.contains(problem), "{message}");
+    }
+
+    let calls = emulator.calls().await;
+    assert_eq!(calls["GetCallerIdentity"], 2, "{calls}");
+    assert_eq!(calls["AssumeRole"], 6, "{calls}");
+    assert_eq!(calls["ByAccount"][ACCOUNT]["AssumeRole"], 5, "{calls}");
+    assert_eq!(calls["ByAccount"][OTHER]["GetCallerIdentity"], 1, "{calls}");
+    assert_eq!(calls["ByAccount"][OTHER]["AssumeRole"], 1, "{calls}");
+    assert_eq!(
+        emulator
+            .emulator
+            .assume_role_calls(&role)
+            .await
+            .expect("role calls"),
+        AssumeRoleCalls {
+            allowed: 1,
+            denied: 0
+        },
+        "refused parameters count neither way"
+    );
+}
+
+#[tokio::test]
+async fn assumed_role_credentials_see_only_the_stores_of_their_account() {
+    let emulator = Emulator::start().await;
+    let role = role_arn(OTHER, "HealthLakeMonitor");
+    let other = emulator
+        .emulator
+        .assumed_client("us-east-1", &role, Some("tenant-42"))
+        .await;
+    let third = emulator
+        .emulator
+        .assumed_client("us-east-1", &role_arn(THIRD, "HealthLakeMonitor"), None)
+        .await;
+    let default = emulator.client("us-east-1");
+
+    let id = create(&other, "theirs", &[]).await;
+    let arn = describe_store(&other, &id).await.datastore_arn().to_owned();
+    assert_eq!(
+        arn,
+        format!("arn:aws:healthlake:us-east-1:{OTHER}:datastore/fhir/{id}")
+    );
+    assert_eq!(ids(&list_all(&other, None).await), vec![id.as_str()]);
+    assert!(list_all(&third, None).await.is_empty());
+    assert!(list_all(&default, None).await.is_empty());
+    let err = default
+        .describe_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect_err("a store of another account");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let err = third
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect_err("an ARN of another account");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let other_west = emulator
+        .emulator
+        .assumed_client("us-west-2", &role, None)
+        .await;
+    assert!(
+        list_all(&other_west, None).await.is_empty(),
+        "each region of an account has its own stores"
+    );
+
+    // The admin route puts a store in any account, and the status of any
+    // store can be forced by id.
+    let seeded = emulator
+        .emulator
+        .create_store_in(THIRD, "us-east-1", "seeded", None)
+        .await
+        .expect("admin create");
+    assert_eq!(ids(&list_all(&third, None).await), vec![seeded.as_str()]);
+    assert_eq!(ids(&list_all(&other, None).await), vec![id.as_str()]);
+    let (status, forced) = emulator
+        .force_status(&seeded, json!({"DatastoreStatus": "ACTIVE"}))
+        .await;
+    assert_eq!(status, 200, "{forced}");
+    assert_eq!(forced["Account"], THIRD, "{forced}");
+    assert_eq!(forced["Region"], "us-east-1", "{forced}");
+    let settled = emulator.settle(&other, &id, "ACTIVE").await;
+    assert_eq!(settled.datastore_id(), id);
+
+    // The credentials of each client were assumed once and cached by its
+    // identity cache, however many calls it made.
+    assert_eq!(
+        emulator
+            .emulator
+            .assume_role_calls(&role)
+            .await
+            .expect("role calls"),
+        AssumeRoleCalls {
+            allowed: 2,
+            denied: 0
+        },
+        "one AssumeRole per client (us-east-1 and us-west-2)"
+    );
+    let calls = emulator.calls().await;
+    assert_eq!(
+        calls["ByAccount"][OTHER]["ListFHIRDatastores"], 3,
+        "{calls}"
+    );
+    assert_eq!(
+        calls["ByAccount"][OTHER]["CreateFHIRDatastore"], 1,
+        "{calls}"
+    );
+    assert_eq!(
+        calls["ByAccount"][THIRD]["ListFHIRDatastores"], 2,
+        "{calls}"
+    );
+    assert_eq!(calls["ByAccount"][ACCOUNT]["AssumeRole"], 3, "{calls}");
+    assert_eq!(
+        calls["ByAccount"][ACCOUNT]["ListFHIRDatastores"], 1,
+        "{calls}"
+    );
+    assert_eq!(
+        calls["ByRegion"]["us-west-2"]["ListFHIRDatastores"], 1,
+        "{calls}"
+    );
+
+    let accounts = emulator
+        .emulator
+        .admin_get("accounts")
+        .await
+        .expect("accounts");
+    assert_eq!(accounts["DefaultAccount"], ACCOUNT, "{accounts}");
+    let listed: Vec<&Value> = accounts["Accounts"]
+        .as_array()
+        .expect("Accounts")
+        .iter()
+        .collect();
+    assert_eq!(listed.len(), 3, "{accounts}");
+    assert_eq!(listed[1]["Account"], OTHER, "{accounts}");
+    assert_eq!(
+        listed[1]["Datastores"],
+        json!({"us-east-1": 1}),
+        "{accounts}"
+    );
+    assert_eq!(listed[1]["Suspended"], false, "{accounts}");
+
+    // A suspended account can no longer be assumed into, nor called.
+    emulator
+        .emulator
+        .suspend_account(OTHER)
+        .await
+        .expect("suspend");
+    let err = other
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("a suspended account");
+    assert_eq!(
+        aws_sdk_healthlake::error::ProvideErrorMetadata::code(&err),
+        Some("AccessDeniedException"),
+        "ListFHIRDatastores has no modelled AccessDeniedException: {err:?}"
+    );
+    let sts = aws_sdk_sts::Client::new(&emulator.emulator.base_config("us-east-1").await);
+    let err = sts
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name(SESSION_NAME)
+        .send()
+        .await
+        .expect_err("a suspended account");
+    assert_eq!(sts_error(err).0, "AccessDenied");
+}
+
+#[tokio::test]
+async fn a_denied_role_fails_the_call_with_a_credentials_error() {
+    let emulator = Emulator::start().await;
+    let role = role_arn(OTHER, "HealthLakeMonitor");
+    emulator.emulator.deny_role(&role).await.expect("deny");
+    let denied = emulator
+        .emulator
+        .assumed_client("us-east-1", &role, None)
+        .await;
+
+    let err = denied
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("no credentials");
+    println!("denied AssumeRole, as the HealthLake call sees it: {err:?}");
+    println!(
+        "  displayed: {}",
+        aws_smithy_types::error::display::DisplayErrorContext(&err)
+    );
+    let aws_sdk_healthlake::error::SdkError::DispatchFailure(failure) = &err else {
+        panic!("a denied AssumeRole is a dispatch failure of the call: {err:?}");
+    };
+    assert!(failure.is_other(), "{failure:?}");
+    assert!(
+        !failure.is_io() && !failure.is_timeout() && !failure.is_user(),
+        "{failure:?}"
+    );
+    let connector = failure.as_connector_error().expect("a connector error");
+    let mut chain = Vec::new();
+    let mut credentials_error = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(connector);
+    while let Some(error) = source {
+        chain.push(format!("{error}"));
+        credentials_error = credentials_error
+            .or(error.downcast_ref::<aws_credential_types::provider::error::CredentialsError>());
+        source = error.source();
+    }
+    println!("  source chain from the connector error: {chain:#?}");
+    let credentials_error =
+        credentials_error.unwrap_or_else(|| panic!("a CredentialsError in the chain: {chain:#?}"));
+    assert!(
+        matches!(
+            credentials_error,
+            aws_credential_types::provider::error::CredentialsError::ProviderError(_)
+        ),
+        "{credentials_error:?}"
+    );
+    assert!(
+        chain
+            .iter()
+            .any(|message| message.contains("is not authorized to perform: sts:AssumeRole")),
+        "the STS message is in the chain: {chain:#?}"
+    );
+
+    let calls = emulator
+        .emulator
+        .assume_role_calls(&role)
+        .await
+        .expect("role calls");
+    assert_eq!(
+        calls,
+        AssumeRoleCalls {
+            allowed: 0,
+            denied: 1
+        },
+        "neither the STS client nor the HealthLake client retries a denial"
+    );
+    // The identity cache keeps no failure: every call asks STS again.
+    denied
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("still denied");
+    let calls = emulator
+        .emulator
+        .assume_role_calls(&role)
+        .await
+        .expect("role calls");
+    assert_eq!(calls.denied, 2, "{calls:?}");
+    let api_calls = emulator.calls().await;
+    assert_eq!(
+        api_calls["ListFHIRDatastores"], 0,
+        "the call never left the client: {api_calls}"
+    );
+
+    let sts = aws_sdk_sts::Client::new(&emulator.emulator.base_config("us-east-1").await);
+    let err = sts
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name(SESSION_NAME)
+        .send()
+        .await
+        .expect_err("denied");
+    let (code, message) = sts_error(err);
+    assert_eq!(code, "AccessDenied");
+    assert_eq!(
+        message,
+        format!(
+            "User: arn:aws:iam::{ACCOUNT}:user/emulator is not authorized to perform: sts:AssumeRole on resource: {role}"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_role_that_asks_for_an_external_id_denies_any_other() {
+    let emulator = Emulator::start().await;
+    let role = role_arn(OTHER, "HealthLakeMonitor");
+    emulator
+        .emulator
+        .require_external_id(&role, "tenant-42")
+        .await
+        .expect("rule");
+
+    for wrong in [None, Some("tenant-41")] {
+        let client = emulator
+            .emulator
+            .assumed_client("us-east-1", &role, wrong)
+            .await;
+        let err = client
+            .list_fhir_datastores()
+            .send()
+            .await
+            .expect_err("wrong external id");
+        assert!(
+            matches!(err, aws_sdk_healthlake::error::SdkError::DispatchFailure(_)),
+            "{err:?}"
+        );
+    }
+    let sts = aws_sdk_sts::Client::new(&emulator.emulator.base_config("us-east-1").await);
+    let err = sts
+        .assume_role()
+        .role_arn(&role)
+        .role_session_name(SESSION_NAME)
+        .external_id("tenant-41")
+        .send()
+        .await
+        .expect_err("wrong external id");
+    assert_eq!(sts_error(err).0, "AccessDenied");
+
+    let right = emulator
+        .emulator
+        .assumed_client("us-east-1", &role, Some("tenant-42"))
+        .await;
+    assert!(list_all(&right, None).await.is_empty());
+    let calls = emulator
+        .emulator
+        .assume_role_calls(&role)
+        .await
+        .expect("role calls");
+    assert_eq!(
+        calls,
+        AssumeRoleCalls {
+            allowed: 1,
+            denied: 3
+        }
+    );
+
+    let (_, roles) = emulator.admin(reqwest::Method::GET, "roles", None).await;
+    let shown = &roles["Roles"][0];
+    assert_eq!(shown["RoleArn"], role, "{roles}");
+    assert_eq!(shown["Account"], OTHER, "{roles}");
+    assert_eq!(shown["ExternalId"], "tenant-42", "{roles}");
+    assert_eq!(shown["Deny"], false, "{roles}");
+    assert_eq!(shown["MaxSessionDuration"], 3600, "{roles}");
+
+    // A reset forgets the rule, the counts and the credentials issued: the
+    // client's cached key now stands for the default account.
+    let (status, _) = emulator.post("reset", json!({})).await;
+    assert_eq!(status, 200);
+    let (_, roles) = emulator.admin(reqwest::Method::GET, "roles", None).await;
+    assert_eq!(roles, json!({"Roles": []}));
+    emulator
+        .emulator
+        .create_store_in(ACCOUNT, "us-east-1", "default-account", None)
+        .await
+        .expect("admin create");
+    assert_eq!(list_all(&right, None).await.len(), 1);
+}
+
+#[tokio::test]
+async fn sts_calls_pay_the_added_latency_and_are_counted() {
+    let emulator = Emulator::start().await;
+    let base = emulator.emulator.base_config("us-east-1").await;
+    let impatient = aws_sdk_sts::Client::from_conf(
+        aws_sdk_sts::config::Builder::from(&base)
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_secs(1))
+                    .build(),
+            )
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    emulator.fault(json!({"LatencyMs": 10_000})).await;
+    let err = impatient
+        .get_caller_identity()
+        .send()
+        .await
+        .expect_err("slower than the client's timeout");
+    assert!(
+        matches!(err, aws_sdk_sts::error::SdkError::TimeoutError(_)),
+        "{err:?}"
+    );
+    emulator.fault(json!({"LatencyMs": 0})).await;
+    impatient
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("latency removed");
+}
+
+#[tokio::test]
+async fn faults_may_target_one_account() {
+    let emulator = Emulator::start().await;
+    let assumed = emulator
+        .emulator
+        .assumed_config("us-east-1", &role_arn(OTHER, "HealthLakeMonitor"), None)
+        .await;
+    let other = Client::from_conf(
+        aws_sdk_healthlake::config::Builder::from(&assumed)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    let default = emulator.client("us-east-1");
+    emulator
+        .fault(json!({"Operation": "ListFHIRDatastores", "Error": "ThrottlingException", "Account": OTHER}))
+        .await;
+    assert!(list_all(&default, None).await.is_empty());
+    let err = other
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("throttled account");
+    assert!(err.into_service_error().is_throttling_exception());
+    assert!(list_all(&other, None).await.is_empty());
 }

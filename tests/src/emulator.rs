@@ -10,10 +10,20 @@
 //! or DELETING for [`TRANSITION`] of emulator time, far longer than a test
 //! runs, and a test that wants it settled advances the emulator's clock
 //! (`POST /_emulator/clock`) with [`Emulator::settle`].
+//!
+//! Other accounts: the emulator also answers STS on its port, and a request
+//! belongs to the account of its credentials. [`Emulator::assumed_client`]
+//! makes a client whose credentials come from AssumeRole, as the monitor's
+//! do; [`Emulator::create_store_in`] puts a store in any account without
+//! STS. Roles are assumable unless [`Emulator::deny_role`] or
+//! [`Emulator::require_external_id`] says otherwise, and
+//! [`Emulator::assume_role_calls`] counts what each role was asked.
 
 use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_healthlake::types::{DatastoreProperties, FhirVersion, Tag};
 use chrono::{DateTime, Utc};
 use healthlake_emulator::{EmulatorConfig, RunningEmulator};
@@ -21,8 +31,26 @@ use serde_json::{Value, json};
 
 use crate::services::sdk_config;
 
-/// The account of the emulator's ARNs (moto's too).
+/// The emulator's default account: of every key its STS did not issue (it is
+/// moto's account too).
 pub const ACCOUNT: &str = "123456789012";
+
+/// The session name the tests' AssumeRole providers give.
+pub const SESSION_NAME: &str = "healthlake-monitor";
+
+/// `arn:aws:iam::<account>:role/<name>`
+pub fn role_arn(account: &str, name: &str) -> String {
+    format!("arn:aws:iam::{account}:role/{name}")
+}
+
+/// How many AssumeRole calls a role got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AssumeRoleCalls {
+    /// Answered with credentials.
+    pub allowed: u64,
+    /// Answered AccessDenied.
+    pub denied: u64,
+}
 
 /// How long a store stays CREATING or DELETING, in emulator time.
 pub const TRANSITION: Duration = Duration::from_secs(3600);
@@ -60,6 +88,147 @@ impl Emulator {
     /// An SDK client for `region`, with the test credentials of [`sdk_config`].
     pub fn client(&self, region: &str) -> aws_sdk_healthlake::Client {
         aws_sdk_healthlake::Client::new(&sdk_config(&self.url(), region))
+    }
+
+    /// The settings of [`sdk_config`] loaded the way a Lambda loads its
+    /// own, so that they carry a time source and a sleep, which the
+    /// AssumeRole provider needs. Every service, STS included, is sent to
+    /// the emulator.
+    pub async fn base_config(&self, region: &str) -> SdkConfig {
+        let plain = sdk_config(&self.url(), region);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(plain.region().cloned())
+            .endpoint_url(self.url());
+        if let Some(credentials) = plain.credentials_provider() {
+            loader = loader.credentials_provider(credentials);
+        }
+        if let Some(timeouts) = plain.timeout_config() {
+            loader = loader.timeout_config(timeouts.clone());
+        }
+        loader.load().await
+    }
+
+    /// The [`base_config`](Self::base_config) of `region` with credentials
+    /// from an `AssumeRoleProvider` for `role_arn` (session
+    /// [`SESSION_NAME`], `external_id` if given), as the monitor builds
+    /// them for another account.
+    pub async fn assumed_config(
+        &self,
+        region: &str,
+        role_arn: &str,
+        external_id: Option<&str>,
+    ) -> SdkConfig {
+        let base = self.base_config(region).await;
+        let mut provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .configure(&base)
+            .session_name(SESSION_NAME);
+        if let Some(external_id) = external_id {
+            provider = provider.external_id(external_id);
+        }
+        let provider = provider.build().await;
+        base.into_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build()
+    }
+
+    /// A HealthLake client of `region` in the account of `role_arn`, whose
+    /// credentials come from AssumeRole (see [`assumed_config`](Self::assumed_config)).
+    pub async fn assumed_client(
+        &self,
+        region: &str,
+        role_arn: &str,
+        external_id: Option<&str>,
+    ) -> aws_sdk_healthlake::Client {
+        aws_sdk_healthlake::Client::new(&self.assumed_config(region, role_arn, external_id).await)
+    }
+
+    /// Sets the rule of a role (`POST /_emulator/roles`): `{"Deny": bool,
+    /// "ExternalId": "...", "MaxSessionDuration": N}`, all optional.
+    pub async fn set_role(&self, role_arn: &str, rule: Value) -> anyhow::Result<Value> {
+        let mut body = json!({ "RoleArn": role_arn });
+        if let (Some(body), Some(rule)) = (body.as_object_mut(), rule.as_object()) {
+            body.extend(rule.clone());
+        }
+        self.admin_post("roles", body).await
+    }
+
+    /// Every AssumeRole of `role_arn` is AccessDenied from now on.
+    pub async fn deny_role(&self, role_arn: &str) -> anyhow::Result<()> {
+        self.set_role(role_arn, json!({ "Deny": true })).await?;
+        Ok(())
+    }
+
+    /// AssumeRole of `role_arn` must pass `external_id` or is AccessDenied.
+    pub async fn require_external_id(
+        &self,
+        role_arn: &str,
+        external_id: &str,
+    ) -> anyhow::Result<()> {
+        self.set_role(role_arn, json!({ "ExternalId": external_id }))
+            .await?;
+        Ok(())
+    }
+
+    /// Suspends `account`: AssumeRole into it is AccessDenied, and calls with
+    /// its credentials are AccessDeniedException.
+    pub async fn suspend_account(&self, account: &str) -> anyhow::Result<()> {
+        self.admin_post("accounts", json!({ "Account": account, "Suspended": true }))
+            .await?;
+        Ok(())
+    }
+
+    /// How many AssumeRole calls `role_arn` got (`GET /_emulator/roles`).
+    pub async fn assume_role_calls(&self, role_arn: &str) -> anyhow::Result<AssumeRoleCalls> {
+        let roles = self.admin_get("roles").await?;
+        let Some(role) = roles["Roles"]
+            .as_array()
+            .with_context(|| format!("a roles answer without Roles: {roles}"))?
+            .iter()
+            .find(|role| role["RoleArn"] == role_arn)
+        else {
+            return Ok(AssumeRoleCalls::default());
+        };
+        let count = |field: &str| {
+            role[field]
+                .as_u64()
+                .with_context(|| format!("{field} of {role}"))
+        };
+        Ok(AssumeRoleCalls {
+            allowed: count("AssumeRoleAllowed")?,
+            denied: count("AssumeRoleDenied")?,
+        })
+    }
+
+    /// Creates a data store named `name` in `account` and `region` through
+    /// `POST /_emulator/datastores`: no credentials, no STS call, no API call
+    /// counted. `outcome` is as in [`create_store`](Self::create_store).
+    pub async fn create_store_in(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+        outcome: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let tags: Vec<Value> = outcome
+            .map(|value| json!({ "Key": OUTCOME_TAG, "Value": value }))
+            .into_iter()
+            .collect();
+        let answer = self
+            .admin_post(
+                "datastores",
+                json!({
+                    "Account": account,
+                    "Region": region,
+                    "DatastoreName": name,
+                    "DatastoreTypeVersion": "R4",
+                    "Tags": tags,
+                }),
+            )
+            .await?;
+        answer["DatastoreProperties"]["DatastoreId"]
+            .as_str()
+            .map(str::to_owned)
+            .with_context(|| format!("a created store without DatastoreId: {answer}"))
     }
 
     /// An admin request: `/_emulator/{path}`; its status and JSON body.

@@ -1,20 +1,43 @@
 //! `/_emulator/...`: unsigned JSON routes that script the emulator from tests.
 //!
+//! Stores are addressed by id, unique across accounts and regions; routes
+//! that create or show something per account take an optional `Account`
+//! (the default account when absent).
+//!
+//! - `POST /_emulator/datastores` `{"Account": "...", "Region": "us-east-1",
+//!   <CreateFHIRDatastore members>}` creates a store in that account and
+//!   region as the API would, without credentials or a call counted.
 //! - `POST /_emulator/datastores/{id}/status` forces a status (and error cause)
-//!   on a store of any region; it then stays until the store is deleted.
-//! - `POST /_emulator/faults` queues errors for the next calls of an operation,
-//!   and/or sets a latency added to every call; `GET` shows what is pending.
-//! - `GET /_emulator/calls` counts calls per operation and per region.
+//!   on a store of any account and region; it then stays until the store is
+//!   deleted.
+//! - `POST /_emulator/faults` queues errors for the next calls of an operation
+//!   (in one region and/or account, or all), and/or sets a latency added to
+//!   every HealthLake and STS call; `GET` shows what is pending.
+//! - `GET /_emulator/calls` counts calls per operation (STS actions included),
+//!   and the same per region (`ByRegion`) and per account (`ByAccount`).
+//! - `POST /_emulator/roles` `{"RoleArn": "...", "Deny": false, "ExternalId":
+//!   "...", "MaxSessionDuration": 3600}` replaces the rule of a role for STS
+//!   AssumeRole: denied, or allowed only with that external id, for sessions
+//!   up to that long (absent members take the defaults: allowed, no external
+//!   id, an hour). `GET` lists every role with a rule or an AssumeRole
+//!   call, with how many were allowed and denied.
+//! - `POST /_emulator/accounts` `{"Account": "...", "Suspended": true}`
+//!   suspends an account: AssumeRole into it is AccessDenied, and calls with
+//!   its credentials are AccessDeniedException. `GET` lists the accounts the
+//!   emulator knows, their stores per region and whether they are suspended.
 //! - `POST /_emulator/clock` `{"AdvanceSeconds": N}` moves the emulator's
 //!   [clock](crate::clock) N seconds forward, and `GET` shows it: `{"Now":
 //!   "<RFC 3339>", "OffsetSeconds": <ahead of the wall clock>}`. Every status
 //!   and creation time is read from that clock, so a store created, deleted or
 //!   failing settles once the clock has moved past the transition delay,
-//!   without waiting for it.
-//! - `POST /_emulator/reset` forgets stores, faults, latency and counts, and
-//!   sets the clock back to wall time.
+//!   without waiting for it. Credentials expire in wall time, as clients
+//!   read it, and the emulator honours them until a reset.
+//! - `POST /_emulator/reset` forgets stores, faults, latency, counts, role
+//!   rules, suspensions and issued credentials, and sets the clock back to
+//!   wall time.
 //! - `GET /_emulator/health` answers once the emulator serves.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,14 +52,20 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::control::Fault;
-use crate::model::{DatastoreStatus, ErrorCause, StatusNow};
+use crate::iam::{AccountId, MAX_SESSION_SECONDS, Role, RoleArn, RoleRule};
+use crate::model::{DatastoreStatus, ErrorCause, NewDatastore, StatusNow};
 use crate::protocol::{ApiError, ErrorCode, Operation, parse_body};
+use crate::registry::Scope;
 use crate::state::{Emulator, Inner};
-use crate::wire::DatastoreProperties;
+use crate::sts::{EXTERNAL_ID_CHARS, is_external_id};
+use crate::wire::{CreateFhirDatastoreRequest, DatastoreProperties};
 
 pub fn routes() -> Router<Arc<Emulator>> {
     Router::new()
+        .route("/datastores", post(create_store))
         .route("/datastores/{id}/status", post(force_status))
+        .route("/roles", post(set_role).get(show_roles))
+        .route("/accounts", post(set_account).get(show_accounts))
         .route("/faults", post(add_faults).get(show_faults))
         .route("/calls", get(calls))
         .route("/clock", post(advance_clock).get(show_clock))
@@ -66,11 +95,73 @@ struct ForceStatusRequest {
     error_cause: Option<ErrorCause>,
 }
 
+/// A store with where it lives: the answer to creating or forcing one.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
-struct ForceStatusResponse<'a> {
+struct StoreResponse<'a> {
+    account: &'a str,
     region: &'a str,
     datastore_properties: DatastoreProperties,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateStoreRequest {
+    account: Option<String>,
+    region: String,
+    #[serde(flatten)]
+    store: CreateFhirDatastoreRequest,
+}
+
+fn parse_account(account: &str) -> Result<AccountId, ApiError> {
+    AccountId::parse(account).map_err(|err| ApiError::validation(format!("Account: {err}")))
+}
+
+/// The account named, or the default one.
+fn account_or_default(state: &Inner, account: Option<&str>) -> Result<String, ApiError> {
+    match account {
+        Some(account) => parse_account(account).map(|id| id.as_str().to_owned()),
+        None => Ok(state.iam.default_account().to_owned()),
+    }
+}
+
+async fn create_store(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let request: CreateStoreRequest = match parse_body(&body) {
+        Ok(request) => request,
+        Err(err) => return refuse(err),
+    };
+    if !crate::auth::is_region_name(&request.region) {
+        return refuse(ApiError::validation(format!(
+            "Region {:?} is not a region name",
+            request.region
+        )));
+    }
+    let new = match NewDatastore::try_from(request.store) {
+        Ok(new) => new,
+        Err(err) => return refuse(err),
+    };
+    let mut state = emulator.lock();
+    let account = match account_or_default(&state, request.account.as_deref()) {
+        Ok(account) => account,
+        Err(err) => return refuse(err),
+    };
+    let now = state.clock.now();
+    let at = Scope {
+        account: &account,
+        region: &request.region,
+    };
+    let (store, status_now) = state.registry.create(at, new, now);
+    tracing::info!(
+        region = at.region,
+        account = at.account,
+        datastore_id = store.id,
+        "data store created through the admin route"
+    );
+    ok(StoreResponse {
+        account: at.account,
+        region: at.region,
+        datastore_properties: store.properties(status_now),
+    })
 }
 
 async fn force_status(
@@ -90,21 +181,23 @@ async fn force_status(
         error_cause: request.error_cause,
     };
     let mut state = emulator.lock();
-    let Some((region, store)) = state.registry.find_anywhere_mut(&id) else {
+    let Some(found) = state.registry.find_anywhere_mut(&id) else {
         return refuse(ApiError::not_found(format!(
-            "Datastore {id} does not exist in any region"
+            "Datastore {id} does not exist in any account or region"
         )));
     };
     tracing::info!(
-        region,
+        region = found.region,
+        account = found.account,
         datastore_id = id,
         status = status_now.status.as_str(),
         "status forced"
     );
-    store.lifecycle.force(status_now.clone());
-    ok(ForceStatusResponse {
-        region,
-        datastore_properties: store.properties(status_now),
+    found.store.lifecycle.force(status_now.clone());
+    ok(StoreResponse {
+        account: found.account,
+        region: found.region,
+        datastore_properties: found.store.properties(status_now),
     })
 }
 
@@ -117,6 +210,8 @@ struct FaultRequest {
     count: Option<u32>,
     /// Only calls signed for this region fail; every region when absent.
     region: Option<String>,
+    /// Only calls with credentials of this account fail; every account when absent.
+    account: Option<String>,
     message: Option<String>,
     latency_ms: Option<u64>,
 }
@@ -125,9 +220,13 @@ impl FaultRequest {
     fn fault(&self) -> Result<Option<Fault>, ApiError> {
         let (operation, error) = match (&self.operation, &self.error) {
             (None, None) => {
-                if self.count.is_some() || self.region.is_some() || self.message.is_some() {
+                if self.count.is_some()
+                    || self.region.is_some()
+                    || self.account.is_some()
+                    || self.message.is_some()
+                {
                     return Err(ApiError::validation(
-                        "Count, Region and Message need Operation and Error",
+                        "Count, Region, Account and Message need Operation and Error",
                     ));
                 }
                 return Ok(None);
@@ -157,11 +256,13 @@ impl FaultRequest {
         if remaining == 0 {
             return Err(ApiError::validation("Count must be at least 1"));
         }
+        let account = self.account.as_deref().map(parse_account).transpose()?;
         Ok(Some(Fault {
             operation,
             error,
             remaining,
             region: self.region.clone(),
+            account: account.map(|id| id.as_str().to_owned()),
             message: self.message.clone(),
         }))
     }
@@ -175,6 +276,8 @@ struct FaultView<'a> {
     remaining: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
 }
@@ -196,6 +299,7 @@ fn faults_response(state: &Inner) -> Response {
             error: fault.error.as_str(),
             remaining: fault.remaining,
             region: fault.region.as_deref(),
+            account: fault.account.as_deref(),
             message: fault.message.as_deref(),
         })
         .collect();
@@ -241,6 +345,173 @@ async fn show_faults(State(emulator): State<Arc<Emulator>>) -> Response {
 
 async fn calls(State(emulator): State<Arc<Emulator>>) -> Response {
     ok(emulator.lock().calls.report())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct RoleRuleRequest {
+    role_arn: String,
+    #[serde(default)]
+    deny: bool,
+    external_id: Option<String>,
+    /// Seconds; IAM's default of an hour when absent.
+    max_session_duration: Option<u32>,
+}
+
+impl RoleRuleRequest {
+    fn rule(self) -> Result<(RoleArn, RoleRule), ApiError> {
+        let arn = RoleArn::parse(&self.role_arn).map_err(ApiError::validation)?;
+        if let Some(id) = &self.external_id
+            && (!EXTERNAL_ID_CHARS.contains(&id.chars().count()) || !is_external_id(id))
+        {
+            return Err(ApiError::validation(format!(
+                "ExternalId must be {} to {} characters of [\\w+=,.@:/-], not {id:?}",
+                EXTERNAL_ID_CHARS.start(),
+                EXTERNAL_ID_CHARS.end()
+            )));
+        }
+        let max_session_seconds = self
+            .max_session_duration
+            .unwrap_or(RoleRule::default().max_session_seconds);
+        if !MAX_SESSION_SECONDS.contains(&max_session_seconds) {
+            return Err(ApiError::validation(format!(
+                "MaxSessionDuration must be between {} and {} seconds",
+                MAX_SESSION_SECONDS.start(),
+                MAX_SESSION_SECONDS.end()
+            )));
+        }
+        let rule = RoleRule {
+            deny: self.deny,
+            external_id: self.external_id,
+            max_session_seconds,
+        };
+        Ok((arn, rule))
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RoleView<'a> {
+    role_arn: &'a str,
+    account: &'a str,
+    deny: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+    max_session_duration: u32,
+    /// AssumeRole calls that got credentials.
+    assume_role_allowed: u64,
+    /// AssumeRole calls answered AccessDenied.
+    assume_role_denied: u64,
+}
+
+impl<'a> From<&'a Role> for RoleView<'a> {
+    fn from(role: &'a Role) -> RoleView<'a> {
+        RoleView {
+            role_arn: role.arn.as_str(),
+            account: role.arn.account().as_str(),
+            deny: role.rule.deny,
+            external_id: role.rule.external_id.as_deref(),
+            max_session_duration: role.rule.max_session_seconds,
+            assume_role_allowed: role.allowed,
+            assume_role_denied: role.denied,
+        }
+    }
+}
+
+async fn set_role(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let rule = parse_body::<RoleRuleRequest>(&body).and_then(RoleRuleRequest::rule);
+    let (arn, rule) = match rule {
+        Ok(rule) => rule,
+        Err(err) => return refuse(err),
+    };
+    let mut state = emulator.lock();
+    let role = state.iam.set_rule(arn, rule);
+    tracing::info!(
+        role_arn = role.arn.as_str(),
+        deny = role.rule.deny,
+        external_id = role.rule.external_id.is_some(),
+        "role rule set"
+    );
+    ok(RoleView::from(role))
+}
+
+async fn show_roles(State(emulator): State<Arc<Emulator>>) -> Response {
+    let state = emulator.lock();
+    let roles: Vec<RoleView<'_>> = state.iam.roles().map(RoleView::from).collect();
+    ok(serde_json::json!({ "Roles": roles }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct AccountRequest {
+    account: String,
+    suspended: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct AccountView<'a> {
+    account: &'a str,
+    suspended: bool,
+    /// How many stores it holds per region, deleted ones included.
+    datastores: BTreeMap<&'a str, usize>,
+}
+
+/// Stores per account, then per region.
+type StoreCounts<'a> = BTreeMap<&'a str, BTreeMap<&'a str, usize>>;
+
+fn account_view<'a>(
+    state: &'a Inner,
+    counts: &StoreCounts<'a>,
+    account: &'a str,
+) -> AccountView<'a> {
+    AccountView {
+        account,
+        suspended: state.iam.is_suspended(account),
+        datastores: counts.get(account).cloned().unwrap_or_default(),
+    }
+}
+
+async fn set_account(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let request: AccountRequest = match parse_body(&body) {
+        Ok(request) => request,
+        Err(err) => return refuse(err),
+    };
+    let account = match parse_account(&request.account) {
+        Ok(account) => account,
+        Err(err) => return refuse(err),
+    };
+    let mut state = emulator.lock();
+    state.iam.suspend(&account, request.suspended);
+    tracing::info!(
+        account = account.as_str(),
+        suspended = request.suspended,
+        "account suspension set"
+    );
+    ok(account_view(
+        &state,
+        &state.registry.counts(),
+        account.as_str(),
+    ))
+}
+
+async fn show_accounts(State(emulator): State<Arc<Emulator>>) -> Response {
+    let state = emulator.lock();
+    let counts = state.registry.counts();
+    let known: BTreeSet<&str> = state
+        .iam
+        .known_accounts()
+        .into_iter()
+        .chain(counts.keys().copied())
+        .collect();
+    let accounts: Vec<AccountView<'_>> = known
+        .into_iter()
+        .map(|account| account_view(&state, &counts, account))
+        .collect();
+    ok(serde_json::json!({
+        "DefaultAccount": state.iam.default_account(),
+        "Accounts": accounts,
+    }))
 }
 
 async fn reset(State(emulator): State<Arc<Emulator>>) -> Response {
@@ -348,6 +619,59 @@ mod tests {
             assert!(request(json).fault().is_err(), "{json}");
         }
         assert!(parse_body::<FaultRequest>(br#"{"operation": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn faults_may_name_an_account_of_twelve_digits() {
+        let fault = request(r#"{"Operation": "ListFHIRDatastores", "Error": "ThrottlingException", "Account": "210987654321"}"#)
+            .fault()
+            .unwrap()
+            .unwrap();
+        assert_eq!(fault.account.as_deref(), Some("210987654321"));
+        for json in [
+            r#"{"Operation": "ListFHIRDatastores", "Error": "ThrottlingException", "Account": "2109"}"#,
+            r#"{"Account": "210987654321"}"#,
+        ] {
+            assert!(request(json).fault().is_err(), "{json}");
+        }
+    }
+
+    fn rule(json: &str) -> Result<(RoleArn, RoleRule), ApiError> {
+        parse_body::<RoleRuleRequest>(json.as_bytes()).and_then(RoleRuleRequest::rule)
+    }
+
+    #[test]
+    fn role_rules_name_a_role_and_default_to_allowing_it() {
+        let (arn, plain) = rule(r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader"}"#).unwrap();
+        assert_eq!(arn.account().as_str(), "210987654321");
+        assert_eq!(plain, RoleRule::default());
+        let (_, strict) = rule(
+            r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader", "Deny": true, "ExternalId": "tenant-7", "MaxSessionDuration": 43200}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            strict,
+            RoleRule {
+                deny: true,
+                external_id: Some("tenant-7".into()),
+                max_session_seconds: 43_200,
+            }
+        );
+        for json in [
+            r#"{}"#,
+            r#"{"RoleArn": "arn:aws:iam::210987654321:user/Reader"}"#,
+            r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader", "ExternalId": "x"}"#,
+            r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader", "ExternalId": "with space"}"#,
+            r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader", "MaxSessionDuration": 900}"#,
+            r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader", "Deny": "yes"}"#,
+            r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader", "Allow": true}"#,
+        ] {
+            assert_eq!(
+                rule(json).err().map(|err| err.code()),
+                Some(ErrorCode::Validation),
+                "{json}"
+            );
+        }
     }
 
     #[test]

@@ -1,18 +1,16 @@
-//! `POST /`: the HealthLake control-plane operations.
+//! The HealthLake control-plane operations, in the account of the caller's
+//! credentials and the region of their scope.
 
-use std::sync::Arc;
-
-use axum::body::Bytes;
-use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
-use crate::auth;
+use crate::auth::{self, Service};
+use crate::control::Call;
 use crate::listing::{Filter, PageRequest};
 use crate::model::NewDatastore;
 use crate::protocol::{self, ApiError, Operation, parse_body};
-use crate::registry::Registry;
+use crate::registry::{Registry, Scope};
 use crate::state::Emulator;
 use crate::wire::{
     CreateFhirDatastoreRequest, DatastoreIdRequest, DatastoreSummary,
@@ -23,16 +21,9 @@ use crate::wire::{
 
 const TARGET: &str = "x-amz-target";
 
-pub async fn handle(
-    State(emulator): State<Arc<Emulator>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let latency = emulator.lock().latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    match dispatch(&emulator, &headers, &body) {
+/// Answers one awsJson1_0 request.
+pub fn handle(emulator: &Emulator, headers: &HeaderMap, body: &[u8]) -> Response {
+    match dispatch(emulator, headers, body) {
         Ok(response) => response,
         Err(err) => {
             tracing::debug!(
@@ -47,41 +38,61 @@ pub async fn handle(
 
 fn dispatch(emulator: &Emulator, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
     let operation = Operation::from_target(header_str(headers, TARGET))?;
-    let scope = auth::credential_scope(header_str(headers, header::AUTHORIZATION.as_str()));
+    let scope = auth::credential_scope(
+        header_str(headers, header::AUTHORIZATION.as_str()),
+        Service::HealthLake,
+    );
 
     let mut state = emulator.lock();
+    let state = &mut *state;
     let now = state.clock.now();
-    state.calls.record(
-        operation,
-        scope.as_ref().ok().map(|scope| scope.region.as_str()),
+    let scope = match scope {
+        Ok(scope) => scope,
+        Err(err) => {
+            state.calls.record(Call::HealthLake(operation), None);
+            return Err(err.into());
+        }
+    };
+    let caller = state.iam.caller(&scope.access_key_id);
+    let at = Scope {
+        account: &caller.account,
+        region: &scope.region,
+    };
+    state
+        .calls
+        .record(Call::HealthLake(operation), Some((at.region, at.account)));
+    tracing::debug!(
+        operation = operation.name(),
+        region = at.region,
+        account = at.account,
+        "call"
     );
-    let region = scope?.region;
-    tracing::debug!(operation = operation.name(), region, "call");
-    if let Some(err) = state.faults.take(operation, &region) {
+    if state.iam.is_suspended(at.account) {
+        return Err(ApiError::access_denied(format!(
+            "Account {} is suspended",
+            at.account
+        )));
+    }
+    if let Some(err) = state.faults.take(operation, at.region, at.account) {
         return Err(err);
     }
 
     let registry = &mut state.registry;
     let response = match operation {
         Operation::CreateFhirDatastore => {
-            protocol::ok(&create(registry, &region, parse_body(body)?, now)?)
+            protocol::ok(&create(registry, at, parse_body(body)?, now)?)
         }
-        Operation::DescribeFhirDatastore => protocol::ok(&describe_datastore(
-            registry,
-            &region,
-            parse_body(body)?,
-            now,
-        )?),
-        Operation::ListFhirDatastores => {
-            protocol::ok(&list(registry, &region, parse_body(body)?, now)?)
+        Operation::DescribeFhirDatastore => {
+            protocol::ok(&describe_datastore(registry, at, parse_body(body)?, now)?)
         }
+        Operation::ListFhirDatastores => protocol::ok(&list(registry, at, parse_body(body)?, now)?),
         Operation::DeleteFhirDatastore => {
-            protocol::ok(&delete(registry, &region, parse_body(body)?, now)?)
+            protocol::ok(&delete(registry, at, parse_body(body)?, now)?)
         }
-        Operation::TagResource => protocol::ok(&tag(registry, &region, parse_body(body)?)?),
-        Operation::UntagResource => protocol::ok(&untag(registry, &region, parse_body(body)?)?),
+        Operation::TagResource => protocol::ok(&tag(registry, at, parse_body(body)?)?),
+        Operation::UntagResource => protocol::ok(&untag(registry, at, parse_body(body)?)?),
         Operation::ListTagsForResource => {
-            protocol::ok(&list_tags(registry, &region, parse_body(body)?)?)
+            protocol::ok(&list_tags(registry, at, parse_body(body)?)?)
         }
     };
     Ok(response)
@@ -102,23 +113,28 @@ fn required<T>(value: Option<T>, member: &str) -> Result<T, ApiError> {
 
 fn create(
     registry: &mut Registry,
-    region: &str,
+    at: Scope<'_>,
     request: CreateFhirDatastoreRequest,
     now: DateTime<Utc>,
 ) -> Result<DatastoreSummary, ApiError> {
-    let (store, status_now) = registry.create(region, NewDatastore::try_from(request)?, now);
-    tracing::info!(region, datastore_id = store.id, "data store created");
+    let (store, status_now) = registry.create(at, NewDatastore::try_from(request)?, now);
+    tracing::info!(
+        region = at.region,
+        account = at.account,
+        datastore_id = store.id,
+        "data store created"
+    );
     Ok(store.summary(&status_now))
 }
 
 fn describe_datastore(
     registry: &Registry,
-    region: &str,
+    at: Scope<'_>,
     request: DatastoreIdRequest,
     now: DateTime<Utc>,
 ) -> Result<DescribeFhirDatastoreResponse, ApiError> {
     let id = required(request.datastore_id, "datastoreId")?;
-    let (store, status_now) = registry.get(region, &id, now)?;
+    let (store, status_now) = registry.get(at, &id, now)?;
     Ok(DescribeFhirDatastoreResponse {
         datastore_properties: store.properties(status_now),
     })
@@ -126,7 +142,7 @@ fn describe_datastore(
 
 fn list(
     registry: &Registry,
-    region: &str,
+    at: Scope<'_>,
     request: ListFhirDatastoresRequest,
     now: DateTime<Utc>,
 ) -> Result<ListFhirDatastoresResponse, ApiError> {
@@ -136,7 +152,7 @@ fn list(
         .transpose()?
         .unwrap_or_default();
     let page = PageRequest::parse(request.max_results, request.next_token.as_deref())?;
-    let page = registry.list(region, &filter, &page, now);
+    let page = registry.list(at, &filter, &page, now);
     Ok(ListFhirDatastoresResponse {
         datastore_properties_list: page
             .items
@@ -149,14 +165,15 @@ fn list(
 
 fn delete(
     registry: &mut Registry,
-    region: &str,
+    at: Scope<'_>,
     request: DatastoreIdRequest,
     now: DateTime<Utc>,
 ) -> Result<DatastoreSummary, ApiError> {
     let id = required(request.datastore_id, "datastoreId")?;
-    let (store, status_now) = registry.delete(region, &id, now)?;
+    let (store, status_now) = registry.delete(at, &id, now)?;
     tracing::info!(
-        region,
+        region = at.region,
+        account = at.account,
         datastore_id = store.id,
         "data store deletion started"
     );
@@ -165,34 +182,34 @@ fn delete(
 
 fn tag(
     registry: &mut Registry,
-    region: &str,
+    at: Scope<'_>,
     request: TagResourceRequest,
 ) -> Result<Empty, ApiError> {
     let arn = required(request.resource_arn, "resourceARN")?;
     let tags = required(request.tags, "tags")?;
-    registry.by_arn_mut(region, &arn)?.tags.merge(tags)?;
+    registry.by_arn_mut(at, &arn)?.tags.merge(tags)?;
     Ok(Empty {})
 }
 
 fn untag(
     registry: &mut Registry,
-    region: &str,
+    at: Scope<'_>,
     request: UntagResourceRequest,
 ) -> Result<Empty, ApiError> {
     let arn = required(request.resource_arn, "resourceARN")?;
     let keys = required(request.tag_keys, "tagKeys")?;
-    registry.by_arn_mut(region, &arn)?.tags.remove(&keys);
+    registry.by_arn_mut(at, &arn)?.tags.remove(&keys);
     Ok(Empty {})
 }
 
 fn list_tags(
     registry: &Registry,
-    region: &str,
+    at: Scope<'_>,
     request: ListTagsForResourceRequest,
 ) -> Result<ListTagsForResourceResponse, ApiError> {
     let arn = required(request.resource_arn, "resourceARN")?;
     Ok(ListTagsForResourceResponse {
-        tags: registry.by_arn(region, &arn)?.tags.as_slice().to_vec(),
+        tags: registry.by_arn(at, &arn)?.tags.as_slice().to_vec(),
     })
 }
 
@@ -206,6 +223,16 @@ mod tests {
     use std::time::Duration;
 
     fn call(emulator: &Emulator, operation: &str, body: &str) -> Value {
+        call_as(emulator, "AKID", operation, body).expect("the call succeeds")
+    }
+
+    /// A call signed with access key `key`.
+    fn call_as(
+        emulator: &Emulator,
+        key: &str,
+        operation: &str,
+        body: &str,
+    ) -> Result<Value, ApiError> {
         let mut headers = HeaderMap::new();
         headers.insert(
             TARGET,
@@ -213,14 +240,83 @@ mod tests {
         );
         headers.insert(
             header::AUTHORIZATION,
-            HeaderValue::from_static(
-                "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/healthlake/aws4_request, \
-                 SignedHeaders=host, Signature=00",
-            ),
+            HeaderValue::from_str(&format!(
+                "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/healthlake/aws4_request, \
+                 SignedHeaders=host, Signature=00"
+            ))
+            .unwrap(),
         );
-        let response = dispatch(emulator, &headers, body.as_bytes()).expect("the call succeeds");
+        let response = dispatch(emulator, &headers, body.as_bytes())?;
         let bytes = body_bytes(response);
-        serde_json::from_slice(&bytes).unwrap()
+        Ok(serde_json::from_slice(&bytes).unwrap())
+    }
+
+    fn assume(emulator: &Emulator, role: &str) -> String {
+        let mut state = emulator.lock();
+        let caller = state.iam.caller("AKID");
+        let request = crate::iam::AssumeRole {
+            role: crate::iam::RoleArn::parse(role).unwrap(),
+            session_name: "test".into(),
+            external_id: None,
+            duration_seconds: 3600,
+        };
+        state
+            .iam
+            .assume_role(&caller, &request, Utc::now())
+            .unwrap()
+            .access_key_id
+            .clone()
+    }
+
+    #[test]
+    fn the_access_key_decides_the_account() {
+        let emulator = Emulator::new(&EmulatorConfig::default());
+        let other = assume(&emulator, "arn:aws:iam::210987654321:role/Reader");
+        let created = call_as(
+            &emulator,
+            &other,
+            "CreateFHIRDatastore",
+            r#"{"DatastoreTypeVersion": "R4"}"#,
+        )
+        .unwrap();
+        let arn = created["DatastoreArn"].as_str().unwrap();
+        assert!(
+            arn.starts_with("arn:aws:healthlake:us-east-1:210987654321:datastore/fhir/"),
+            "{arn}"
+        );
+        let listed = |key: &str| {
+            call_as(&emulator, key, "ListFHIRDatastores", "{}").unwrap()["DatastorePropertiesList"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        assert_eq!(listed(&other), 1);
+        assert_eq!(listed("AKID"), 0, "the default account has none");
+        let third = assume(&emulator, "arn:aws:iam::333333333333:role/Reader");
+        assert_eq!(listed(&third), 0);
+        let again = assume(&emulator, "arn:aws:iam::210987654321:role/Other");
+        assert_eq!(listed(&again), 1, "another role of the same account");
+        let tags = format!(r#"{{"ResourceARN": "{arn}"}}"#);
+        assert!(call_as(&emulator, &other, "ListTagsForResource", &tags).is_ok());
+        assert_eq!(
+            call_as(&emulator, "AKID", "ListTagsForResource", &tags)
+                .unwrap_err()
+                .code(),
+            crate::protocol::ErrorCode::ResourceNotFound
+        );
+
+        emulator
+            .lock()
+            .iam
+            .suspend(&crate::iam::AccountId::parse("210987654321").unwrap(), true);
+        let err = call_as(&emulator, &other, "ListFHIRDatastores", "{}").unwrap_err();
+        assert_eq!(err.code(), crate::protocol::ErrorCode::AccessDenied);
+        assert_eq!(listed("AKID"), 0);
+
+        let calls = serde_json::to_value(emulator.lock().calls.report()).unwrap();
+        assert_eq!(calls["ByAccount"]["210987654321"]["ListFHIRDatastores"], 3);
+        assert_eq!(calls["ByAccount"]["123456789012"]["ListFHIRDatastores"], 2);
+        assert_eq!(calls["ByAccount"]["333333333333"]["ListFHIRDatastores"], 1);
     }
 
     fn body_bytes(response: Response) -> Vec<u8> {

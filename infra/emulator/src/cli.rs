@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::iam::AccountId;
 use crate::server::{DEFAULT_ACCOUNT_ID, EmulatorConfig};
 
 pub const DEFAULT_PORT: u16 = 4599;
 
-/// An emulator of the Amazon HealthLake control plane. Point any AWS client at
-/// it; the region of each request comes from its SigV4 credential scope.
+/// An emulator of the Amazon HealthLake control plane, with STS AssumeRole and
+/// GetCallerIdentity. Point any AWS client at it; the region of each request
+/// comes from its SigV4 credential scope, the account from its access key.
 #[derive(Debug, Clone, PartialEq, Eq, Parser)]
 #[command(name = "healthlake-emulator", version)]
 pub struct Cli {
@@ -20,7 +22,8 @@ pub struct Cli {
     /// Address to listen on
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub host: IpAddr,
-    /// Account id in every ARN (12 digits)
+    /// Default account (12 digits): of requests signed with any key the
+    /// emulator's STS did not issue
     #[arg(long, default_value = DEFAULT_ACCOUNT_ID, value_parser = parse_account_id)]
     pub account: String,
     /// How long a data store stays CREATING, and DELETING, in milliseconds
@@ -29,11 +32,7 @@ pub struct Cli {
 }
 
 fn parse_account_id(value: &str) -> Result<String, String> {
-    if value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit()) {
-        Ok(value.to_owned())
-    } else {
-        Err(format!("an account id is 12 digits, not {value:?}"))
-    }
+    AccountId::parse(value).map(|id| id.as_str().to_owned())
 }
 
 impl Cli {

@@ -1,9 +1,19 @@
-//! An emulator of the Amazon HealthLake control plane.
+//! An emulator of the Amazon HealthLake control plane, and of the STS calls
+//! a monitor of many accounts makes.
 //!
 //! It speaks awsJson1_0 as the service does (`POST /`, `X-Amz-Target:
 //! HealthLake.<Operation>`), so the official SDK and any SigV4 client work
 //! against it. Signatures are not verified; the region of each request comes
-//! from its credential scope, and every region has its own data stores.
+//! from its credential scope, and every account has its own data stores in
+//! every region.
+//!
+//! The same port answers STS AssumeRole and GetCallerIdentity (awsQuery:
+//! `POST /` with a form body, signed for service `sts`). A request belongs to
+//! the account of its access key: credentials issued by AssumeRole to the
+//! role's account, any other key to the default account
+//! ([`EmulatorConfig::account_id`]). Any well-formed role may be assumed
+//! unless a rule set through the admin routes denies it or asks for an
+//! external id.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -25,6 +35,8 @@ mod auth;
 pub mod cli;
 pub mod clock;
 mod control;
+mod endpoint;
+mod iam;
 mod listing;
 mod model;
 pub mod outcome;
@@ -32,6 +44,7 @@ mod protocol;
 mod registry;
 mod server;
 mod state;
+mod sts;
 mod wire;
 
 pub use server::{EmulatorConfig, RunningEmulator};

@@ -6,6 +6,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::auth::AuthError;
+
 /// Content type of every request and response body.
 pub const CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 const TARGET_PREFIX: &str = "HealthLake.";
@@ -129,6 +131,14 @@ impl ErrorCode {
             ErrorCode::AccessDenied => "Access denied",
             ErrorCode::UnknownOperation => "Unknown operation",
         }
+    }
+}
+
+/// HealthLake answers a request signed wrongly, or not at all, with
+/// `AccessDeniedException`.
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> ApiError {
+        ApiError::access_denied(err.to_string())
     }
 }
 

@@ -1,4 +1,4 @@
-//! The data stores of every region, and the operations on them.
+//! The data stores of every account and region, and the operations on them.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,19 +12,32 @@ use crate::protocol::ApiError;
 /// A store and what a client sees of it now.
 pub type ListedStore<'a> = (&'a Datastore, StatusNow);
 
+/// Where stores live: each account has its own in each region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scope<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+}
+
+/// A store found by id, with its scope.
+pub struct Found<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub store: &'a mut Datastore,
+}
+
 #[derive(Debug)]
 pub struct Registry {
-    account_id: String,
     transition_delay: TimeDelta,
-    regions: BTreeMap<String, Vec<Datastore>>,
+    /// Account, then region.
+    stores: BTreeMap<String, BTreeMap<String, Vec<Datastore>>>,
 }
 
 impl Registry {
-    pub fn new(account_id: String, transition_delay: Duration) -> Registry {
+    pub fn new(transition_delay: Duration) -> Registry {
         Registry {
-            account_id,
             transition_delay: TimeDelta::from_std(transition_delay).unwrap_or(TimeDelta::MAX),
-            regions: BTreeMap::new(),
+            stores: BTreeMap::new(),
         }
     }
 
@@ -32,16 +45,21 @@ impl Registry {
         store.lifecycle.at(now, self.transition_delay)
     }
 
-    /// Creates a store; a client token already used in the region returns the
+    /// Creates a store; a client token already used in the scope returns the
     /// store it created, so a retried request creates nothing new.
     pub fn create(
         &mut self,
-        region: &str,
+        scope: Scope<'_>,
         new: NewDatastore,
         now: DateTime<Utc>,
     ) -> ListedStore<'_> {
         let delay = self.transition_delay;
-        let stores = self.regions.entry(region.to_owned()).or_default();
+        let stores = self
+            .stores
+            .entry(scope.account.to_owned())
+            .or_default()
+            .entry(scope.region.to_owned())
+            .or_default();
         let existing = new.client_token.as_ref().and_then(|token| {
             stores
                 .iter()
@@ -50,7 +68,7 @@ impl Registry {
         let index = match existing {
             Some(index) => index,
             None => {
-                stores.push(Datastore::new(new, region, &self.account_id, now));
+                stores.push(Datastore::new(new, scope.region, scope.account, now));
                 stores.len() - 1
             }
         };
@@ -60,11 +78,11 @@ impl Registry {
 
     pub fn get(
         &self,
-        region: &str,
+        scope: Scope<'_>,
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<ListedStore<'_>, ApiError> {
-        self.stores(region)
+        self.stores(scope)
             .iter()
             .find(|store| store.id == id)
             .map(|store| (store, self.status_now(store, now)))
@@ -73,14 +91,13 @@ impl Registry {
 
     pub fn delete(
         &mut self,
-        region: &str,
+        scope: Scope<'_>,
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<ListedStore<'_>, ApiError> {
         let delay = self.transition_delay;
         let store = self
-            .regions
-            .get_mut(region)
+            .stores_mut(scope)
             .and_then(|stores| stores.iter_mut().find(|store| store.id == id))
             .ok_or_else(|| not_found(id))?;
         store
@@ -98,13 +115,13 @@ impl Registry {
 
     pub fn list(
         &self,
-        region: &str,
+        scope: Scope<'_>,
         filter: &Filter,
         page: &PageRequest,
         now: DateTime<Utc>,
     ) -> Page<ListedStore<'_>> {
         let matching = self
-            .stores(region)
+            .stores(scope)
             .iter()
             .map(|store| (store, self.status_now(store, now)))
             .filter(|(store, status_now)| {
@@ -125,42 +142,69 @@ impl Registry {
         paginate(matching, page)
     }
 
-    /// A store by ARN in the region of the request.
-    pub fn by_arn_mut(&mut self, region: &str, arn: &str) -> Result<&mut Datastore, ApiError> {
+    /// A store by ARN in the scope of the request.
+    pub fn by_arn_mut(&mut self, scope: Scope<'_>, arn: &str) -> Result<&mut Datastore, ApiError> {
         validate_arn(arn)?;
-        self.regions
-            .get_mut(region)
+        self.stores_mut(scope)
             .and_then(|stores| stores.iter_mut().find(|store| store.arn == arn))
             .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist")))
     }
 
-    pub fn by_arn(&self, region: &str, arn: &str) -> Result<&Datastore, ApiError> {
+    pub fn by_arn(&self, scope: Scope<'_>, arn: &str) -> Result<&Datastore, ApiError> {
         validate_arn(arn)?;
-        self.stores(region)
+        self.stores(scope)
             .iter()
             .find(|store| store.arn == arn)
             .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist")))
     }
 
-    /// A store by id in whichever region holds it, with that region.
-    pub fn find_anywhere_mut(&mut self, id: &str) -> Option<(&str, &mut Datastore)> {
-        self.regions.iter_mut().find_map(|(region, stores)| {
-            stores
-                .iter_mut()
-                .find(|store| store.id == id)
-                .map(|store| (region.as_str(), store))
+    /// A store by id in whichever account and region holds it: ids are
+    /// unique across all of them.
+    pub fn find_anywhere_mut(&mut self, id: &str) -> Option<Found<'_>> {
+        self.stores.iter_mut().find_map(|(account, regions)| {
+            regions.iter_mut().find_map(|(region, stores)| {
+                stores
+                    .iter_mut()
+                    .find(|store| store.id == id)
+                    .map(|store| Found {
+                        account: account.as_str(),
+                        region: region.as_str(),
+                        store,
+                    })
+            })
         })
     }
 
-    pub fn clear(&mut self) {
-        self.regions.clear();
+    /// How many stores each account holds in each region.
+    pub fn counts(&self) -> BTreeMap<&str, BTreeMap<&str, usize>> {
+        self.stores
+            .iter()
+            .map(|(account, regions)| {
+                let per_region = regions
+                    .iter()
+                    .map(|(region, stores)| (region.as_str(), stores.len()))
+                    .collect();
+                (account.as_str(), per_region)
+            })
+            .collect()
     }
 
-    fn stores(&self, region: &str) -> &[Datastore] {
-        self.regions
-            .get(region)
+    pub fn clear(&mut self) {
+        self.stores.clear();
+    }
+
+    fn stores(&self, scope: Scope<'_>) -> &[Datastore] {
+        self.stores
+            .get(scope.account)
+            .and_then(|regions| regions.get(scope.region))
             .map(Vec::as_slice)
             .unwrap_or_default()
+    }
+
+    fn stores_mut(&mut self, scope: Scope<'_>) -> Option<&mut Vec<Datastore>> {
+        self.stores
+            .get_mut(scope.account)
+            .and_then(|regions| regions.get_mut(scope.region))
     }
 }
 
@@ -202,28 +246,78 @@ mod tests {
     }
 
     fn registry() -> Registry {
-        Registry::new("123456789012".into(), DELAY)
+        Registry::new(DELAY)
+    }
+
+    const EAST_1: Scope<'static> = Scope {
+        account: "123456789012",
+        region: "us-east-1",
+    };
+
+    fn scope(region: &'static str) -> Scope<'static> {
+        Scope { region, ..EAST_1 }
     }
 
     #[test]
     fn regions_hold_their_own_stores() {
         let mut registry = registry();
-        let id = registry
-            .create("us-east-1", new("a", None), at(0))
-            .0
-            .id
-            .clone();
-        assert!(registry.get("us-east-1", &id, at(0)).is_ok());
+        let id = registry.create(EAST_1, new("a", None), at(0)).0.id.clone();
+        assert!(registry.get(EAST_1, &id, at(0)).is_ok());
         assert_eq!(
-            registry.get("us-east-2", &id, at(0)).unwrap_err().code(),
+            registry
+                .get(scope("us-east-2"), &id, at(0))
+                .unwrap_err()
+                .code(),
             ErrorCode::ResourceNotFound
         );
         let everything = PageRequest::parse(None, None).unwrap();
-        let listed = registry.list("us-east-2", &Filter::default(), &everything, at(0));
+        let listed = registry.list(scope("us-east-2"), &Filter::default(), &everything, at(0));
         assert!(listed.items.is_empty());
+        let found = registry.find_anywhere_mut(&id).unwrap();
+        assert_eq!((found.account, found.region), ("123456789012", "us-east-1"));
+    }
+
+    #[test]
+    fn accounts_hold_their_own_stores_in_each_region() {
+        let mut registry = registry();
+        let other = Scope {
+            account: "210987654321",
+            ..EAST_1
+        };
+        let (store, _) = registry.create(other, new("a", Some("t1")), at(0));
+        let (id, arn) = (store.id.clone(), store.arn.clone());
         assert_eq!(
-            registry.find_anywhere_mut(&id).map(|(region, _)| region),
-            Some("us-east-1")
+            arn,
+            format!("arn:aws:healthlake:us-east-1:210987654321:datastore/fhir/{id}")
+        );
+        assert!(registry.get(other, &id, at(0)).is_ok());
+        assert_eq!(
+            registry.get(EAST_1, &id, at(0)).unwrap_err().code(),
+            ErrorCode::ResourceNotFound
+        );
+        assert!(registry.by_arn(EAST_1, &arn).is_err());
+        let everything = PageRequest::parse(None, None).unwrap();
+        assert!(
+            registry
+                .list(EAST_1, &Filter::default(), &everything, at(0))
+                .items
+                .is_empty()
+        );
+        // The same client token in another account is another request.
+        let mine = registry
+            .create(EAST_1, new("a", Some("t1")), at(0))
+            .0
+            .id
+            .clone();
+        assert_ne!(mine, id);
+        let found = registry.find_anywhere_mut(&id).unwrap();
+        assert_eq!(found.account, "210987654321");
+        assert_eq!(
+            registry.counts(),
+            BTreeMap::from([
+                ("123456789012", BTreeMap::from([("us-east-1", 1)])),
+                ("210987654321", BTreeMap::from([("us-east-1", 1)])),
+            ])
         );
     }
 
@@ -231,17 +325,17 @@ mod tests {
     fn a_client_token_makes_create_idempotent() {
         let mut registry = registry();
         let first = registry
-            .create("us-east-1", new("a", Some("t1")), at(0))
+            .create(EAST_1, new("a", Some("t1")), at(0))
             .0
             .id
             .clone();
         let again = registry
-            .create("us-east-1", new("a", Some("t1")), at(5))
+            .create(EAST_1, new("a", Some("t1")), at(5))
             .0
             .id
             .clone();
         let other = registry
-            .create("us-east-1", new("a", Some("t2")), at(5))
+            .create(EAST_1, new("a", Some("t2")), at(5))
             .0
             .id
             .clone();
@@ -257,38 +351,31 @@ mod tests {
             error_message: "key disabled".into(),
             error_category: "NON_RETRYABLE_ERROR".into(),
         });
-        let id = registry.create("us-east-1", failing, at(0)).0.id.clone();
-        let (_, failed) = registry.get("us-east-1", &id, at(2000)).unwrap();
+        let id = registry.create(EAST_1, failing, at(0)).0.id.clone();
+        let (_, failed) = registry.get(EAST_1, &id, at(2000)).unwrap();
         assert_eq!(failed.status, DatastoreStatus::CreateFailed);
-        let (_, deleting) = registry.delete("us-east-1", &id, at(2100)).unwrap();
+        let (_, deleting) = registry.delete(EAST_1, &id, at(2100)).unwrap();
         assert_eq!(deleting.status, DatastoreStatus::Deleting);
-        let (_, deleted) = registry.get("us-east-1", &id, at(4200)).unwrap();
+        let (_, deleted) = registry.get(EAST_1, &id, at(4200)).unwrap();
         assert_eq!(deleted.status, DatastoreStatus::Deleted);
     }
 
     #[test]
     fn delete_needs_a_settled_store_that_exists() {
         let mut registry = registry();
-        let id = registry
-            .create("us-east-1", new("a", None), at(0))
-            .0
-            .id
-            .clone();
-        let err = registry.delete("us-east-1", &id, at(1000)).unwrap_err();
+        let id = registry.create(EAST_1, new("a", None), at(0)).0.id.clone();
+        let err = registry.delete(EAST_1, &id, at(1000)).unwrap_err();
         assert_eq!(err.code(), ErrorCode::Conflict);
         assert!(err.message().contains("CREATING"), "{err}");
-        let (_, status_now) = registry.delete("us-east-1", &id, at(2000)).unwrap();
+        let (_, status_now) = registry.delete(EAST_1, &id, at(2000)).unwrap();
         assert_eq!(status_now.status, DatastoreStatus::Deleting);
         assert_eq!(
-            registry
-                .delete("us-east-1", &id, at(2500))
-                .unwrap_err()
-                .code(),
+            registry.delete(EAST_1, &id, at(2500)).unwrap_err().code(),
             ErrorCode::Conflict
         );
         assert_eq!(
             registry
-                .delete("us-east-1", "0".repeat(32).as_str(), at(2500))
+                .delete(EAST_1, "0".repeat(32).as_str(), at(2500))
                 .unwrap_err()
                 .code(),
             ErrorCode::ResourceNotFound
@@ -299,12 +386,12 @@ mod tests {
     fn list_orders_by_creation_and_filters_on_the_current_status() {
         let mut registry = registry();
         let late = registry
-            .create("us-east-1", new("late", None), at(10))
+            .create(EAST_1, new("late", None), at(10))
             .0
             .id
             .clone();
         let early = registry
-            .create("us-east-1", new("early", None), at(0))
+            .create(EAST_1, new("early", None), at(0))
             .0
             .id
             .clone();
@@ -315,7 +402,7 @@ mod tests {
                 .map(|(store, _)| store.id.clone())
                 .collect::<Vec<_>>()
         };
-        let all = registry.list("us-east-1", &Filter::default(), &everything, at(2005));
+        let all = registry.list(EAST_1, &Filter::default(), &everything, at(2005));
         assert_eq!(ids(all), vec![early.clone(), late.clone()]);
 
         let active = Filter::try_from(crate::wire::DatastoreFilter {
@@ -324,7 +411,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            ids(registry.list("us-east-1", &active, &everything, at(2005))),
+            ids(registry.list(EAST_1, &active, &everything, at(2005))),
             vec![early]
         );
     }
@@ -332,22 +419,18 @@ mod tests {
     #[test]
     fn arns_are_looked_up_in_the_region_of_the_request() {
         let mut registry = registry();
-        let arn = registry
-            .create("us-east-1", new("a", None), at(0))
-            .0
-            .arn
-            .clone();
-        assert!(registry.by_arn("us-east-1", &arn).is_ok());
-        assert!(registry.by_arn_mut("us-east-1", &arn).is_ok());
+        let arn = registry.create(EAST_1, new("a", None), at(0)).0.arn.clone();
+        assert!(registry.by_arn(EAST_1, &arn).is_ok());
+        assert!(registry.by_arn_mut(EAST_1, &arn).is_ok());
         assert_eq!(
-            registry.by_arn("us-west-2", &arn).unwrap_err().code(),
+            registry
+                .by_arn(scope("us-west-2"), &arn)
+                .unwrap_err()
+                .code(),
             ErrorCode::ResourceNotFound
         );
         assert_eq!(
-            registry
-                .by_arn("us-east-1", "not-an-arn")
-                .unwrap_err()
-                .code(),
+            registry.by_arn(EAST_1, "not-an-arn").unwrap_err().code(),
             ErrorCode::Validation
         );
     }

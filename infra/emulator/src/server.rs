@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::state::Emulator;
-use crate::{admin, api};
+use crate::{admin, endpoint};
 
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 pub const DEFAULT_TRANSITION_DELAY: Duration = Duration::from_secs(2);
@@ -19,7 +19,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmulatorConfig {
-    /// The account in every ARN.
+    /// The default account: of requests signed with any access key the
+    /// emulator's STS did not issue.
     pub account_id: String,
     /// How long a store stays CREATING, and DELETING.
     pub transition_delay: Duration,
@@ -37,7 +38,7 @@ impl Default for EmulatorConfig {
 /// The HTTP routes of one emulator with its own state.
 pub fn router(config: &EmulatorConfig) -> Router {
     Router::new()
-        .route("/", post(api::handle))
+        .route("/", post(endpoint::handle))
         .nest("/_emulator", admin::routes())
         .with_state(Arc::new(Emulator::new(config)))
 }

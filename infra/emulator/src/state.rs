@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::control::{CallCounts, Faults};
+use crate::iam::Iam;
 use crate::registry::Registry;
 use crate::server::EmulatorConfig;
 
@@ -16,9 +17,11 @@ pub struct Emulator {
 #[derive(Debug)]
 pub struct Inner {
     pub registry: Registry,
+    /// Accounts, roles and the credentials STS issued.
+    pub iam: Iam,
     pub faults: Faults,
     pub calls: CallCounts,
-    /// Added to every API call before it is handled.
+    /// Added to every HealthLake and STS call before it is handled.
     pub latency: Duration,
     /// Where the emulator reads "now": wall time, or later once advanced.
     pub clock: Clock,
@@ -28,7 +31,8 @@ impl Emulator {
     pub fn new(config: &EmulatorConfig) -> Emulator {
         Emulator {
             inner: Mutex::new(Inner {
-                registry: Registry::new(config.account_id.clone(), config.transition_delay),
+                registry: Registry::new(config.transition_delay),
+                iam: Iam::new(config.account_id.clone()),
                 faults: Faults::default(),
                 calls: CallCounts::default(),
                 latency: Duration::ZERO,
@@ -47,6 +51,7 @@ impl Emulator {
 impl Inner {
     pub fn reset(&mut self) {
         self.registry.clear();
+        self.iam.clear();
         self.faults.clear();
         self.calls.clear();
         self.latency = Duration::ZERO;

@@ -81,10 +81,7 @@ async fn store_in(
 }
 
 async fn deny(emulator: &Emulator, account: &str) -> anyhow::Result<()> {
-    emulator
-        .admin_post("roles", json!({ "RoleArn": role(account), "Deny": true }))
-        .await?;
-    Ok(())
+    emulator.deny_role(&role(account)).await
 }
 
 /// The settings of a monitor of accounts A, B and C in both regions.
