@@ -8,8 +8,7 @@
 //! worker processes handle the same batch at once.
 
 use super::*;
-use aws_config::sts::AssumeRoleProvider;
-use aws_credential_types::Credentials;
+use integration_tests::emulator::TRANSITION;
 
 const A: &str = "111111111111";
 const B: &str = "222222222222";
@@ -22,28 +21,8 @@ fn role(account: &str) -> String {
     format!("arn:aws:iam::{account}:role/HealthLakeMonitorReadOnly")
 }
 
-/// A HealthLake client of `account` in `region`: its role assumed at the
-/// emulator's STS, as the monitor does.
-async fn client_of(emulator: &Emulator, account: &str, region: &str) -> aws_sdk_healthlake::Client {
-    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_owned()))
-        .endpoint_url(emulator.url())
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .load()
-        .await;
-    let provider = AssumeRoleProvider::builder(role(account))
-        .configure(&base)
-        .session_name("e2e-setup")
-        .external_id(EXTERNAL_ID)
-        .build()
-        .await;
-    let config = aws_sdk_healthlake::config::Builder::from(&base)
-        .credentials_provider(provider)
-        .build();
-    aws_sdk_healthlake::Client::from_conf(config)
-}
-
-/// Creates store `name` in `account` and `region` and lets its creation end:
+/// Creates store `name` in `account` and `region` (through the emulator's
+/// admin route, so no role is assumed for it) and lets its creation end:
 /// failed with `cause` (category, message), or active.
 async fn store_in(
     emulator: &Emulator,
@@ -52,31 +31,11 @@ async fn store_in(
     name: &str,
     cause: Option<(&str, &str)>,
 ) -> anyhow::Result<String> {
-    let client = client_of(emulator, account, region).await;
-    let tags = cause
-        .map(|(category, message)| {
-            aws_sdk_healthlake::types::Tag::builder()
-                .key(integration_tests::emulator::OUTCOME_TAG)
-                .value(format!("CREATE_FAILED:{category}:{message}"))
-                .build()
-        })
-        .transpose()?;
-    let id = client
-        .create_fhir_datastore()
-        .datastore_name(name)
-        .datastore_type_version(aws_sdk_healthlake::types::FhirVersion::R4)
-        .set_tags(tags.map(|t| vec![t]))
-        .send()
-        .await
-        .with_context(|| format!("creating {name} in {account}"))?
-        .datastore_id()
-        .to_owned();
-    let status = if cause.is_some() {
-        "CREATE_FAILED"
-    } else {
-        "ACTIVE"
-    };
-    emulator.settle(&client, &id, status).await?;
+    let outcome = cause.map(|(category, message)| format!("CREATE_FAILED:{category}:{message}"));
+    let id = emulator
+        .create_store_in(account, region, name, outcome.as_deref())
+        .await?;
+    emulator.advance(TRANSITION).await?;
     Ok(id)
 }
 
@@ -178,9 +137,14 @@ async fn three_accounts_two_regions_one_role_denied() -> anyhow::Result<()> {
     stack.drain().await?;
     assert_eq!(snapshot_of(&stack, B, EAST).await?.len(), 1);
 
+    // B's role is denied from now on. Credentials already issued stay valid
+    // until they expire, as in STS, and the warm function holds them: a new
+    // execution environment is the one that meets the refusal.
     deny(&stack.emulator, B).await?;
     let failed_a = store_in(&stack.emulator, A, EAST, "a-failed", Some(KMS)).await?;
     let failed_c = store_in(&stack.emulator, C, WEST, "c-failed", Some(QUOTA)).await?;
+    stack.functions.clear();
+    spawn_with(&mut stack, &settings)?;
 
     let second = stack.tick().await?;
     let problems: Vec<&str> = second["problems"]
@@ -232,26 +196,16 @@ async fn three_accounts_two_regions_one_role_denied() -> anyhow::Result<()> {
     );
     stack.expect_alerts(0).await?;
 
-    // Each role was assumed once, its credentials cached across the ticks
-    // and shared by the account's two regions.
-    let roles = stack.emulator.admin_get("roles").await?;
+    // Each role was assumed once per execution environment: its credentials
+    // cached across the second environment's two ticks and shared by the
+    // account's two regions. The denied role was asked once per region and tick.
     for account in [A, C] {
-        assert_eq!(
-            assumed(&roles, &role(account)),
-            Some(1),
-            "{account}: {roles:#}"
-        );
+        let calls = stack.emulator.assume_role_calls(&role(account)).await?;
+        assert_eq!(calls.allowed, 2, "{account}: {calls:?}");
     }
+    let denied = stack.emulator.assume_role_calls(&role(B)).await?;
+    assert_eq!((denied.allowed, denied.denied), (1, 4), "{denied:?}");
     Ok(())
-}
-
-/// How many times a role was assumed, by `GET /_emulator/roles`.
-fn assumed(roles: &Value, arn: &str) -> Option<u64> {
-    roles["Roles"]
-        .as_array()?
-        .iter()
-        .find(|r| r["RoleArn"] == arn)?["Allowed"]
-        .as_u64()
 }
 
 #[tokio::test]
