@@ -808,3 +808,87 @@ async fn a_claim_left_by_a_stopped_scan_is_taken_over_by_the_next_one() {
     assert!(next.status.success(), "{stdout}\n{}", text(&next.stderr));
     assert!(stdout.contains(&failed_subject("claims")), "{stdout}");
 }
+
+#[tokio::test]
+async fn scan_reads_each_role_arns_account_and_names_the_one_denied() {
+    let emulator = Emulator::start().await.unwrap();
+    let role = |account: &str| format!("arn:aws:iam::{account}:role/HealthLakeMonitorReadOnly");
+    let failed = emulator
+        .create_store_in("111111111111", "us-east-1", "claims", Some(FAILURE))
+        .await
+        .unwrap();
+    emulator
+        .create_store_in("222222222222", "us-east-1", "billing", None)
+        .await
+        .unwrap();
+    emulator
+        .create_store_in("333333333333", "us-east-1", "hidden", None)
+        .await
+        .unwrap();
+    emulator.advance(TRANSITION).await.unwrap();
+    emulator.deny_role(&role("333333333333")).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state.json");
+    let mut env = credentials();
+    env.push(("AWS_ENDPOINT_URL_HEALTHLAKE", emulator.url()));
+    env.push(("AWS_ENDPOINT_URL_STS", emulator.url()));
+    let (a, b, c) = (
+        role("111111111111"),
+        role("222222222222"),
+        role("333333333333"),
+    );
+    let args = [
+        "scan",
+        "--account",
+        "123456789012",
+        "--state-file",
+        state.to_str().unwrap(),
+        "--role-arn",
+        &a,
+        "--role-arn",
+        &b,
+        "--role-arn",
+        &c,
+        "--external-id",
+        "healthlake-monitor-cli",
+    ];
+    let out = run(&args, &env).await;
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "a denied account is a problem");
+    assert!(
+        stdout.contains("1 data store(s) in account 111111111111 region us-east-1")
+            && stdout.contains("1 data store(s) in account 222222222222 region us-east-1"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("hidden") && !stdout.contains("123456789012 region"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("claims                   {failed} CREATE_FAILED")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "account 333333333333: role {c} could not be assumed"
+        )) && stderr.contains("AccessDenied"),
+        "{stderr}"
+    );
+
+    let out = run(
+        &[
+            "scan",
+            "--account",
+            "123456789012",
+            "--role-arn",
+            "arn:aws:iam::1:role/x",
+        ],
+        &credentials(),
+    )
+    .await;
+    assert!(
+        text(&out.stderr).contains("--role-arn: invalid role ARN \"arn:aws:iam::1:role/x\""),
+        "{}",
+        text(&out.stderr)
+    );
+}
