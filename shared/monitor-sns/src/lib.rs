@@ -151,6 +151,25 @@ mod tests {
         }
     }
 
+    #[test]
+    fn an_accounts_name_is_an_attribute_and_in_every_body() {
+        let current = observation("a", DatastoreStatus::CreateFailed);
+        let scope = Scope::new(current.account.clone(), current.region.clone());
+        let t = Transition::Appeared { current };
+        let decision = AlertPolicy::default().classify(&t).expect("an alert");
+        let mut alert = Alert::new(&scope, &t, decision, 1, chrono::Utc::now());
+        alert.account_name = Some("payments-prod".into());
+        let attributes = attributes(&alert);
+        assert_eq!(attributes.len(), 6);
+        assert!(attributes.contains(&("account_name", "payments-prod".into())));
+        let message: serde_json::Value =
+            serde_json::from_str(&message(&alert).expect("message")).unwrap();
+        for protocol in ["default", "email", "https", "sqs"] {
+            let body = message[protocol].as_str().unwrap();
+            assert!(body.contains("payments-prod"), "{protocol}: {body}");
+        }
+    }
+
     fn service_error(code: &str, message: &str) -> SdkError<SdkPublishError> {
         let meta = ErrorMetadata::builder().code(code).message(message).build();
         SdkError::service_error(
