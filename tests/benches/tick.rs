@@ -218,6 +218,7 @@ async fn bench_accounts(accounts: usize, regions: usize, latency: Duration, conc
         .credentials_provider(aws_credential_types::Credentials::new(
             "a", "b", None, None, "bench",
         ))
+        .http_client(monitor_aws::https_client())
         .load()
         .await;
     let all_regions = [

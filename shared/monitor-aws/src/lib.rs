@@ -3,6 +3,9 @@
 
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{Builder, ConnectorBuilder, tls};
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use std::time::Duration;
@@ -41,12 +44,33 @@ impl Timeouts {
 }
 
 /// Loads the standard AWS configuration (environment, profile, container or
-/// instance role; `AWS_ENDPOINT_URL_*` overrides), with the given timeouts.
+/// instance role; `AWS_ENDPOINT_URL_*` overrides), with the given timeouts and
+/// one HTTP client for every SDK client made from it.
 pub async fn load(timeouts: Timeouts) -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts.config())
+        .http_client(https_client())
         .load()
         .await
+}
+
+/// The SDK's default HTTPS client (hyper 1 and rustls with aws-lc, the proxy
+/// from the environment), made once to be shared. Without it, every SDK
+/// client makes its own on first use, each with its own connection pool and
+/// TLS configuration: with a client per account and region, about 190 KB
+/// each, 1.5 GB for 1,000 accounts in 8 regions.
+pub fn https_client() -> SharedHttpClient {
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// One readable line for an SDK error: the service's code and message, or the
