@@ -625,9 +625,9 @@ async fn a_store_that_fails_during_creation_alerts_every_protocol_with_its_cause
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ids_of_every_shape_the_model_allows_alert_once_each_intact() -> anyhow::Result<()> {
-    // 32 characters, 59 bytes in UTF-8: letters of three scripts, Arabic-Indic
+    // 32 characters, 56 bytes in UTF-8: letters of three scripts, Arabic-Indic
     // digits, a space and the punctuation the model allows.
-    const LONG: &str = "Ωμέγα δεδομένων:東京/٣٤_ü.v2=+%@";
+    const LONG: &str = "Ωμέγα δεδομένων:東京都/٣٤٥_ü.v2=+%@";
     assert_eq!(LONG.chars().count(), 32);
     let ids = ["store one", "é:ü/2=+%@", "data_store.v1", LONG];
     let name = |id: &str| format!("store-{}", ids.iter().position(|i| *i == id).unwrap_or(99));
