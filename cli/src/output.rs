@@ -82,7 +82,7 @@ pub fn table(scope: &Scope, observations: &[Observation]) -> String {
 
 pub fn transition_line(t: &Transition) -> String {
     let o = t.latest();
-    let (name, id) = (visible(&o.name), &o.id);
+    let (name, id) = (visible(&o.name), visible(o.id.as_str()));
     match t {
         Transition::Appeared { current } => {
             format!(

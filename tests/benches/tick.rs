@@ -93,8 +93,9 @@ async fn calls(url: &str) -> serde_json::Value {
         .expect("json")
 }
 
-async fn bench_tick(stores: usize) {
-    let emulator = RunningEmulator::start(
+/// An in-process emulator on a loopback port whose stores settle at once.
+async fn start_emulator() -> RunningEmulator {
+    RunningEmulator::start(
         EmulatorConfig {
             transition_delay: Duration::from_millis(1),
             ..EmulatorConfig::default()
@@ -102,7 +103,11 @@ async fn bench_tick(stores: usize) {
         ([127, 0, 0, 1], 0).into(),
     )
     .await
-    .expect("emulator");
+    .expect("emulator")
+}
+
+async fn bench_tick(stores: usize) {
+    let emulator = start_emulator().await;
     let config = aws_sdk_healthlake::Config::builder()
         .behavior_version(aws_sdk_healthlake::config::BehaviorVersion::latest())
         .region(aws_sdk_healthlake::config::Region::new("us-east-1"))
@@ -128,9 +133,7 @@ async fn bench_tick(stores: usize) {
         request.send().await.expect("create");
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let before = calls(&emulator.url()).await["ListFHIRDatastores"]
-        .as_u64()
-        .unwrap_or(0);
+    let before = call_count(&emulator.url(), "ListFHIRDatastores").await;
 
     let store = MemoryStore::default();
     let publisher = MemoryPublisher::default();
@@ -148,10 +151,7 @@ async fn bench_tick(stores: usize) {
     monitor.tick(&[scope()], &tick(0)).await;
     let first = started.elapsed();
     let first_writes = store.writes();
-    let lists = calls(&emulator.url()).await["ListFHIRDatastores"]
-        .as_u64()
-        .unwrap_or(0)
-        - before;
+    let lists = call_count(&emulator.url(), "ListFHIRDatastores").await - before;
 
     let mut quiet = Vec::new();
     for n in 1..=5 {
@@ -202,15 +202,7 @@ async fn call_count(url: &str, operation: &str) -> u64 {
 /// answered after `latency`. Reports the first and a quiet tick's wall time,
 /// calls per account and where one invocation stops being enough.
 async fn bench_accounts(accounts: usize, regions: usize, latency: Duration, concurrency: usize) {
-    let emulator = RunningEmulator::start(
-        EmulatorConfig {
-            transition_delay: Duration::from_millis(1),
-            ..EmulatorConfig::default()
-        },
-        ([127, 0, 0, 1], 0).into(),
-    )
-    .await
-    .expect("emulator");
+    let emulator = start_emulator().await;
     let url = emulator.url();
     let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new("us-east-1"))

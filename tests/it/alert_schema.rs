@@ -240,8 +240,43 @@ fn the_schema_refuses_a_broken_document_and_accepts_what_a_v1_reader_must() -> a
             changed(json!({"error_cause": {"message": "m"}})),
             "is not valid under any of the given schemas",
         ),
+        (
+            "an id with #",
+            changed(json!({"datastore_id": "store#1"})),
+            "does not match",
+        ),
+        (
+            "an id with a line break",
+            changed(json!({"datastore_id": "store\n"})),
+            "does not match",
+        ),
+        (
+            "an id of 33 characters",
+            changed(json!({"datastore_id": "ж".repeat(33)})),
+            "is too long",
+        ),
     ];
     let accepted = [
+        (
+            "an id with a space",
+            changed(json!({"datastore_id": "store one"})),
+        ),
+        (
+            "an id with non-ASCII letters and punctuation",
+            changed(json!({"datastore_id": "é:ü/2=+%@"})),
+        ),
+        (
+            "an id with _ and .",
+            changed(json!({"datastore_id": "data_store.v1"})),
+        ),
+        (
+            "an id of 32 non-ASCII letters",
+            changed(json!({"datastore_id": "ж".repeat(32)})),
+        ),
+        (
+            "an id of 32 letters beyond the Basic Multilingual Plane",
+            changed(json!({"datastore_id": "𝒜".repeat(32)})),
+        ),
         (
             "a field added later",
             changed(json!({"runbook_url": "https://runbooks.example/x"})),

@@ -447,6 +447,96 @@ async fn pages_of_one_visit_every_store_once_in_creation_order() {
 }
 
 #[tokio::test]
+async fn a_test_may_choose_any_store_id_the_model_allows() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let chosen = ["store one", "é:ü/2=+%@", "data_store.v1", "データストア٣"];
+    for id in chosen {
+        let created = emulator
+            .emulator
+            .create_store_with_id("us-east-1", id, "chosen", None)
+            .await
+            .expect("a chosen id");
+        assert_eq!(created, id);
+    }
+    let issued = create(&client, "issued", &[]).await;
+    assert_eq!(issued.len(), 32, "{issued}");
+    assert!(issued.chars().all(|c| c.is_ascii_hexdigit()), "{issued}");
+
+    // Listed, a page at a time (the page token carries the id), as created.
+    let mut visited = Vec::new();
+    let mut next_token = None;
+    loop {
+        let page = client
+            .list_fhir_datastores()
+            .max_results(1)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .expect("list page");
+        for store in page.datastore_properties_list() {
+            assert_eq!(
+                store.datastore_arn(),
+                format!(
+                    "arn:aws:healthlake:us-east-1:{ACCOUNT}:datastore/fhir/{}",
+                    store.datastore_id()
+                )
+            );
+            visited.push(store.datastore_id().to_owned());
+        }
+        match page.next_token() {
+            Some(token) => next_token = Some(token.to_owned()),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = chosen.iter().map(|id| id.to_string()).collect();
+    expected.push(issued);
+    visited.sort();
+    expected.sort();
+    assert_eq!(visited, expected);
+
+    let (status, answer) = emulator
+        .emulator
+        .admin(
+            reqwest::Method::POST,
+            "datastores/%C3%A9:%C3%BC%2F2=+%25@/status",
+            Some(json!({"DatastoreStatus": "UPDATE_FAILED"})),
+        )
+        .await
+        .expect("admin request");
+    assert_eq!(status, 200, "{answer}");
+    let forced = emulator
+        .emulator
+        .force_status("store one", "CREATE_FAILED", None)
+        .await
+        .expect("a status forced on an id with a space");
+    assert_eq!(forced["DatastoreProperties"]["DatastoreId"], "store one");
+    let shown = describe_store(&client, "é:ü/2=+%@").await;
+    assert_eq!(shown.datastore_status().as_str(), "UPDATE_FAILED");
+
+    for (id, refusal) in [
+        ("store one", "ConflictException"),
+        ("", "ValidationException"),
+        ("a#b", "ValidationException"),
+        ("line\nbreak", "ValidationException"),
+        ("ж".repeat(33).as_str(), "ValidationException"),
+    ] {
+        let (status, answer) = emulator
+            .post(
+                "datastores",
+                json!({"Region": "us-east-2", "DatastoreId": id, "DatastoreTypeVersion": "R4"}),
+            )
+            .await;
+        assert_eq!(
+            (status, answer["__type"].as_str()),
+            (400, Some(refusal)),
+            "{id:?}: {answer}"
+        );
+    }
+    assert_eq!(list_all(&emulator.client("us-east-2"), None).await.len(), 0);
+}
+
+#[tokio::test]
 async fn list_filters_on_name_status_and_creation_time() {
     let emulator = Emulator::start().await;
     let client = emulator.client("us-east-1");

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use integration_tests::services::sdk_config;
 use monitor_core::document::SCHEMA_V1;
-use monitor_core::domain::{DatastoreStatus, ErrorCategory, ErrorCause, Observation};
+use monitor_core::domain::{DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause, Observation};
 use monitor_core::fixtures::{observation, scope};
 use monitor_core::memory::{MemoryPublisher, MemoryReader, MemoryStore};
 use monitor_core::ports::StoreError;
@@ -297,6 +297,19 @@ async fn the_oddest_data_stores_alert_within_snss_limits() {
             Some((" \n ".into(), "RETRYABLE_ERROR")),
         ),
     ];
+    // Ids as odd as the model allows: only spaces, a line separator (a
+    // separator to the model, an invisible one to a reader), 32 letters of
+    // 3 bytes each, and the punctuation it allows.
+    let long = "ス".repeat(32);
+    let odd_ids = [" ", "\u{2028}x\u{2029}", long.as_str(), "é:ü/2=+%@"];
+    let stores: Vec<Observation> = stores
+        .into_iter()
+        .chain(odd_ids.iter().map(|id| {
+            let mut o = odd("9", format!("odd id {id}"), "CREATE_FAILED", None);
+            o.id = DatastoreId::parse(*id).expect("an id the model allows");
+            o
+        }))
+        .collect();
     let reader = MemoryReader::default();
     reader.set(&scope(), stores.clone());
     let (store, publisher) = (MemoryStore::default(), MemoryPublisher::default());
@@ -332,7 +345,9 @@ async fn the_oddest_data_stores_alert_within_snss_limits() {
         }
         let email = render::text_body(alert);
         assert!(
-            !email.chars().any(|c| c.is_control() && c != '\n'),
+            !email
+                .chars()
+                .any(|c| (c.is_control() || c == '\u{2028}' || c == '\u{2029}') && c != '\n'),
             "{}: {email:?}",
             alert.id
         );

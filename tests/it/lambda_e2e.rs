@@ -624,6 +624,87 @@ async fn a_store_that_fails_during_creation_alerts_every_protocol_with_its_cause
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_of_every_shape_the_model_allows_alert_once_each_intact() -> anyhow::Result<()> {
+    // 32 characters, 56 bytes in UTF-8: letters of three scripts, Arabic-Indic
+    // digits, a space and the punctuation the model allows.
+    const LONG: &str = "Ωμέγα δεδομένων:東京都/٣٤٥_ü.v2=+%@";
+    assert_eq!(LONG.chars().count(), 32);
+    let ids = ["store one", "é:ü/2=+%@", "data_store.v1", LONG];
+    let name = |id: &str| format!("store-{}", ids.iter().position(|i| *i == id).unwrap_or(99));
+    let failure = format!("CREATE_FAILED:NON_RETRYABLE_ERROR:{KMS_MESSAGE}");
+    let mut stack = Stack::start().await?;
+    for id in ids {
+        stack
+            .emulator
+            .create_store_with_id(EAST, id, &name(id), Some(&failure))
+            .await?;
+    }
+    let healthy = stack.create_store(EAST, "patients-prod", None).await?;
+    stack.settle(EAST, ids[0], "CREATE_FAILED").await?;
+    stack.spawn(&[])?;
+
+    let response = stack.tick().await?;
+
+    assert_eq!(response["scopes"][0]["datastores"], 5, "{response}");
+    let delivered = stack.expect_alerts(ids.len()).await?;
+    let mut alerted = BTreeSet::new();
+    for delivered in &delivered {
+        let id = delivered.document["datastore_id"]
+            .as_str()
+            .context("a datastore_id")?
+            .to_owned();
+        assert_failure_alert(
+            delivered,
+            &id,
+            &name(&id),
+            EAST,
+            None,
+            (KMS_MESSAGE, "NON_RETRYABLE_ERROR"),
+        );
+        assert_eq!(delivered.alert().id, format!("{SCOPE_EAST}#{id}#1"));
+        assert_eq!(
+            delivered.document["datastore_arn"],
+            format!("arn:aws:healthlake:{EAST}:{ACCOUNT}:datastore/fhir/{id}")
+        );
+        alerted.insert(id);
+    }
+    let expected: BTreeSet<String> = ids.iter().map(|id| id.to_string()).collect();
+    assert_eq!(alerted, expected, "one alert per failed store");
+
+    // The email shows the id as it is, and quotes it in the command to run.
+    for (_, bodies) in stack.published().await? {
+        let document: Value = serde_json::from_str(bodies["sqs"].as_str().unwrap_or_default())?;
+        let id = document["datastore_id"].as_str().unwrap_or_default();
+        let email = bodies["email"].as_str().expect("an email body");
+        for needle in [
+            format!("ID:          {id}\n"),
+            format!("--datastore-id '{id}' --region us-east-1"),
+            format!("Alert id: {SCOPE_EAST}#{id}#1\n"),
+        ] {
+            if id == "data_store.v1" && needle.starts_with("--") {
+                continue;
+            }
+            assert!(email.contains(&needle), "missing {needle:?} in\n{email}");
+        }
+    }
+
+    let items = stack.items().await?;
+    let keys: BTreeSet<&str> = items
+        .iter()
+        .map(|item| text(item, "sk").unwrap_or_default())
+        .collect();
+    let mut expected: BTreeSet<&str> = ids.into_iter().collect();
+    expected.insert(&healthy);
+    assert_eq!(keys, expected, "one item per data store, keyed by its id");
+
+    let response = stack.tick().await?;
+    assert_eq!(response["scopes"][0]["transitions"], 0, "{response}");
+    assert_eq!(response["scopes"][0]["datastores"], 5, "{response}");
+    stack.expect_alerts(0).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tick_with_no_change_sends_and_writes_nothing() -> anyhow::Result<()> {
     let mut stack = Stack::start().await?;
     stack.create_store(EAST, "patients-prod", None).await?;

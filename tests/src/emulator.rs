@@ -210,22 +210,57 @@ impl Emulator {
         name: &str,
         outcome: Option<&str>,
     ) -> anyhow::Result<String> {
+        self.create_through_admin(
+            json!({ "Account": account, "Region": region }),
+            name,
+            outcome,
+        )
+        .await
+    }
+
+    /// Creates a data store with the id `id` (any the model allows: `store
+    /// one`, `é:ü/2=+%@`), named `name`, in the default account and `region`,
+    /// through `POST /_emulator/datastores`; the API gives only hex ids.
+    /// `outcome` is as in [`create_store`](Self::create_store).
+    pub async fn create_store_with_id(
+        &self,
+        region: &str,
+        id: &str,
+        name: &str,
+        outcome: Option<&str>,
+    ) -> anyhow::Result<String> {
+        let created = self
+            .create_through_admin(
+                json!({ "Region": region, "DatastoreId": id }),
+                name,
+                outcome,
+            )
+            .await?;
+        ensure!(created == id, "asked for store {id:?}, got {created:?}");
+        Ok(created)
+    }
+
+    /// `POST /_emulator/datastores` with the members of `at` (`Account`,
+    /// `Region`, `DatastoreId`); the id of the store created.
+    async fn create_through_admin(
+        &self,
+        at: Value,
+        name: &str,
+        outcome: Option<&str>,
+    ) -> anyhow::Result<String> {
         let tags: Vec<Value> = outcome
             .map(|value| json!({ "Key": OUTCOME_TAG, "Value": value }))
             .into_iter()
             .collect();
-        let answer = self
-            .admin_post(
-                "datastores",
-                json!({
-                    "Account": account,
-                    "Region": region,
-                    "DatastoreName": name,
-                    "DatastoreTypeVersion": "R4",
-                    "Tags": tags,
-                }),
-            )
-            .await?;
+        let mut body = json!({
+            "DatastoreName": name,
+            "DatastoreTypeVersion": "R4",
+            "Tags": tags,
+        });
+        for (key, value) in at.as_object().into_iter().flatten() {
+            body[key] = value.clone();
+        }
+        let answer = self.admin_post("datastores", body).await?;
         answer["DatastoreProperties"]["DatastoreId"]
             .as_str()
             .map(str::to_owned)
@@ -357,7 +392,7 @@ impl Emulator {
                 "ErrorMessage": message,
             })),
         });
-        self.admin_post(&format!("datastores/{id}/status"), body)
+        self.admin_post(&format!("datastores/{}/status", path_segment(id)), body)
             .await
     }
 }
@@ -370,4 +405,11 @@ fn clock_now(answer: &Value) -> anyhow::Result<DateTime<Utc>> {
     Ok(DateTime::parse_from_rfc3339(now)
         .with_context(|| format!("Now is not RFC 3339: {answer}"))?
         .with_timezone(&Utc))
+}
+
+/// `text` as one segment of a URL path: an id may hold `/`, `%` and spaces.
+fn path_segment(text: &str) -> String {
+    let mut url = url::Url::parse("http://x/").expect("a base URL");
+    url.path_segments_mut().expect("a base URL").push(text);
+    url.path()[1..].to_owned()
 }

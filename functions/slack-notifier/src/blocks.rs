@@ -397,6 +397,26 @@ mod tests {
     }
 
     #[test]
+    fn an_id_with_spaces_and_non_ascii_letters_is_shown_as_it_is() {
+        for id in ["store one", "é:ü/2=+%@", "data_store.v1", "データストア ٣"] {
+            let mut document = failed(MESSAGE);
+            document.alert.datastore_id = monitor_core::domain::DatastoreId::parse(id).unwrap();
+            document.alert.id = format!("123456789012#us-east-1#{id}#7");
+            let message = rendered(&document);
+            assert_eq!(
+                message["blocks"][1]["fields"][0]["text"],
+                format!("*Data store*\npatients-prod\n`{id}`")
+            );
+            assert_eq!(
+                message["blocks"][4]["elements"][0]["text"],
+                format!(
+                    "Alert `123456789012#us-east-1#{id}#7` · observed 2026-11-26T09:30:00Z · healthlake-monitor"
+                )
+            );
+        }
+    }
+
+    #[test]
     fn no_error_cause_says_so() {
         let message = rendered(&document("patients-prod", None));
         assert_eq!(

@@ -6,7 +6,11 @@
 //!
 //! - `POST /_emulator/datastores` `{"Account": "...", "Region": "us-east-1",
 //!   <CreateFHIRDatastore members>}` creates a store in that account and
-//!   region as the API would, without credentials or a call counted.
+//!   region as the API would, without credentials or a call counted. An
+//!   optional `"DatastoreId"` chooses its id (1 to 32 characters of the
+//!   model's `[\p{L}\p{Z}\p{N}_.:/=+\-%@]*`, unique across accounts and
+//!   regions, or the request is refused); otherwise it gets 32 hex characters,
+//!   as HealthLake gives.
 //! - `POST /_emulator/datastores/{id}/status` forces a status (and error cause)
 //!   on a store of any account and region; it then stays until the store is
 //!   deleted.
@@ -115,6 +119,7 @@ struct StoreResponse<'a> {
 struct CreateStoreRequest {
     account: Option<String>,
     region: String,
+    datastore_id: Option<String>,
     #[serde(flatten)]
     store: CreateFhirDatastoreRequest,
 }
@@ -142,7 +147,13 @@ async fn create_store(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Res
             request.region
         )));
     }
-    let new = match NewDatastore::try_from(request.store) {
+    let chosen = request
+        .datastore_id
+        .map(crate::model::datastore_id)
+        .transpose();
+    let new = match chosen
+        .and_then(|id| NewDatastore::try_from(request.store).map(|new| NewDatastore { id, ..new }))
+    {
         Ok(new) => new,
         Err(err) => return refuse(err),
     };
@@ -156,7 +167,10 @@ async fn create_store(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Res
         account: &account,
         region: &request.region,
     };
-    let (store, status_now) = state.registry.create(at, new, now);
+    let (store, status_now) = match state.registry.create(at, new, now) {
+        Ok(created) => created,
+        Err(err) => return refuse(err),
+    };
     tracing::info!(
         region = at.region,
         account = at.account,

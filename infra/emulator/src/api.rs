@@ -124,7 +124,7 @@ fn create(
     request: CreateFhirDatastoreRequest,
     now: DateTime<Utc>,
 ) -> Result<DatastoreSummary, ApiError> {
-    let (store, status_now) = registry.create(at, NewDatastore::try_from(request)?, now);
+    let (store, status_now) = registry.create(at, NewDatastore::try_from(request)?, now)?;
     tracing::info!(
         region = at.region,
         account = at.account,

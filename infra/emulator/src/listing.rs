@@ -32,7 +32,7 @@ impl SortKey {
         let text = String::from_utf8(bytes).map_err(|_| invalid())?;
         let (created_ms, id) = text.split_once('/').ok_or_else(invalid)?;
         let created_ms = created_ms.parse().map_err(|_| invalid())?;
-        if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        if !crate::model::is_datastore_id(id) {
             return Err(invalid());
         }
         Ok(SortKey {
@@ -175,7 +175,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn tokens_round_trip(created_ms in any::<i64>(), id in "[0-9a-f]{32}") {
+        fn tokens_round_trip(created_ms in any::<i64>(), id in "[0-9a-f]{32}|[\\p{L}\\p{Z}\\p{N}_.:/=+%@-]{1,32}") {
             let key = key(created_ms, &id);
             let token = key.encode();
             prop_assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
@@ -223,7 +223,8 @@ mod tests {
             "ffff",
             &hex("12/"),
             &hex("x/abcd"),
-            &hex("12/not-hex"),
+            &hex("12/not#an-id"),
+            &hex("12/a\nb"),
             &hex("12"),
             "é1",
         ] {

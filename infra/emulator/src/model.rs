@@ -20,6 +20,31 @@ use crate::wire::{
 /// The only FHIR version HealthLake offers.
 pub const FHIR_R4: &str = "R4";
 const MAX_NAME_CHARS: usize = 256;
+
+/// The model's `DatastoreId`: `[\p{L}\p{Z}\p{N}_.:/=+\-%@]*`, matched in
+/// full, 1 to 32 characters. Smithy counts a string's length in Unicode scalar
+/// values, as `{1,32}` over `char`s does here. The monitor parses ids with its
+/// own copy of this rule, so that a slip in one shows in the tests of the other.
+static DATASTORE_ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\A[\p{L}\p{Z}\p{N}_.:/=+\-%@]{1,32}\z")
+        .expect("the data store id pattern compiles")
+});
+
+/// Whether the model allows `id` as a `DatastoreId`.
+pub fn is_datastore_id(id: &str) -> bool {
+    DATASTORE_ID.is_match(id)
+}
+
+/// `id` if the model allows it, or the ValidationException AWS would answer.
+pub fn datastore_id(id: String) -> Result<String, ApiError> {
+    if is_datastore_id(&id) {
+        Ok(id)
+    } else {
+        Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{id}' at 'datastoreId' failed to satisfy constraint: Member must have length between 1 and 32 and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-%@]*"
+        )))
+    }
+}
 const MAX_CLIENT_TOKEN_CHARS: usize = 64;
 const MAX_TAG_KEY_CHARS: usize = 128;
 const MAX_TAG_VALUE_CHARS: usize = 256;
@@ -245,6 +270,9 @@ pub struct StoreSettings {
 /// A validated CreateFHIRDatastore request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDatastore {
+    /// The id a test chose through the admin route; HealthLake's own, 32 hex
+    /// characters, when absent (the API lets no client choose).
+    pub id: Option<String>,
     pub name: Option<String>,
     pub type_version: String,
     pub client_token: Option<String>,
@@ -295,6 +323,7 @@ impl TryFrom<CreateFhirDatastoreRequest> for NewDatastore {
             .map_err(|err| ApiError::validation(format!("Tag {OUTCOME_TAG}: {err}")))?;
 
         Ok(NewDatastore {
+            id: None,
             name: request.datastore_name,
             type_version,
             client_token: request.client_token,
@@ -342,7 +371,9 @@ pub struct Datastore {
 
 impl Datastore {
     pub fn new(new: NewDatastore, region: &str, account_id: &str, now: DateTime<Utc>) -> Datastore {
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let id = new
+            .id
+            .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         // Whole milliseconds, so the CreatedAt a client reads back and sends in a
         // filter compares equal to the stored value.
         let created_at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
@@ -600,6 +631,42 @@ mod tests {
         assert!(tags.merge(many).is_err());
         tags.remove(&["a".into(), "missing".into()]);
         assert_eq!(tags.as_slice(), &[tag("b", "2")]);
+    }
+
+    #[test]
+    fn a_chosen_id_is_kept_in_the_arn_and_the_endpoint() {
+        let mut new = NewDatastore::try_from(request()).unwrap();
+        new.id = Some("é:ü/2=+%@".into());
+        let store = Datastore::new(new, "eu-west-2", "123456789012", at(0));
+        assert_eq!(store.id, "é:ü/2=+%@");
+        assert_eq!(
+            store.arn,
+            "arn:aws:healthlake:eu-west-2:123456789012:datastore/fhir/é:ü/2=+%@"
+        );
+    }
+
+    #[test]
+    fn ids_are_what_the_model_allows() {
+        for id in [
+            "store one",
+            "é:ü/2=+%@",
+            "data_store.v1",
+            "ж".repeat(32).as_str(),
+            "x",
+        ] {
+            assert_eq!(datastore_id(id.to_owned()), Ok(id.to_owned()));
+        }
+        for id in [
+            "",
+            "a#b",
+            "a\nb",
+            "a!b",
+            "e\u{301}",
+            "ж".repeat(33).as_str(),
+        ] {
+            let err = datastore_id(id.to_owned()).unwrap_err();
+            assert_eq!(err.code(), crate::protocol::ErrorCode::Validation, "{id:?}");
+        }
     }
 
     #[test]

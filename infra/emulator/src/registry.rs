@@ -46,13 +46,19 @@ impl Registry {
     }
 
     /// Creates a store; a client token already used in the scope returns the
-    /// store it created, so a retried request creates nothing new.
+    /// store it created, so a retried request creates nothing new. A chosen id
+    /// that a store of any account or region has is a conflict: ids are unique.
     pub fn create(
         &mut self,
         scope: Scope<'_>,
         new: NewDatastore,
         now: DateTime<Utc>,
-    ) -> ListedStore<'_> {
+    ) -> Result<ListedStore<'_>, ApiError> {
+        if let Some(id) = &new.id
+            && self.find_anywhere_mut(id).is_some()
+        {
+            return Err(ApiError::conflict(format!("Datastore {id} already exists")));
+        }
         let delay = self.transition_delay;
         let stores = self
             .stores
@@ -73,7 +79,7 @@ impl Registry {
             }
         };
         let store = &stores[index];
-        (store, store.lifecycle.at(now, delay))
+        Ok((store, store.lifecycle.at(now, delay)))
     }
 
     pub fn get(
@@ -261,7 +267,12 @@ mod tests {
     #[test]
     fn regions_hold_their_own_stores() {
         let mut registry = registry();
-        let id = registry.create(EAST_1, new("a", None), at(0)).0.id.clone();
+        let id = registry
+            .create(EAST_1, new("a", None), at(0))
+            .unwrap()
+            .0
+            .id
+            .clone();
         assert!(registry.get(EAST_1, &id, at(0)).is_ok());
         assert_eq!(
             registry
@@ -278,13 +289,34 @@ mod tests {
     }
 
     #[test]
+    fn a_chosen_id_is_listed_as_it_is_and_cannot_be_taken_twice() {
+        let mut registry = registry();
+        let chosen = |id: &str| NewDatastore {
+            id: Some(id.into()),
+            ..new("a", None)
+        };
+        let (store, _) = registry.create(EAST_1, chosen("store one"), at(0)).unwrap();
+        assert_eq!(store.id, "store one");
+        let elsewhere = Scope {
+            account: "210987654321",
+            region: "eu-west-2",
+        };
+        let err = registry
+            .create(elsewhere, chosen("store one"), at(1))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Conflict);
+        assert!(registry.get(EAST_1, "store one", at(1)).is_ok());
+        assert!(registry.create(EAST_1, new("b", None), at(1)).is_ok());
+    }
+
+    #[test]
     fn accounts_hold_their_own_stores_in_each_region() {
         let mut registry = registry();
         let other = Scope {
             account: "210987654321",
             ..EAST_1
         };
-        let (store, _) = registry.create(other, new("a", Some("t1")), at(0));
+        let (store, _) = registry.create(other, new("a", Some("t1")), at(0)).unwrap();
         let (id, arn) = (store.id.clone(), store.arn.clone());
         assert_eq!(
             arn,
@@ -306,6 +338,7 @@ mod tests {
         // The same client token in another account is another request.
         let mine = registry
             .create(EAST_1, new("a", Some("t1")), at(0))
+            .unwrap()
             .0
             .id
             .clone();
@@ -326,16 +359,19 @@ mod tests {
         let mut registry = registry();
         let first = registry
             .create(EAST_1, new("a", Some("t1")), at(0))
+            .unwrap()
             .0
             .id
             .clone();
         let again = registry
             .create(EAST_1, new("a", Some("t1")), at(5))
+            .unwrap()
             .0
             .id
             .clone();
         let other = registry
             .create(EAST_1, new("a", Some("t2")), at(5))
+            .unwrap()
             .0
             .id
             .clone();
@@ -351,7 +387,12 @@ mod tests {
             error_message: "key disabled".into(),
             error_category: "NON_RETRYABLE_ERROR".into(),
         });
-        let id = registry.create(EAST_1, failing, at(0)).0.id.clone();
+        let id = registry
+            .create(EAST_1, failing, at(0))
+            .unwrap()
+            .0
+            .id
+            .clone();
         let (_, failed) = registry.get(EAST_1, &id, at(2000)).unwrap();
         assert_eq!(failed.status, DatastoreStatus::CreateFailed);
         let (_, deleting) = registry.delete(EAST_1, &id, at(2100)).unwrap();
@@ -363,7 +404,12 @@ mod tests {
     #[test]
     fn delete_needs_a_settled_store_that_exists() {
         let mut registry = registry();
-        let id = registry.create(EAST_1, new("a", None), at(0)).0.id.clone();
+        let id = registry
+            .create(EAST_1, new("a", None), at(0))
+            .unwrap()
+            .0
+            .id
+            .clone();
         let err = registry.delete(EAST_1, &id, at(1000)).unwrap_err();
         assert_eq!(err.code(), ErrorCode::Conflict);
         assert!(err.message().contains("CREATING"), "{err}");
@@ -387,11 +433,13 @@ mod tests {
         let mut registry = registry();
         let late = registry
             .create(EAST_1, new("late", None), at(10))
+            .unwrap()
             .0
             .id
             .clone();
         let early = registry
             .create(EAST_1, new("early", None), at(0))
+            .unwrap()
             .0
             .id
             .clone();
@@ -419,7 +467,12 @@ mod tests {
     #[test]
     fn arns_are_looked_up_in_the_region_of_the_request() {
         let mut registry = registry();
-        let arn = registry.create(EAST_1, new("a", None), at(0)).0.arn.clone();
+        let arn = registry
+            .create(EAST_1, new("a", None), at(0))
+            .unwrap()
+            .0
+            .arn
+            .clone();
         assert!(registry.by_arn(EAST_1, &arn).is_ok());
         assert!(registry.by_arn_mut(EAST_1, &arn).is_ok());
         assert_eq!(

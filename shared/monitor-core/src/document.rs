@@ -286,7 +286,8 @@ mod tests {
 
     #[test]
     fn a_bad_field_is_named_without_quoting_its_value() {
-        let secret = "Patient Jane Doe";
+        // Not an id either: `#` is outside the model's pattern.
+        let secret = "Patient Jane Doe #4711";
         for (field, expected) in [
             (
                 "schema",
@@ -311,7 +312,7 @@ mod tests {
             ),
             (
                 "datastore_id",
-                "field datastore_id: expected 1 to 32 letters or digits",
+                "field datastore_id: expected 1 to 32 letters, numbers, spaces or _.:/=+-%@",
             ),
         ] {
             let mut value: Value = serde_json::from_str(CHANGED).unwrap();

@@ -77,9 +77,26 @@ pub fn subject(alert: &Alert) -> String {
     text::cut(&words.join(" "), MAX_SUBJECT_CHARS)
 }
 
+/// A data store id as one word of a shell command a person may paste: an
+/// id the model allows may hold spaces and letters beyond ASCII, so any id
+/// with more than ASCII letters, digits and `_.:/=+%@-` is put in single
+/// quotes, which it cannot contain itself. A hidden character is shown as
+/// [`visible`] shows it, like everywhere else.
+fn shell_word(id: &str) -> String {
+    let shown = visible(id);
+    if shown
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || "_.:/=+%@-".contains(c))
+    {
+        shown
+    } else {
+        format!("'{shown}'")
+    }
+}
+
 /// One line on what to do, for the alert's reason and error category.
 pub(crate) fn next_step(alert: &Alert) -> String {
-    let id = &alert.datastore_id;
+    let id = shell_word(alert.datastore_id.as_str());
     let region = &alert.region;
     let describe =
         format!("aws healthlake describe-fhir-datastore --datastore-id {id} --region {region}");
@@ -151,7 +168,7 @@ pub fn text_body(alert: &Alert) -> String {
     lines.push(String::new());
     lines.push(format!("What to do: {}", next_step(alert)));
     lines.push(String::new());
-    lines.push(format!("Alert id: {}", alert.id));
+    lines.push(format!("Alert id: {}", visible(&alert.id)));
     lines.push("Sent by healthlake-monitor.".to_owned());
     lines.join("\n") + "\n"
 }
@@ -260,6 +277,37 @@ mod tests {
         ] {
             assert!(body.contains(needle), "missing {needle:?} in\n{body}");
         }
+    }
+
+    #[test]
+    fn an_id_of_any_shape_is_shown_as_it_is_and_quoted_in_the_command() {
+        let with_id = |id: &str| {
+            let mut alert = failed_alert("patients-prod", MESSAGE);
+            alert.datastore_id = crate::domain::DatastoreId::parse(id).unwrap();
+            alert.id = format!("123456789012#us-east-1#{id}#7");
+            text_body(&alert)
+        };
+        let body = with_id("store one");
+        for needle in [
+            "ID:          store one\n",
+            "--datastore-id 'store one' --region us-east-1",
+            "Alert id: 123456789012#us-east-1#store one#7\n",
+        ] {
+            assert!(body.contains(needle), "missing {needle:?} in\n{body}");
+        }
+        let body = with_id("é:ü/2=+%@");
+        assert!(body.contains("ID:          é:ü/2=+%@\n"), "{body}");
+        assert!(body.contains("--datastore-id 'é:ü/2=+%@' "), "{body}");
+        let body = with_id("data_store.v1");
+        assert!(body.contains("--datastore-id data_store.v1 "), "{body}");
+        // A line separator is a separator to the model, and hidden here.
+        let body = with_id("a\u{2028}b");
+        assert!(body.contains("ID:          a\\u{2028}b\n"), "{body}");
+        assert!(body.contains("--datastore-id 'a\\u{2028}b' "), "{body}");
+        assert!(
+            body.contains("Alert id: 123456789012#us-east-1#a\\u{2028}b#7\n"),
+            "{body}"
+        );
     }
 
     #[test]

@@ -617,7 +617,7 @@ mod tests {
         let error = ScopeSnapshot::try_from(stored).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "field records: expected 1 to 32 letters or digits"
+            "field records: expected 1 to 32 letters, numbers, spaces or _.:/=+-%@"
         );
     }
 }

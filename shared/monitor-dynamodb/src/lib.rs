@@ -1,7 +1,8 @@
 //! The snapshot in DynamoDB.
 //!
 //! Table layout (tools and tests rely on it):
-//! - `pk` (S): `<account>#<region>`; `sk` (S): the data store id;
+//! - `pk` (S): `<account>#<region>`; `sk` (S): the data store id as HealthLake gives it (up to
+//!   32 characters of any script, at most 128 bytes of UTF-8: well within a sort key's 1,024);
 //! - `version` (N): bumped on every write, which is conditional on it;
 //! - `status`, `name`, `arn`, `type_version`, `endpoint` (S), `created_at` (S, RFC 3339, optional);
 //! - `error_message`, `error_category` (S, optional): the ErrorCause;

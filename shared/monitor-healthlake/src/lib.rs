@@ -25,8 +25,9 @@ const PAGE_SIZE: i32 = 500;
 /// bound on a service that keeps handing out new tokens.
 const MAX_PAGES: usize = 1_000;
 
-/// Reads data stores with one client per (account, region), built on first
-/// use and kept for the life of the process.
+/// Reads data stores: with fixed clients per region, or with one client per
+/// account, built when the account is first reached and kept for the life of
+/// the process (across the ticks of a warm function).
 pub struct HealthLakeReader {
     reach: Reach,
 }

@@ -63,12 +63,26 @@ string_id!(
     }
 );
 
+/// HealthLake's model of `DatastoreId`: the pattern `[\p{L}\p{Z}\p{N}_.:/=+\-%@]*`,
+/// matched in full (as AWS servers match Smithy patterns), and a length of 1
+/// to 32. Smithy counts the length of a string in Unicode scalar values, and so
+/// does `{1,32}` here: `regex` matches a class once per `char`, not per byte.
+/// `#` is not in the class, so `<account>#<region>#<id>#<version>` and the
+/// other keys joined with `#` split back in one way only.
+static DATASTORE_ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\A[\p{L}\p{Z}\p{N}_.:/=+\-%@]{1,32}\z")
+        .expect("the data store id pattern compiles")
+});
+
 string_id!(
-    /// A HealthLake data store id (32 characters in practice; the API allows 1 to 32).
+    /// A HealthLake data store id: 32 hex characters when HealthLake makes one
+    /// up, but the model allows 1 to 32 Unicode letters, numbers and
+    /// separators (a space, say) and `_.:/=+-%@`, so `store one` and
+    /// `é:ü/2=+%@` are ids too.
     DatastoreId,
     "data store id",
-    "expected 1 to 32 letters or digits",
-    |v| (1..=32).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
+    "expected 1 to 32 letters, numbers, spaces or _.:/=+-%@",
+    |v| DATASTORE_ID.is_match(v)
 );
 
 /// What one scan covers: one account in one region. Snapshots are kept per scope.
@@ -128,6 +142,86 @@ mod tests {
     }
 
     #[test]
+    fn a_data_store_id_is_what_the_model_allows() {
+        for id in [
+            "a1b2c3d4e5f60718293a4b5c6d7e8f90",
+            "x",
+            "store one",
+            "é:ü/2=+%@",
+            "data_store.v1",
+            "a-b",
+            "%41",
+            "Ünïcödé ĳ ß",
+            "日本語のストア",
+            "٣٤",         // Arabic-Indic digits: \p{N}
+            "Ⅻ",          // a letter-like number: \p{Nl}
+            "a\u{3000}b", // an ideographic space: \p{Zs}
+            "a\u{2028}b", // a line separator: \p{Zl}, allowed by the model
+            "𝒜𝒷",         // letters beyond the Basic Multilingual Plane
+            "   ",
+        ] {
+            assert_eq!(
+                DatastoreId::parse(id).map(|id| id.to_string()),
+                Ok(id.to_owned())
+            );
+        }
+    }
+
+    #[test]
+    fn a_data_store_id_is_1_to_32_characters_not_bytes() {
+        assert!(DatastoreId::parse("é".repeat(32)).is_ok());
+        assert!(DatastoreId::parse("𝒜".repeat(32)).is_ok());
+        assert!(DatastoreId::parse("é".repeat(33)).is_err());
+        assert!(DatastoreId::parse("x".repeat(32)).is_ok());
+        assert!(DatastoreId::parse("x".repeat(33)).is_err());
+        assert!(DatastoreId::parse("").is_err());
+    }
+
+    #[test]
+    fn a_data_store_id_refuses_what_the_model_does_not_allow() {
+        for id in [
+            "a#b",
+            "a\nb",
+            "a\tb",
+            "\u{0}",
+            "a\u{7f}",
+            "a\u{85}b",
+            "a!b",
+            "a\"b",
+            "a$b",
+            "a&b",
+            "a'b",
+            "a(b)",
+            "a*b",
+            "a,b",
+            "a;b",
+            "a<b>",
+            "a?b",
+            "a[b]",
+            "a\\b",
+            "a^b",
+            "a`b",
+            "a{b}",
+            "a|b",
+            "a~b",
+            "e\u{301}",
+            "a\u{200b}b",
+            "a\u{feff}",
+            "a\u{202e}b",
+            "a©b",
+            "a🙂b",
+            "a€b",
+        ] {
+            let err = DatastoreId::parse(id).unwrap_err();
+            assert_eq!(err.value, id);
+            assert_eq!(
+                err.expected,
+                "expected 1 to 32 letters, numbers, spaces or _.:/=+-%@"
+            );
+        }
+    }
+
+    #[test]
     fn rejections_name_the_value_and_what_was_expected() {
         let err = AccountId::parse("12345").unwrap_err();
         assert_eq!(
@@ -139,6 +233,41 @@ mod tests {
         assert!(DatastoreId::parse("").is_err());
         assert!(DatastoreId::parse("a#b").is_err());
         assert!(DatastoreId::parse("x".repeat(33)).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_id_of_the_model_parses_as_it_is(
+            id in crate::domain::testing::datastore_id_strategy(),
+        ) {
+            let again = DatastoreId::parse(id.as_str()).unwrap();
+            proptest::prop_assert_eq!(again.as_str(), id.as_str());
+            proptest::prop_assert!((1..=32).contains(&id.as_str().chars().count()));
+            proptest::prop_assert!(!id.as_str().contains('#'));
+        }
+
+        #[test]
+        fn one_character_outside_the_model_is_refused(
+            id in crate::domain::testing::datastore_id_strategy(),
+            at in proptest::prelude::any::<proptest::sample::Index>(),
+            bad in crate::domain::testing::not_in_datastore_id_strategy(),
+        ) {
+            let mut chars: Vec<char> = id.as_str().chars().collect();
+            let at = at.index(chars.len());
+            chars[at] = bad;
+            let id: String = chars.into_iter().collect();
+            proptest::prop_assert!(DatastoreId::parse(id).is_err());
+        }
+
+        #[test]
+        fn an_id_of_more_than_32_characters_is_refused(
+            id in crate::domain::testing::datastore_id_strategy(),
+            more in crate::domain::testing::datastore_id_strategy(),
+        ) {
+            let long = format!("{id}{more}");
+            proptest::prop_assume!(long.chars().count() > 32);
+            proptest::prop_assert!(DatastoreId::parse(long).is_err());
+        }
     }
 
     #[test]

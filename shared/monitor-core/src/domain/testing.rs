@@ -25,10 +25,61 @@ pub fn cause_strategy() -> impl Strategy<Value = Option<ErrorCause>> {
     )
 }
 
+/// Data store ids of every shape HealthLake's model allows: the 32 hex
+/// characters HealthLake makes up, ASCII letters, digits and `_.:/=+-%@`, and
+/// any Unicode letter, number or separator (spaces included), 1 to 32 of them.
+pub fn datastore_id_strategy() -> impl Strategy<Value = DatastoreId> {
+    let character = prop_oneof![
+        4 => "[a-zA-Z0-9]",
+        2 => "[ _.:/=+%@-]",
+        2 => "\\p{L}",
+        1 => "\\p{N}",
+        1 => "\\p{Z}",
+    ];
+    prop_oneof![
+        1 => "[0-9a-f]{32}",
+        4 => proptest::collection::vec(character, 1..=32).prop_map(|chars| chars.concat()),
+    ]
+    .prop_map(|id| DatastoreId::parse(id).expect("the strategy draws from the model's pattern"))
+}
+
+/// One character the model does not allow in a data store id: `#`, the other
+/// ASCII punctuation outside `_.:/=+-%@`, controls, invisible formatting
+/// characters, combining marks, symbols.
+pub fn not_in_datastore_id_strategy() -> impl Strategy<Value = char> {
+    prop_oneof![
+        "[#!\"$&'()*,;<>?\\[\\\\\\]^`{|}~]",
+        "\\p{Cc}",
+        "\\p{Cf}",
+        "\\p{M}",
+        "[\\p{S}&&[^+=]]",
+        "[\\p{P}&&[^_.:/%@-]]",
+    ]
+    .prop_map(|s| s.chars().next().expect("one character"))
+}
+
+/// The `n`th id of a pool: each shape the model allows in turn, so every
+/// property over observations sees spaces, non-ASCII letters and punctuation.
+fn pool_id(n: u8) -> String {
+    match n % 5 {
+        0 => format!("é:ü/{n}=+%@"),
+        1 => format!("store {n}"),
+        2 => format!("data_store.v{n}"),
+        3 => format!("{n:0>32}"),
+        _ => format!("{n:ж>32}"),
+    }
+}
+
 /// Observations with ids drawn from a pool of `pool` ids.
 pub fn observation_strategy(pool: u8) -> impl Strategy<Value = Observation> {
     (0..pool, status_strategy(), cause_strategy()).prop_map(|(n, status, cause)| {
         let mut o = observation(&n.to_string(), status);
+        let id = pool_id(n);
+        o.arn = format!(
+            "arn:aws:healthlake:{}:{}:datastore/fhir/{id}",
+            o.region, o.account
+        );
+        o.id = DatastoreId::parse(id).expect("a pool id is one the model allows");
         o.error_cause = cause;
         o
     })
