@@ -72,6 +72,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         EmulatorConfig {
             account_id: ACCOUNT.into(),
             transition_delay: delay,
+            ..EmulatorConfig::default()
         },
         ([127, 0, 0, 1], 0).into(),
     )

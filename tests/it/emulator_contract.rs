@@ -92,23 +92,31 @@ impl Emulator {
         self.admin(reqwest::Method::GET, "calls", None).await.1
     }
 
-    /// A raw awsJson1_0 call, for what the SDK never sends.
+    /// A raw awsJson1_0 call, for what the SDK never sends: signed by the
+    /// SDK's signer with `key` (access key, secret), or with the
+    /// `Authorization` header given, or unsigned.
     async fn raw(
         &self,
         target: Option<&str>,
-        authorization: Option<&str>,
+        auth: Auth<'_>,
         body: &str,
     ) -> (u16, Option<String>, Value) {
-        let mut request = self
-            .http
-            .post(self.url())
-            .header("content-type", "application/x-amz-json-1.0")
-            .body(body.to_owned());
+        let mut headers = vec![("content-type", "application/x-amz-json-1.0".to_owned())];
         if let Some(target) = target {
-            request = request.header("x-amz-target", target);
+            headers.push(("x-amz-target", target.to_owned()));
         }
-        if let Some(authorization) = authorization {
-            request = request.header("authorization", authorization);
+        let mut request = self.http.post(self.url()).body(body.to_owned());
+        match auth {
+            Auth::Signed(key, secret) => {
+                for (name, value) in sign(&self.url(), &headers, body, key, secret) {
+                    request = request.header(name, value);
+                }
+            }
+            Auth::Header(authorization) => request = request.header("authorization", authorization),
+            Auth::Unsigned => {}
+        }
+        for (name, value) in headers {
+            request = request.header(name, value);
         }
         let response = request.send().await.expect("raw request");
         let status = response.status().as_u16();
@@ -122,11 +130,49 @@ impl Emulator {
     }
 }
 
-fn signed(region: &str) -> String {
-    format!(
-        "AWS4-HMAC-SHA256 Credential=AKID/20240101/{region}/healthlake/aws4_request, \
-         SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123abcd"
+/// How a raw request is signed.
+#[derive(Debug, Clone, Copy)]
+enum Auth<'a> {
+    Signed(&'a str, &'a str),
+    Header(&'a str),
+    Unsigned,
+}
+
+/// The static key the tests sign with.
+const TESTING: Auth<'static> = Auth::Signed("testing", "testing");
+
+/// The headers the SDK's SigV4 signer adds to a `POST /` to `url` for
+/// HealthLake in us-east-1, signed now.
+fn sign(
+    url: &str,
+    headers: &[(&str, String)],
+    body: &str,
+    key: &str,
+    secret: &str,
+) -> Vec<(String, String)> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    let identity = Credentials::new(key, secret, None, None, "raw").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name("healthlake")
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .expect("signing parameters")
+        .into();
+    let signable = SignableRequest::new(
+        "POST",
+        url,
+        headers.iter().map(|(name, value)| (*name, value.as_str())),
+        SignableBody::Bytes(body.as_bytes()),
     )
+    .expect("a signable request");
+    let (instructions, _) = sign(signable, &params).expect("signed").into_parts();
+    instructions
+        .headers()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect()
 }
 
 fn tag(key: &str, value: &str) -> Tag {
@@ -748,38 +794,71 @@ async fn requests_outside_the_protocol_get_aws_errors() {
     let emulator = Emulator::start().await;
     let list = Some("HealthLake.ListFHIRDatastores");
 
-    let (status, content_type, body) = emulator.raw(list, Some(&signed("us-east-1")), "{}").await;
+    let (status, content_type, body) = emulator.raw(list, TESTING, "{}").await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(content_type.as_deref(), Some("application/x-amz-json-1.0"));
     assert_eq!(body, json!({"DatastorePropertiesList": []}));
 
-    let (status, _, body) = emulator.raw(list, None, "{}").await;
-    assert_eq!(status, 400);
-    assert_eq!(body["__type"], "AccessDeniedException", "{body}");
-    assert!(body["message"].is_string());
+    let (status, _, body) = emulator.raw(list, Auth::Unsigned, "{}").await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["__type"], "MissingAuthenticationTokenException",
+        "{body}"
+    );
+    assert_eq!(body["message"], "Missing Authentication Token");
+    let (status, _, body) = emulator
+        .raw(Some("HealthLake.StartFHIRImportJob"), Auth::Unsigned, "{}")
+        .await;
+    assert_eq!(
+        (status, &body["__type"]),
+        (403, &json!("MissingAuthenticationTokenException")),
+        "authenticated before the operation is looked up: {body}"
+    );
 
     let (status, _, body) = emulator
         .raw(
-            Some("HealthLake.StartFHIRImportJob"),
-            Some(&signed("us-east-1")),
+            list,
+            Auth::Header(
+                "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/healthlake/aws4_request",
+            ),
             "{}",
         )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "IncompleteSignatureException", "{body}");
+    let (status, _, body) = emulator
+        .raw(
+            list,
+            Auth::Header(
+                "AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/healthlake/aws4_request, \
+                 SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0123abcd",
+            ),
+            "{}",
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["__type"], "IncompleteSignatureException",
+        "a signature without the date it names: {body}"
+    );
+    let (status, _, body) = emulator
+        .raw(list, Auth::Signed("testing", "not-the-secret"), "{}")
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "InvalidSignatureException", "{body}");
+
+    let (status, _, body) = emulator
+        .raw(Some("HealthLake.StartFHIRImportJob"), TESTING, "{}")
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "UnknownOperationException", "{body}");
 
-    let (status, _, body) = emulator
-        .raw(list, Some(&signed("us-east-1")), "{\"MaxResults\": ")
-        .await;
+    let (status, _, body) = emulator.raw(list, TESTING, "{\"MaxResults\": ").await;
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "ValidationException", "{body}");
 
     let (status, _, body) = emulator
-        .raw(
-            Some("HealthLake.DescribeFHIRDatastore"),
-            Some(&signed("us-east-1")),
-            "{}",
-        )
+        .raw(Some("HealthLake.DescribeFHIRDatastore"), TESTING, "{}")
         .await;
     assert_eq!(status, 400);
     assert_eq!(body["__type"], "ValidationException", "{body}");
@@ -794,7 +873,7 @@ async fn requests_outside_the_protocol_get_aws_errors() {
     emulator
         .fault(json!({"Operation": "ListFHIRDatastores", "Error": "InternalServerException"}))
         .await;
-    let (status, _, body) = emulator.raw(list, Some(&signed("us-east-1")), "{}").await;
+    let (status, _, body) = emulator.raw(list, TESTING, "{}").await;
     assert_eq!(status, 500);
     assert_eq!(body["__type"], "InternalServerException", "{body}");
 }
@@ -1664,17 +1743,14 @@ async fn a_role_that_asks_for_an_external_id_denies_any_other() {
     assert_eq!(shown["MaxSessionDuration"], 3600, "{roles}");
 
     // A reset forgets the rule, the counts and the credentials issued: the
-    // client's cached key now stands for the default account.
+    // client's cached key is now one the emulator never issued, refused as
+    // AWS refuses an unknown key.
     let (status, _) = emulator.post("reset", json!({})).await;
     assert_eq!(status, 200);
     let (_, roles) = emulator.admin(reqwest::Method::GET, "roles", None).await;
     assert_eq!(roles, json!({"Roles": []}));
-    emulator
-        .emulator
-        .create_store_in(ACCOUNT, "us-east-1", "default-account", None)
-        .await
-        .expect("admin create");
-    assert_eq!(list_all(&right, None).await.len(), 1);
+    let (code, _) = list_error(&right).await;
+    assert_eq!(code, "UnrecognizedClientException");
 }
 
 #[tokio::test]
@@ -1733,4 +1809,208 @@ async fn faults_may_target_one_account() {
         .expect_err("throttled account");
     assert!(err.into_service_error().is_throttling_exception());
     assert!(list_all(&other, None).await.is_empty());
+}
+
+/// What the monitor's reader makes of a listing refused with `client`.
+async fn read_error(client: &Client) -> monitor_core::ports::ReadError {
+    use monitor_core::domain::{AccountId, Region as ScopeRegion, Scope};
+    use monitor_core::ports::DatastoreReader as _;
+    let scope = Scope::new(
+        AccountId::parse(ACCOUNT).expect("account"),
+        ScopeRegion::parse("us-east-1").expect("region"),
+    );
+    monitor_healthlake::HealthLakeReader::new([(scope.region.clone(), client.clone())].into())
+        .list(&scope)
+        .await
+        .expect_err("the listing is refused")
+}
+
+/// A client of the emulator with static credentials and no retries.
+fn client_with(emulator: &Emulator, key: &str, secret: &str) -> Client {
+    Client::from_conf(
+        aws_sdk_healthlake::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(emulator.url())
+            .credentials_provider(Credentials::new(key, secret, None, None, "test"))
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    )
+}
+
+/// The `__type` and message the SDK read from a refused listing.
+async fn list_error(client: &Client) -> (String, String) {
+    use aws_sdk_healthlake::error::ProvideErrorMetadata as _;
+    let err = client
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("refused");
+    (
+        err.code().unwrap_or("not a service error").to_owned(),
+        err.message().unwrap_or_default().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn signatures_are_verified_and_each_failure_has_its_aws_code_and_read_error_kind() {
+    use monitor_core::ports::ReadErrorKind;
+    let emulator = Emulator::start().await;
+
+    let signed = client_with(&emulator, "testing", "testing");
+    signed
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect("a correctly signed request passes");
+
+    let wrong_secret = client_with(&emulator, "testing", "not-the-secret");
+    assert_eq!(
+        list_error(&wrong_secret).await,
+        (
+            "InvalidSignatureException".to_owned(),
+            "The request signature we calculated does not match the signature you provided. \
+             Check your AWS Secret Access Key and signing method. Consult the service \
+             documentation for details."
+                .to_owned()
+        )
+    );
+    let err = read_error(&wrong_secret).await;
+    assert_eq!(err.kind, ReadErrorKind::InvalidCredentials);
+    assert!(
+        err.to_string().contains("InvalidSignatureException"),
+        "{err}"
+    );
+
+    let unknown = client_with(&emulator, "AKIDUNKNOWN", "testing");
+    assert_eq!(
+        list_error(&unknown).await,
+        (
+            "UnrecognizedClientException".to_owned(),
+            "The security token included in the request is invalid.".to_owned()
+        )
+    );
+    let err = read_error(&unknown).await;
+    assert_eq!(err.kind, ReadErrorKind::InvalidCredentials);
+    assert!(
+        err.to_string().contains("UnrecognizedClientException"),
+        "{err}"
+    );
+
+    let (status, _, body) = emulator
+        .raw(Some("HealthLake.ListFHIRDatastores"), Auth::Unsigned, "{}")
+        .await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        body["__type"], "MissingAuthenticationTokenException",
+        "{body}"
+    );
+
+    // Credentials from the AssumeRole provider, as the monitor's for another
+    // account; the SDK caches them until shortly before their Expiration, an
+    // hour away, so an early expiry reaches the call.
+    let role = role_arn(OTHER, "HealthLakeMonitor");
+    let config = emulator
+        .emulator
+        .assumed_config("us-east-1", &role, None)
+        .await;
+    let assumed = Client::from_conf(
+        aws_sdk_healthlake::config::Builder::from(&config)
+            .retry_config(RetryConfig::disabled())
+            .build(),
+    );
+    assumed
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect("the assumed role's signed request, token included, passes");
+    let (status, expired) = emulator
+        .post("credentials/expire", json!({ "RoleArn": role }))
+        .await;
+    assert_eq!(status, 200, "{expired}");
+    assert_eq!(
+        expired["Expired"].as_array().map(Vec::len),
+        Some(1),
+        "{expired}"
+    );
+    assert_eq!(
+        list_error(&assumed).await,
+        (
+            "ExpiredTokenException".to_owned(),
+            "The security token included in the request is expired".to_owned()
+        )
+    );
+    let err = read_error(&assumed).await;
+    assert_eq!(err.kind, ReadErrorKind::ExpiredCredentials);
+    assert!(err.to_string().contains("ExpiredCredentials"), "{err}");
+    assert!(err.to_string().contains("ExpiredTokenException"), "{err}");
+
+    let (status, body) = emulator
+        .post(
+            "credentials/expire",
+            json!({ "AccessKeyId": "ASIANOTISSUED" }),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+}
+
+#[tokio::test]
+async fn sts_refuses_expired_and_unknown_keys_with_its_own_codes() {
+    let emulator = Emulator::start().await;
+    let base = emulator.emulator.base_config("us-east-1").await;
+    let assumed = aws_sdk_sts::Client::new(&base)
+        .assume_role()
+        .role_arn(role_arn(OTHER, "Reader"))
+        .role_session_name(SESSION_NAME)
+        .send()
+        .await
+        .expect("assume role");
+    let credentials = assumed.credentials().expect("Credentials");
+    let sts_as = |key: &str, secret: &str, token: Option<String>| {
+        aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&base)
+                .credentials_provider(Credentials::new(key, secret, token, None, "test"))
+                .retry_config(RetryConfig::disabled())
+                .build(),
+        )
+    };
+    let as_role = sts_as(
+        credentials.access_key_id(),
+        credentials.secret_access_key(),
+        Some(credentials.session_token().to_owned()),
+    );
+    as_role.get_caller_identity().send().await.expect("valid");
+    let without_token = sts_as(
+        credentials.access_key_id(),
+        credentials.secret_access_key(),
+        None,
+    );
+    let err = without_token
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(sts_error(err).0, "InvalidClientTokenId");
+
+    let (status, body) = emulator
+        .post(
+            "credentials/expire",
+            json!({ "AccessKeyId": credentials.access_key_id() }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let err = as_role.get_caller_identity().send().await.unwrap_err();
+    assert_eq!(
+        sts_error(err),
+        (
+            "ExpiredToken".to_owned(),
+            "The security token included in the request is expired".to_owned()
+        )
+    );
+    let err = sts_as("testing", "wrong", None)
+        .get_caller_identity()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(sts_error(err).0, "SignatureDoesNotMatch");
 }

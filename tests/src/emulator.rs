@@ -72,6 +72,7 @@ impl Emulator {
         let config = EmulatorConfig {
             account_id: ACCOUNT.to_owned(),
             transition_delay: TRANSITION,
+            ..EmulatorConfig::default()
         };
         let running = RunningEmulator::start(config, "127.0.0.1:0".parse()?)
             .await

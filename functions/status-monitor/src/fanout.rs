@@ -250,7 +250,9 @@ fn worth_another_try(report: &TickReport) -> bool {
         Ok(_) => false,
         Err(ScanError::Read(e)) => !matches!(
             e.kind,
-            ReadErrorKind::RoleNotAssumed | ReadErrorKind::AccessDenied
+            ReadErrorKind::RoleNotAssumed
+                | ReadErrorKind::AccessDenied
+                | ReadErrorKind::InvalidCredentials
         ),
         Err(ScanError::Store { .. }) => true,
     })

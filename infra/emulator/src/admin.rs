@@ -35,7 +35,12 @@
 //!   and creation time is read from that clock, so a store created, deleted or
 //!   failing settles once the clock has moved past the transition delay,
 //!   without waiting for it. Credentials expire in wall time, as clients
-//!   read it, and the emulator honours them until a reset.
+//!   read it, not in the emulator's time.
+//! - `POST /_emulator/credentials/expire` `{"AccessKeyId": "ASIA..."}` or
+//!   `{"RoleArn": "..."}` makes credentials its STS issued (that key, or every
+//!   key issued for that role) expire now, as they would at their Expiration:
+//!   calls signed with them are `ExpiredTokenException` (STS: `ExpiredToken`).
+//!   Answers `{"Expired": [<access key ids>]}`; none is ResourceNotFound.
 //! - `POST /_emulator/reset` forgets stores, faults, latency, counts, role
 //!   rules, suspensions and issued credentials, and sets the clock back to
 //!   wall time.
@@ -56,7 +61,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
 use crate::control::Fault;
-use crate::iam::{AccountId, MAX_SESSION_SECONDS, Role, RoleArn, RoleRule};
+use crate::iam::{AccountId, Issued, MAX_SESSION_SECONDS, Role, RoleArn, RoleRule};
 use crate::model::{DatastoreStatus, ErrorCause, NewDatastore, StatusNow};
 use crate::protocol::{ApiError, ErrorCode, Operation, parse_body};
 use crate::registry::Scope;
@@ -73,6 +78,7 @@ pub fn routes() -> Router<Arc<Emulator>> {
         .route("/faults", post(add_faults).get(show_faults))
         .route("/calls", get(calls))
         .route("/clock", post(advance_clock).get(show_clock))
+        .route("/credentials/expire", post(expire_credentials))
         .route("/reset", post(reset))
         .route("/health", get(health))
 }
@@ -528,6 +534,41 @@ async fn show_accounts(State(emulator): State<Arc<Emulator>>) -> Response {
     }))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct ExpireRequest {
+    access_key_id: Option<String>,
+    role_arn: Option<String>,
+}
+
+impl ExpireRequest {
+    fn issued(self) -> Result<Issued, ApiError> {
+        match (self.access_key_id, self.role_arn) {
+            (Some(key), None) => Ok(Issued::Key(key)),
+            (None, Some(arn)) => RoleArn::parse(&arn)
+                .map(Issued::Role)
+                .map_err(|err| ApiError::validation(format!("RoleArn: {err}"))),
+            _ => Err(ApiError::validation("name either AccessKeyId or RoleArn")),
+        }
+    }
+}
+
+async fn expire_credentials(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Response {
+    let issued = match parse_body::<ExpireRequest>(&body).and_then(ExpireRequest::issued) {
+        Ok(issued) => issued,
+        Err(err) => return refuse(err),
+    };
+    // Expiry is read on the wall clock, as clients read Expiration.
+    let expired = emulator.lock().iam.expire(&issued, chrono::Utc::now());
+    if expired.is_empty() {
+        return refuse(ApiError::not_found(format!(
+            "no credentials were issued for {issued:?}"
+        )));
+    }
+    tracing::info!(count = expired.len(), "credentials expired");
+    ok(serde_json::json!({ "Expired": expired }))
+}
+
 async fn reset(State(emulator): State<Arc<Emulator>>) -> Response {
     emulator.lock().reset();
     tracing::info!("emulator reset");
@@ -647,6 +688,27 @@ mod tests {
             r#"{"Account": "210987654321"}"#,
         ] {
             assert!(request(json).fault().is_err(), "{json}");
+        }
+    }
+
+    #[test]
+    fn expiry_requests_name_a_key_or_a_role() {
+        let issued = |json: &str| parse_body::<ExpireRequest>(json.as_bytes())?.issued();
+        assert_eq!(
+            issued(r#"{"AccessKeyId": "ASIAKEY"}"#),
+            Ok(Issued::Key("ASIAKEY".into()))
+        );
+        assert!(matches!(
+            issued(r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader"}"#),
+            Ok(Issued::Role(_))
+        ));
+        for bad in [
+            "{}",
+            r#"{"AccessKeyId": "A", "RoleArn": "arn:aws:iam::210987654321:role/Reader"}"#,
+            r#"{"RoleArn": "Reader"}"#,
+            r#"{"Key": "A"}"#,
+        ] {
+            assert!(issued(bad).is_err(), "{bad}");
         }
     }
 

@@ -1,11 +1,11 @@
 //! The HealthLake control-plane operations, in the account of the caller's
 //! credentials and the region of their scope.
 
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 
-use crate::auth::{self, Service};
+use crate::auth::{self, Service, SignedRequest};
 use crate::control::Call;
 use crate::listing::{Filter, PageRequest};
 use crate::model::NewDatastore;
@@ -22,8 +22,8 @@ use crate::wire::{
 const TARGET: &str = "x-amz-target";
 
 /// Answers one awsJson1_0 request.
-pub fn handle(emulator: &Emulator, headers: &HeaderMap, body: &[u8]) -> Response {
-    match dispatch(emulator, headers, body) {
+pub fn handle(emulator: &Emulator, request: &SignedRequest<'_>) -> Response {
+    match dispatch(emulator, request) {
         Ok(response) => response,
         Err(err) => {
             tracing::debug!(
@@ -36,23 +36,30 @@ pub fn handle(emulator: &Emulator, headers: &HeaderMap, body: &[u8]) -> Response
     }
 }
 
-fn dispatch(emulator: &Emulator, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
-    let operation = Operation::from_target(header_str(headers, TARGET))?;
-    let scope = auth::credential_scope(
-        header_str(headers, header::AUTHORIZATION.as_str()),
-        Service::HealthLake,
-    );
+fn dispatch(emulator: &Emulator, request: &SignedRequest<'_>) -> Result<Response, ApiError> {
+    let body = request.body;
+    let operation = Operation::from_target(header_str(request.headers, TARGET));
 
     let mut state = emulator.lock();
     let state = &mut *state;
     let now = state.clock.now();
+    let scope = auth::authenticate(
+        request,
+        Service::HealthLake,
+        |key| state.iam.key(key),
+        Utc::now(),
+    );
+    // AWS authenticates a request before it looks at what it asks.
     let scope = match scope {
         Ok(scope) => scope,
         Err(err) => {
-            state.calls.record(Call::HealthLake(operation), None);
+            if let Ok(operation) = operation {
+                state.calls.record(Call::HealthLake(operation), None);
+            }
             return Err(err.into());
         }
     };
+    let operation = operation?;
     let caller = state.iam.caller(&scope.access_key_id);
     let at = Scope {
         account: &caller.account,
@@ -222,14 +229,30 @@ mod tests {
     use serde_json::Value;
     use std::time::Duration;
 
-    fn call(emulator: &Emulator, operation: &str, body: &str) -> Value {
-        call_as(emulator, "AKID", operation, body).expect("the call succeeds")
+    /// A static key of the default config, or credentials from AssumeRole.
+    #[derive(Clone)]
+    struct Key {
+        id: String,
+        secret: String,
+        token: Option<String>,
     }
 
-    /// A call signed with access key `key`.
+    fn static_key() -> Key {
+        Key {
+            id: "AKID".into(),
+            secret: "SECRET".into(),
+            token: None,
+        }
+    }
+
+    fn call(emulator: &Emulator, operation: &str, body: &str) -> Value {
+        call_as(emulator, &static_key(), operation, body).expect("the call succeeds")
+    }
+
+    /// A call signed with `key`.
     fn call_as(
         emulator: &Emulator,
-        key: &str,
+        key: &Key,
         operation: &str,
         body: &str,
     ) -> Result<Value, ApiError> {
@@ -238,20 +261,26 @@ mod tests {
             TARGET,
             HeaderValue::from_str(&format!("HealthLake.{operation}")).unwrap(),
         );
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!(
-                "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/healthlake/aws4_request, \
-                 SignedHeaders=host, Signature=00"
-            ))
-            .unwrap(),
+        auth::sign_post(
+            &mut headers,
+            body.as_bytes(),
+            (&key.id, &key.secret, key.token.as_deref()),
+            "us-east-1",
+            Service::HealthLake,
         );
-        let response = dispatch(emulator, &headers, body.as_bytes())?;
+        let request = SignedRequest {
+            method: "POST",
+            path: "/",
+            query: None,
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        let response = dispatch(emulator, &request)?;
         let bytes = body_bytes(response);
         Ok(serde_json::from_slice(&bytes).unwrap())
     }
 
-    fn assume(emulator: &Emulator, role: &str) -> String {
+    fn assume(emulator: &Emulator, role: &str) -> Key {
         let mut state = emulator.lock();
         let caller = state.iam.caller("AKID");
         let request = crate::iam::AssumeRole {
@@ -260,12 +289,15 @@ mod tests {
             external_id: None,
             duration_seconds: 3600,
         };
-        state
+        let session = state
             .iam
             .assume_role(&caller, &request, Utc::now())
-            .unwrap()
-            .access_key_id
-            .clone()
+            .unwrap();
+        Key {
+            id: session.access_key_id.clone(),
+            secret: session.secret_access_key.clone(),
+            token: Some(session.session_token.clone()),
+        }
     }
 
     #[test]
@@ -284,14 +316,14 @@ mod tests {
             arn.starts_with("arn:aws:healthlake:us-east-1:210987654321:datastore/fhir/"),
             "{arn}"
         );
-        let listed = |key: &str| {
+        let listed = |key: &Key| {
             call_as(&emulator, key, "ListFHIRDatastores", "{}").unwrap()["DatastorePropertiesList"]
                 .as_array()
                 .unwrap()
                 .len()
         };
         assert_eq!(listed(&other), 1);
-        assert_eq!(listed("AKID"), 0, "the default account has none");
+        assert_eq!(listed(&static_key()), 0, "the default account has none");
         let third = assume(&emulator, "arn:aws:iam::333333333333:role/Reader");
         assert_eq!(listed(&third), 0);
         let again = assume(&emulator, "arn:aws:iam::210987654321:role/Other");
@@ -299,7 +331,7 @@ mod tests {
         let tags = format!(r#"{{"ResourceARN": "{arn}"}}"#);
         assert!(call_as(&emulator, &other, "ListTagsForResource", &tags).is_ok());
         assert_eq!(
-            call_as(&emulator, "AKID", "ListTagsForResource", &tags)
+            call_as(&emulator, &static_key(), "ListTagsForResource", &tags)
                 .unwrap_err()
                 .code(),
             crate::protocol::ErrorCode::ResourceNotFound
@@ -311,7 +343,7 @@ mod tests {
             .suspend(&crate::iam::AccountId::parse("210987654321").unwrap(), true);
         let err = call_as(&emulator, &other, "ListFHIRDatastores", "{}").unwrap_err();
         assert_eq!(err.code(), crate::protocol::ErrorCode::AccessDenied);
-        assert_eq!(listed("AKID"), 0);
+        assert_eq!(listed(&static_key()), 0);
 
         let calls = serde_json::to_value(emulator.lock().calls.report()).unwrap();
         assert_eq!(calls["ByAccount"]["210987654321"]["ListFHIRDatastores"], 3);

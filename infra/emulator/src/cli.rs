@@ -1,12 +1,13 @@
 //! The command line of the `healthlake-emulator` binary.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use clap::Parser;
 
 use crate::iam::AccountId;
-use crate::server::{DEFAULT_ACCOUNT_ID, EmulatorConfig};
+use crate::server::{DEFAULT_ACCOUNT_ID, EmulatorConfig, default_static_keys};
 
 pub const DEFAULT_PORT: u16 = 4599;
 
@@ -29,6 +30,20 @@ pub struct Cli {
     /// How long a data store stays CREATING, and DELETING, in milliseconds
     #[arg(long, default_value_t = 2000)]
     pub transition_delay_ms: u64,
+    /// A long-term access key it accepts, as ACCESS_KEY_ID:SECRET (repeat for
+    /// more); without any, the keys the repository's tests and demo use
+    /// (testing:testing among them)
+    #[arg(long = "key", value_name = "ACCESS_KEY_ID:SECRET", value_parser = parse_key)]
+    pub keys: Vec<(String, String)>,
+}
+
+fn parse_key(value: &str) -> Result<(String, String), String> {
+    match value.split_once(':') {
+        Some((key, secret)) if !key.is_empty() && !secret.is_empty() => {
+            Ok((key.to_owned(), secret.to_owned()))
+        }
+        _ => Err("expected ACCESS_KEY_ID:SECRET".to_owned()),
+    }
 }
 
 fn parse_account_id(value: &str) -> Result<String, String> {
@@ -44,6 +59,11 @@ impl Cli {
         EmulatorConfig {
             account_id: self.account.clone(),
             transition_delay: Duration::from_millis(self.transition_delay_ms),
+            static_keys: if self.keys.is_empty() {
+                default_static_keys()
+            } else {
+                self.keys.iter().cloned().collect::<BTreeMap<_, _>>()
+            },
         }
     }
 }
@@ -74,6 +94,10 @@ mod tests {
             "210987654321",
             "--transition-delay-ms",
             "150",
+            "--key",
+            "AKIAONE:secret:with:colons",
+            "--key",
+            "two:2",
         ])
         .unwrap();
         assert_eq!(cli.socket_addr(), "0.0.0.0:0".parse().unwrap());
@@ -82,6 +106,10 @@ mod tests {
             EmulatorConfig {
                 account_id: "210987654321".into(),
                 transition_delay: Duration::from_millis(150),
+                static_keys: BTreeMap::from([
+                    ("AKIAONE".to_owned(), "secret:with:colons".to_owned()),
+                    ("two".to_owned(), "2".to_owned()),
+                ]),
             }
         );
         let ipv6 = parse(&["--host", "::1"]).unwrap();
@@ -98,6 +126,9 @@ mod tests {
             &["--account", "12345678901a"],
             &["--transition-delay-ms", "-1"],
             &["--unknown"],
+            &["--key", "nosecret"],
+            &["--key", ":secret"],
+            &["--key", "key:"],
         ] {
             assert!(parse(args).is_err(), "{args:?}");
         }

@@ -11,6 +11,8 @@ use std::ops::RangeInclusive;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::auth::KnownKey;
+
 /// The IAM user every key not issued by the emulator stands for.
 const DEFAULT_USER: &str = "emulator";
 const DEFAULT_USER_ID: &str = "AIDAEMULATORUSERID000";
@@ -168,6 +170,8 @@ pub struct Session {
     pub arn: String,
     /// `AROA…:<session name>`.
     pub assumed_role_id: String,
+    /// The role assumed.
+    pub role_arn: String,
 }
 
 /// The principal behind a request's access key.
@@ -178,6 +182,13 @@ pub struct Caller {
     pub user_id: String,
     /// Its key was issued by AssumeRole, so what it assumes is role chaining.
     pub assumed_role: bool,
+}
+
+/// Issued credentials, by access key or by the role they were issued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issued {
+    Key(String),
+    Role(RoleArn),
 }
 
 /// Why an AssumeRole gave no credentials.
@@ -192,15 +203,18 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct Iam {
     default_account: String,
+    /// Access key to secret: the keys of the default user.
+    static_keys: BTreeMap<String, String>,
     roles: BTreeMap<String, Role>,
     sessions: HashMap<String, Session>,
     suspended: BTreeSet<String>,
 }
 
 impl Iam {
-    pub fn new(default_account: String) -> Iam {
+    pub fn new(default_account: String, static_keys: BTreeMap<String, String>) -> Iam {
         Iam {
             default_account,
+            static_keys,
             roles: BTreeMap::new(),
             sessions: HashMap::new(),
             suspended: BTreeSet::new(),
@@ -209,6 +223,40 @@ impl Iam {
 
     pub fn default_account(&self) -> &str {
         &self.default_account
+    }
+
+    /// The secret of a key the emulator accepts, and for an issued key its
+    /// token and expiry; `None` for a key it does not know.
+    pub fn key(&self, access_key_id: &str) -> Option<KnownKey<'_>> {
+        if let Some(session) = self.sessions.get(access_key_id) {
+            return Some(KnownKey {
+                secret_access_key: &session.secret_access_key,
+                session: Some((&session.session_token, session.expiration)),
+            });
+        }
+        self.static_keys.get(access_key_id).map(|secret| KnownKey {
+            secret_access_key: secret,
+            session: None,
+        })
+    }
+
+    /// Makes the issued credentials `which` names expire at `now` (those
+    /// already expired keep their Expiration); returns the keys it names.
+    pub fn expire(&mut self, which: &Issued, now: DateTime<Utc>) -> Vec<String> {
+        let mut expired: Vec<String> = self
+            .sessions
+            .values_mut()
+            .filter(|session| match which {
+                Issued::Key(key) => &session.access_key_id == key,
+                Issued::Role(arn) => session.role_arn == arn.as_str(),
+            })
+            .map(|session| {
+                session.expiration = session.expiration.min(now);
+                session.access_key_id.clone()
+            })
+            .collect();
+        expired.sort();
+        expired
     }
 
     /// Whose key this is: an issued session's role, or the default user.
@@ -281,6 +329,7 @@ impl Iam {
                 request.session_name
             ),
             assumed_role_id: format!("{}:{}", role.id, request.session_name),
+            role_arn: request.role.arn.clone(),
         };
         let key = session.access_key_id.clone();
         Ok(self.sessions.entry(key).or_insert(session))
@@ -398,7 +447,7 @@ mod tests {
 
     #[test]
     fn keys_not_issued_here_belong_to_the_default_user() {
-        let iam = Iam::new(DEFAULT.into());
+        let iam = Iam::new(DEFAULT.into(), BTreeMap::new());
         let caller = iam.caller("AKIDEXAMPLE");
         assert_eq!(caller.account, DEFAULT);
         assert_eq!(caller.arn, "arn:aws:iam::123456789012:user/emulator");
@@ -408,7 +457,7 @@ mod tests {
 
     #[test]
     fn assumed_credentials_belong_to_the_roles_account() {
-        let mut iam = Iam::new(DEFAULT.into());
+        let mut iam = Iam::new(DEFAULT.into(), BTreeMap::new());
         let user = iam.caller("AKID");
         let session = iam
             .assume_role(
@@ -451,7 +500,7 @@ mod tests {
 
     #[test]
     fn rules_deny_a_role_or_ask_for_an_external_id_and_calls_are_counted() {
-        let mut iam = Iam::new(DEFAULT.into());
+        let mut iam = Iam::new(DEFAULT.into(), BTreeMap::new());
         let user = iam.caller("AKID");
         let denied = "arn:aws:iam::210987654321:role/Denied";
         let guarded = "arn:aws:iam::210987654321:role/Guarded";
@@ -509,7 +558,7 @@ mod tests {
 
     #[test]
     fn a_suspended_account_is_denied_and_clear_forgets_everything() {
-        let mut iam = Iam::new(DEFAULT.into());
+        let mut iam = Iam::new(DEFAULT.into(), BTreeMap::new());
         let user = iam.caller("AKID");
         let arn = "arn:aws:iam::210987654321:role/Reader";
         let issued = iam
@@ -539,7 +588,7 @@ mod tests {
 
     #[test]
     fn durations_stay_within_the_roles_maximum_and_an_hour_when_chained() {
-        let mut iam = Iam::new(DEFAULT.into());
+        let mut iam = Iam::new(DEFAULT.into(), BTreeMap::new());
         let user = iam.caller("AKID");
         let arn = "arn:aws:iam::210987654321:role/Reader";
         let long = AssumeRole {
@@ -568,5 +617,70 @@ mod tests {
         assert!(iam.assume_role(&chained, &request(arn), now()).is_ok());
         let counted = iam.roles().next().unwrap();
         assert_eq!((counted.allowed, counted.denied), (2, 0));
+    }
+
+    #[test]
+    fn keys_are_known_by_their_secret_and_issued_ones_expire_on_request() {
+        let keys = BTreeMap::from([("testing".to_owned(), "secret".to_owned())]);
+        let mut iam = Iam::new(DEFAULT.into(), keys);
+        assert_eq!(
+            iam.key("testing"),
+            Some(KnownKey {
+                secret_access_key: "secret",
+                session: None
+            })
+        );
+        assert_eq!(iam.key("other"), None);
+
+        let user = iam.caller("testing");
+        let arn = "arn:aws:iam::210987654321:role/Reader";
+        let first = iam
+            .assume_role(&user, &request(arn), now())
+            .unwrap()
+            .clone();
+        let second = iam
+            .assume_role(&user, &request(arn), now())
+            .unwrap()
+            .clone();
+        let other = iam
+            .assume_role(
+                &user,
+                &request("arn:aws:iam::210987654321:role/Other"),
+                now(),
+            )
+            .unwrap()
+            .clone();
+        assert_eq!(
+            iam.key(&first.access_key_id),
+            Some(KnownKey {
+                secret_access_key: &first.secret_access_key,
+                session: Some((&first.session_token, first.expiration)),
+            })
+        );
+
+        let soon = now() + TimeDelta::seconds(10);
+        assert_eq!(
+            iam.expire(&Issued::Key(first.access_key_id.clone()), soon),
+            vec![first.access_key_id.clone()]
+        );
+        let expiry = |iam: &Iam, key: &str| iam.key(key).unwrap().session.unwrap().1;
+        assert_eq!(expiry(&iam, &first.access_key_id), soon);
+        assert_eq!(expiry(&iam, &second.access_key_id), second.expiration);
+
+        let mut by_role = iam.expire(&Issued::Role(role(arn)), now() + TimeDelta::seconds(20));
+        by_role.sort();
+        let mut expected = vec![first.access_key_id.clone(), second.access_key_id.clone()];
+        expected.sort();
+        assert_eq!(by_role, expected);
+        assert_eq!(expiry(&iam, &first.access_key_id), soon, "never later");
+        assert_eq!(expiry(&iam, &other.access_key_id), other.expiration);
+        assert!(
+            iam.expire(&Issued::Key("ASIANONE".into()), now())
+                .is_empty()
+        );
+
+        iam.clear();
+        assert_eq!(iam.key(&first.access_key_id), None);
+        assert!(iam.key("testing").is_some(), "static keys survive a reset");
     }
 }

@@ -3,14 +3,15 @@
 //!
 //! It speaks awsJson1_0 as the service does (`POST /`, `X-Amz-Target:
 //! HealthLake.<Operation>`), so the official SDK and any SigV4 client work
-//! against it. Signatures are not verified; the region of each request comes
-//! from its credential scope, and every account has its own data stores in
-//! every region.
+//! against it. Signatures are verified as AWS verifies them, with the secrets
+//! of [`EmulatorConfig::static_keys`] and of the credentials its STS issued;
+//! the region of each request comes from its credential scope, and every
+//! account has its own data stores in every region.
 //!
 //! The same port answers STS AssumeRole and GetCallerIdentity (awsQuery:
 //! `POST /` with a form body, signed for service `sts`). A request belongs to
 //! the account of its access key: credentials issued by AssumeRole to the
-//! role's account, any other key to the default account
+//! role's account, a static key to the default account
 //! ([`EmulatorConfig::account_id`]). Any well-formed role may be assumed
 //! unless a rule set through the admin routes denies it or asks for an
 //! external id.
@@ -47,4 +48,4 @@ mod state;
 mod sts;
 mod wire;
 
-pub use server::{EmulatorConfig, RunningEmulator};
+pub use server::{DEFAULT_STATIC_KEYS, EmulatorConfig, RunningEmulator, default_static_keys};

@@ -80,10 +80,15 @@ pub enum ErrorCode {
     InternalServer,
     AccessDenied,
     UnknownOperation,
+    MissingAuthenticationToken,
+    UnrecognizedClient,
+    InvalidSignature,
+    IncompleteSignature,
+    ExpiredToken,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::Validation,
         ErrorCode::ResourceNotFound,
         ErrorCode::Conflict,
@@ -91,6 +96,11 @@ impl ErrorCode {
         ErrorCode::InternalServer,
         ErrorCode::AccessDenied,
         ErrorCode::UnknownOperation,
+        ErrorCode::MissingAuthenticationToken,
+        ErrorCode::UnrecognizedClient,
+        ErrorCode::InvalidSignature,
+        ErrorCode::IncompleteSignature,
+        ErrorCode::ExpiredToken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +112,11 @@ impl ErrorCode {
             ErrorCode::InternalServer => "InternalServerException",
             ErrorCode::AccessDenied => "AccessDeniedException",
             ErrorCode::UnknownOperation => "UnknownOperationException",
+            ErrorCode::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            ErrorCode::UnrecognizedClient => "UnrecognizedClientException",
+            ErrorCode::InvalidSignature => "InvalidSignatureException",
+            ErrorCode::IncompleteSignature => "IncompleteSignatureException",
+            ErrorCode::ExpiredToken => "ExpiredTokenException",
         }
     }
 
@@ -111,11 +126,12 @@ impl ErrorCode {
             .find(|code| code.as_str() == name)
     }
 
-    /// Server faults are 500; everything else, throttling included, is 400
-    /// as in the AWS JSON protocols.
+    /// Server faults are 500, an unsigned request 403; everything else,
+    /// throttling included, is 400 as in the AWS JSON protocols.
     pub fn status(self) -> StatusCode {
         match self {
             ErrorCode::InternalServer => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorCode::MissingAuthenticationToken => StatusCode::FORBIDDEN,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -130,15 +146,31 @@ impl ErrorCode {
             ErrorCode::InternalServer => "Internal server error",
             ErrorCode::AccessDenied => "Access denied",
             ErrorCode::UnknownOperation => "Unknown operation",
+            ErrorCode::MissingAuthenticationToken => "Missing Authentication Token",
+            ErrorCode::UnrecognizedClient => {
+                "The security token included in the request is invalid."
+            }
+            ErrorCode::InvalidSignature => crate::auth::MISMATCH,
+            ErrorCode::IncompleteSignature => "Authorization header is malformed",
+            ErrorCode::ExpiredToken => "The security token included in the request is expired",
         }
     }
 }
 
-/// HealthLake answers a request signed wrongly, or not at all, with
-/// `AccessDeniedException`.
+/// The errors every AWS JSON service answers a request it cannot
+/// authenticate with.
 impl From<AuthError> for ApiError {
     fn from(err: AuthError) -> ApiError {
-        ApiError::access_denied(err.to_string())
+        let code = match &err {
+            AuthError::Missing => ErrorCode::MissingAuthenticationToken,
+            AuthError::Incomplete(_) => ErrorCode::IncompleteSignature,
+            AuthError::WrongService { .. } | AuthError::SignatureMismatch(_) => {
+                ErrorCode::InvalidSignature
+            }
+            AuthError::UnrecognizedKey => ErrorCode::UnrecognizedClient,
+            AuthError::Expired => ErrorCode::ExpiredToken,
+        };
+        ApiError::new(code, err.to_string())
     }
 }
 
@@ -282,6 +314,53 @@ mod tests {
             StatusCode::INTERNAL_SERVER_ERROR
         );
         assert_eq!(ErrorCode::from_name("Throttling"), None);
+        assert_eq!(
+            ErrorCode::MissingAuthenticationToken.status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(ErrorCode::ExpiredToken.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn authentication_failures_have_the_codes_of_every_aws_json_service() {
+        for (err, code, message) in [
+            (
+                AuthError::Missing,
+                "MissingAuthenticationTokenException",
+                "Missing Authentication Token",
+            ),
+            (
+                AuthError::UnrecognizedKey,
+                "UnrecognizedClientException",
+                "The security token included in the request is invalid.",
+            ),
+            (
+                AuthError::SignatureMismatch(crate::auth::MISMATCH.to_owned()),
+                "InvalidSignatureException",
+                crate::auth::MISMATCH,
+            ),
+            (
+                AuthError::WrongService {
+                    expected: "healthlake",
+                    found: "sts".into(),
+                },
+                "InvalidSignatureException",
+                "Credential should be scoped to correct service: 'healthlake'. ",
+            ),
+            (
+                AuthError::Expired,
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+            ),
+            (
+                AuthError::Incomplete("Authorization header has no Credential".into()),
+                "IncompleteSignatureException",
+                "Authorization header has no Credential",
+            ),
+        ] {
+            let api = ApiError::from(err);
+            assert_eq!((api.code().as_str(), api.message()), (code, message));
+        }
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Serving the emulator over HTTP, in-process or from the binary.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,15 @@ use crate::{admin, endpoint};
 
 pub const DEFAULT_ACCOUNT_ID: &str = "123456789012";
 pub const DEFAULT_TRANSITION_DELAY: Duration = Duration::from_secs(2);
+/// The access keys, with their secrets, that the repository's tests, benchmark
+/// and demo sign with.
+pub const DEFAULT_STATIC_KEYS: [(&str, &str); 5] = [
+    ("testing", "testing"),
+    ("AKID", "SECRET"),
+    ("AKIDTEST", "secret"),
+    ("AKIDDEMO", "demo-secret"),
+    ("a", "b"),
+];
 /// How long `shutdown` waits for requests in flight before it stops serving.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -24,6 +34,17 @@ pub struct EmulatorConfig {
     pub account_id: String,
     /// How long a store stays CREATING, and DELETING.
     pub transition_delay: Duration,
+    /// The long-term access keys it accepts, with their secrets: keys of the
+    /// default account's user. Temporary keys are those its STS issues.
+    pub static_keys: BTreeMap<String, String>,
+}
+
+/// [`DEFAULT_STATIC_KEYS`] as a map.
+pub fn default_static_keys() -> BTreeMap<String, String> {
+    DEFAULT_STATIC_KEYS
+        .iter()
+        .map(|(key, secret)| ((*key).to_owned(), (*secret).to_owned()))
+        .collect()
 }
 
 impl Default for EmulatorConfig {
@@ -31,6 +52,7 @@ impl Default for EmulatorConfig {
         EmulatorConfig {
             account_id: DEFAULT_ACCOUNT_ID.to_owned(),
             transition_delay: DEFAULT_TRANSITION_DELAY,
+            static_keys: default_static_keys(),
         }
     }
 }
@@ -159,5 +181,7 @@ mod tests {
         let config = EmulatorConfig::default();
         assert_eq!(config.account_id, "123456789012");
         assert_eq!(config.transition_delay, Duration::from_secs(2));
+        assert_eq!(config.static_keys["testing"], "testing");
+        assert_eq!(config.static_keys.len(), DEFAULT_STATIC_KEYS.len());
     }
 }

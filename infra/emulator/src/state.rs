@@ -32,7 +32,7 @@ impl Emulator {
         Emulator {
             inner: Mutex::new(Inner {
                 registry: Registry::new(config.transition_delay),
-                iam: Iam::new(config.account_id.clone()),
+                iam: Iam::new(config.account_id.clone(), config.static_keys.clone()),
                 faults: Faults::default(),
                 calls: CallCounts::default(),
                 latency: Duration::ZERO,

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 
-use crate::auth::{self, AuthError, Service};
+use crate::auth::{self, AuthError, Service, SignedRequest};
 use crate::control::Call;
 use crate::iam::{AssumeRole, Caller, Refusal, RoleArn, Session};
 use crate::state::Emulator;
@@ -67,6 +67,8 @@ pub enum StsCode {
     MissingAuthenticationToken,
     IncompleteSignature,
     SignatureDoesNotMatch,
+    InvalidClientTokenId,
+    ExpiredToken,
 }
 
 impl StsCode {
@@ -79,6 +81,8 @@ impl StsCode {
             StsCode::MissingAuthenticationToken => "MissingAuthenticationToken",
             StsCode::IncompleteSignature => "IncompleteSignature",
             StsCode::SignatureDoesNotMatch => "SignatureDoesNotMatch",
+            StsCode::InvalidClientTokenId => "InvalidClientTokenId",
+            StsCode::ExpiredToken => "ExpiredToken",
         }
     }
 
@@ -86,11 +90,13 @@ impl StsCode {
         match self {
             StsCode::AccessDenied
             | StsCode::MissingAuthenticationToken
-            | StsCode::SignatureDoesNotMatch => StatusCode::FORBIDDEN,
+            | StsCode::SignatureDoesNotMatch
+            | StsCode::InvalidClientTokenId => StatusCode::FORBIDDEN,
             StsCode::ValidationError
             | StsCode::InvalidAction
             | StsCode::MissingAction
-            | StsCode::IncompleteSignature => StatusCode::BAD_REQUEST,
+            | StsCode::IncompleteSignature
+            | StsCode::ExpiredToken => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -130,19 +136,24 @@ impl StsError {
     }
 }
 
+/// STS names the same failures as the JSON services differently.
 impl From<AuthError> for StsError {
     fn from(err: AuthError) -> StsError {
-        match err {
-            AuthError::Missing => StsError::new(
-                StsCode::MissingAuthenticationToken,
-                "Request is missing Authentication Token",
-            ),
-            AuthError::Malformed(message) => StsError::new(StsCode::IncompleteSignature, message),
-            AuthError::WrongService { expected, .. } => StsError::new(
-                StsCode::SignatureDoesNotMatch,
-                format!("Credential should be scoped to correct service: '{expected}'. "),
-            ),
-        }
+        let code = match &err {
+            AuthError::Missing => {
+                return StsError::new(
+                    StsCode::MissingAuthenticationToken,
+                    "Request is missing Authentication Token",
+                );
+            }
+            AuthError::Incomplete(_) => StsCode::IncompleteSignature,
+            AuthError::WrongService { .. } | AuthError::SignatureMismatch(_) => {
+                StsCode::SignatureDoesNotMatch
+            }
+            AuthError::UnrecognizedKey => StsCode::InvalidClientTokenId,
+            AuthError::Expired => StsCode::ExpiredToken,
+        };
+        StsError::new(code, err.to_string())
     }
 }
 
@@ -170,9 +181,9 @@ pub fn is_query(headers: &HeaderMap) -> bool {
 }
 
 /// Answers one STS request.
-pub fn handle(emulator: &Emulator, headers: &HeaderMap, body: &[u8]) -> Response {
+pub fn handle(emulator: &Emulator, request: &SignedRequest<'_>) -> Response {
     let request_id = uuid::Uuid::new_v4().to_string();
-    match dispatch(emulator, headers, body, &request_id) {
+    match dispatch(emulator, request, &request_id) {
         Ok(body) => xml(StatusCode::OK, body, &request_id),
         Err(err) => {
             tracing::debug!(
@@ -187,26 +198,26 @@ pub fn handle(emulator: &Emulator, headers: &HeaderMap, body: &[u8]) -> Response
 
 fn dispatch(
     emulator: &Emulator,
-    headers: &HeaderMap,
-    body: &[u8],
+    request: &SignedRequest<'_>,
     request_id: &str,
 ) -> Result<String, StsError> {
-    let params = Params::parse(body);
-    let action = Action::parse(params.get("Action"), params.get("Version"))?;
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
-    let scope = auth::credential_scope(authorization, Service::Sts);
+    let params = Params::parse(request.body);
+    let action = Action::parse(params.get("Action"), params.get("Version"));
 
     let mut state = emulator.lock();
     let state = &mut *state;
+    let scope = auth::authenticate(request, Service::Sts, |key| state.iam.key(key), Utc::now());
+    // STS authenticates a request before it looks at what it asks.
     let scope = match scope {
         Ok(scope) => scope,
         Err(err) => {
-            state.calls.record(Call::Sts(action), None);
+            if let Ok(action) = action {
+                state.calls.record(Call::Sts(action), None);
+            }
             return Err(err.into());
         }
     };
+    let action = action?;
     let caller = state.iam.caller(&scope.access_key_id);
     state
         .calls
@@ -428,25 +439,41 @@ mod tests {
         Params::parse(body.as_bytes())
     }
 
-    fn headers(service: &str, key: &str) -> HeaderMap {
+    /// Credentials: access key, secret, session token.
+    type Key<'a> = (&'a str, &'a str, Option<&'a str>);
+    const AKID: Key<'static> = ("AKID", "SECRET", None);
+
+    fn form_headers() -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
         );
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_str(&format!(
-                "AWS4-HMAC-SHA256 Credential={key}/20260101/us-east-1/{service}/aws4_request, \
-                 SignedHeaders=host, Signature=00"
-            ))
-            .unwrap(),
-        );
         headers
     }
 
-    fn call(emulator: &Emulator, key: &str, body: &str) -> (StatusCode, String) {
-        let response = handle(emulator, &headers("sts", key), body.as_bytes());
+    /// A request signed with `key` for `service`.
+    fn send(emulator: &Emulator, service: Service, key: Key<'_>, body: &str) -> Response {
+        let mut headers = form_headers();
+        auth::sign_post(&mut headers, body.as_bytes(), key, "us-east-1", service);
+        send_headers(emulator, &headers, body)
+    }
+
+    fn send_headers(emulator: &Emulator, headers: &HeaderMap, body: &str) -> Response {
+        handle(
+            emulator,
+            &SignedRequest {
+                method: "POST",
+                path: "/",
+                query: None,
+                headers,
+                body: body.as_bytes(),
+            },
+        )
+    }
+
+    fn call(emulator: &Emulator, key: Key<'_>, body: &str) -> (StatusCode, String) {
+        let response = send(emulator, Service::Sts, key, body);
         let status = response.status();
         assert_eq!(
             response.headers().get(header::CONTENT_TYPE).unwrap(),
@@ -480,7 +507,7 @@ mod tests {
     fn assume_role_answers_credentials_of_the_roles_account() {
         let emulator = Emulator::new(&EmulatorConfig::default());
         let before = Utc::now();
-        let (status, body) = call(&emulator, "AKID", ASSUME);
+        let (status, body) = call(&emulator, AKID, ASSUME);
         assert_eq!(status, StatusCode::OK, "{body}");
         assert!(body.starts_with(
             "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIA"
@@ -496,10 +523,14 @@ mod tests {
         assert!(text(&body, "AssumedRoleId").ends_with(":healthlake-monitor"));
         assert!(!text(&body, "RequestId").is_empty());
 
-        let key = text(&body, "AccessKeyId").to_owned();
+        let key = (
+            text(&body, "AccessKeyId"),
+            text(&body, "SecretAccessKey"),
+            Some(text(&body, "SessionToken")),
+        );
         let (status, identity) = call(
             &emulator,
-            &key,
+            key,
             "Action=GetCallerIdentity&Version=2011-06-15",
         );
         assert_eq!(status, StatusCode::OK, "{identity}");
@@ -509,7 +540,7 @@ mod tests {
 
         let (_, own) = call(
             &emulator,
-            "AKID",
+            AKID,
             "Action=GetCallerIdentity&Version=2011-06-15",
         );
         assert_eq!(text(&own, "Account"), "123456789012");
@@ -532,7 +563,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let (status, body) = call(&emulator, "AKID", ASSUME);
+        let (status, body) = call(&emulator, AKID, ASSUME);
         assert_eq!(status, StatusCode::FORBIDDEN);
         let request_id = text(&body, "RequestId").to_owned();
         assert_eq!(
@@ -545,23 +576,58 @@ mod tests {
             )
         );
 
-        let (status, body) = call(&emulator, "AKID", "Action=AssumeRoles&Version=2011-06-15");
+        let (status, body) = call(&emulator, AKID, "Action=AssumeRoles&Version=2011-06-15");
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(text(&body, "Code"), "InvalidAction");
-        let (_, body) = call(&emulator, "AKID", "Action=AssumeRole");
+        let (_, body) = call(&emulator, AKID, "Action=AssumeRole");
         assert_eq!(
             text(&body, "Message"),
             "Could not find operation AssumeRole for version NO_VERSION_SPECIFIED"
         );
-        let (_, body) = call(&emulator, "AKID", "Version=2011-06-15");
+        let (_, body) = call(&emulator, AKID, "Version=2011-06-15");
         assert_eq!(text(&body, "Code"), "MissingAction");
 
-        let unsigned = handle(&emulator, &HeaderMap::new(), ASSUME.as_bytes());
+        let unsigned = send_headers(&emulator, &form_headers(), ASSUME);
         assert_eq!(unsigned.status(), StatusCode::FORBIDDEN);
-        let healthlake_scope = handle(&emulator, &headers("healthlake", "AKID"), ASSUME.as_bytes());
+        let healthlake_scope = send(&emulator, Service::HealthLake, AKID, ASSUME);
         assert_eq!(healthlake_scope.status(), StatusCode::FORBIDDEN);
         let calls = serde_json::to_value(emulator.lock().calls.report()).unwrap();
         assert_eq!(calls["AssumeRole"], 3, "unknown actions are not counted");
+    }
+
+    #[test]
+    fn authentication_failures_have_stss_codes() {
+        let emulator = Emulator::new(&EmulatorConfig::default());
+        let identity = "Action=GetCallerIdentity&Version=2011-06-15";
+        let (status, body) = call(&emulator, ("AKIDUNKNOWN", "SECRET", None), identity);
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(text(&body, "Code"), "InvalidClientTokenId");
+        assert_eq!(
+            text(&body, "Message"),
+            "The security token included in the request is invalid."
+        );
+        let (status, body) = call(&emulator, ("AKID", "WRONG", None), identity);
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(text(&body, "Code"), "SignatureDoesNotMatch");
+
+        let (_, assumed) = call(&emulator, AKID, ASSUME);
+        let key = (
+            text(&assumed, "AccessKeyId"),
+            text(&assumed, "SecretAccessKey"),
+            Some(text(&assumed, "SessionToken")),
+        );
+        assert_eq!(call(&emulator, key, identity).0, StatusCode::OK);
+        emulator
+            .lock()
+            .iam
+            .expire(&crate::iam::Issued::Key(key.0.to_owned()), Utc::now());
+        let (status, body) = call(&emulator, key, identity);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(text(&body, "Code"), "ExpiredToken");
+        assert_eq!(
+            text(&body, "Message"),
+            "The security token included in the request is expired"
+        );
     }
 
     #[test]
@@ -663,7 +729,7 @@ mod tests {
 
     #[test]
     fn only_form_bodies_without_a_target_are_sts() {
-        let mut headers = headers("sts", "AKID");
+        let mut headers = form_headers();
         assert!(is_query(&headers));
         headers.insert(
             "x-amz-target",

@@ -16,6 +16,13 @@ pub struct ReadError {
 pub enum ReadErrorKind {
     Throttled,
     AccessDenied,
+    /// The service did not accept the credentials: an unknown access key, a
+    /// wrong secret, a malformed or missing signature.
+    InvalidCredentials,
+    /// The credentials were accepted once and have expired (an assumed
+    /// role's session past its Expiration, or revoked early): the next
+    /// attempt, with credentials refreshed, may succeed.
+    ExpiredCredentials,
     /// The account's role could not be assumed (denied, missing, the account
     /// suspended): nothing of that account could be read.
     RoleNotAssumed,

@@ -276,11 +276,17 @@ fn read_error(
     let kind = match &error {
         SdkError::ServiceError(e) => match e.err() {
             ListFHIRDatastoresError::ThrottlingException(_) => ReadErrorKind::Throttled,
-            e if e.meta().code() == Some("AccessDeniedException") => ReadErrorKind::AccessDenied,
-            e if e.meta().code() == Some("UnrecognizedClientException") => {
-                ReadErrorKind::AccessDenied
-            }
-            _ => ReadErrorKind::Other,
+            e => match e.meta().code() {
+                Some("AccessDeniedException") => ReadErrorKind::AccessDenied,
+                Some(
+                    "UnrecognizedClientException"
+                    | "InvalidSignatureException"
+                    | "IncompleteSignatureException"
+                    | "MissingAuthenticationTokenException",
+                ) => ReadErrorKind::InvalidCredentials,
+                Some("ExpiredTokenException") => ReadErrorKind::ExpiredCredentials,
+                _ => ReadErrorKind::Other,
+            },
         },
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ReadErrorKind::Unreachable,
         SdkError::ResponseError(_) => ReadErrorKind::InvalidResponse,
