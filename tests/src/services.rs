@@ -521,6 +521,12 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The Python of the tools' virtual environment (`HLM_PYTHON`), which has
+/// boto3: the second client of the emulator's contract.
+pub fn python() -> anyhow::Result<PathBuf> {
+    tool_path("HLM_PYTHON")
+}
+
 fn tool_path(variable: &str) -> anyhow::Result<PathBuf> {
     let value =
         std::env::var_os(variable).ok_or_else(|| anyhow!("{variable} is not set: {SETUP_HINT}"))?;
