@@ -1,9 +1,9 @@
 //! In-memory adapters, for domain tests and anything that needs no AWS.
 
-use crate::domain::{Alert, Observation, Record, Scope, ScopeSnapshot};
+use crate::domain::{Alert, DatastoreId, Observation, Record, Scope, ScopeSnapshot};
 use crate::ports::{
-    AlertPublisher, DatastoreReader, Listing, PublishError, PublishErrorKind, ReadError,
-    SnapshotStore, StoreError,
+    AlertPublisher, DatastoreDescriber, DatastoreReader, Listing, PublishError, PublishErrorKind,
+    ReadError, SnapshotStore, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -40,6 +40,18 @@ impl DatastoreReader for MemoryReader {
             .get(scope)
             .cloned()
             .unwrap_or_else(|| Ok(Listing::default()))
+    }
+}
+
+impl DatastoreDescriber for MemoryReader {
+    /// The store as the scope's listing shows it; the scope's error if it fails.
+    async fn describe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+    ) -> Result<Option<Observation>, ReadError> {
+        let listing = self.list(scope).await?;
+        Ok(listing.observations.into_iter().find(|o| &o.id == id))
     }
 }
 
@@ -135,6 +147,16 @@ impl AlertPublisher for MemoryPublisher {
 impl<T: DatastoreReader> DatastoreReader for &T {
     async fn list(&self, scope: &Scope) -> Result<Listing, ReadError> {
         (**self).list(scope).await
+    }
+}
+
+impl<T: DatastoreDescriber> DatastoreDescriber for &T {
+    async fn describe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+    ) -> Result<Option<Observation>, ReadError> {
+        (**self).describe(scope, id).await
     }
 }
 

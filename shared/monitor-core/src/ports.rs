@@ -1,6 +1,6 @@
 //! The ports of the monitor: one small trait per capability.
 
-use crate::domain::{Alert, Observation, Record, Scope, ScopeSnapshot, Unreadable};
+use crate::domain::{Alert, DatastoreId, Observation, Record, Scope, ScopeSnapshot, Unreadable};
 use std::future::Future;
 
 /// Why a scope could not be listed.
@@ -55,6 +55,17 @@ impl From<Vec<Observation>> for Listing {
 /// Lists the data stores of a scope, following every page.
 pub trait DatastoreReader: Send + Sync {
     fn list(&self, scope: &Scope) -> impl Future<Output = Result<Listing, ReadError>> + Send;
+}
+
+/// Reads one data store, for an event that names it.
+pub trait DatastoreDescriber: Send + Sync {
+    /// The store as the service describes it now (with its ErrorCause), or
+    /// `None` when the service does not know it in that scope.
+    fn describe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+    ) -> impl Future<Output = Result<Option<Observation>, ReadError>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

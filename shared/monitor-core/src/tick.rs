@@ -13,12 +13,12 @@
 //! its record with the reason.
 
 use crate::domain::{
-    AccountId, Alert, AlertPolicy, Claim, Observation, Record, Scope, Transition, Unreadable, diff,
-    observations_of,
+    AccountId, Alert, AlertPolicy, Claim, DatastoreId, Observation, Record, Scope, ScopeSnapshot,
+    Transition, Unreadable, diff, observations_of,
 };
 use crate::ports::{
-    AlertPublisher, DatastoreReader, PublishError, PublishErrorKind, ReadError, ReadErrorKind,
-    SnapshotStore, StoreError,
+    AlertPublisher, DatastoreDescriber, DatastoreReader, PublishError, PublishErrorKind, ReadError,
+    ReadErrorKind, SnapshotStore, StoreError,
 };
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -297,6 +297,76 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         }
     }
 
+    /// The fast path: one data store an event named, described and run
+    /// through the same record, claim and publish steps as a scan, so its
+    /// alert goes out now and the next scan finds nothing new. Only that
+    /// store's record is touched; a store the service does not know is left
+    /// to the scan (an event never removes a store from the snapshot).
+    #[instrument(skip_all, fields(scope = %scope, datastore = %id, owner = %tick.owner))]
+    pub async fn observe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+        tick: &Tick,
+        account_name: Option<&str>,
+    ) -> Result<ScopeReport, ScanError>
+    where
+        R: DatastoreDescriber,
+    {
+        let clock = Clock {
+            tick,
+            started: Instant::now(),
+        };
+        let described = self.reader.describe(scope, id).await?;
+        let snapshot = self
+            .store
+            .load(scope)
+            .await
+            .map_err(|source| ScanError::Store {
+                scope: scope.clone(),
+                source,
+            })?;
+        let mut report = ScopeReport {
+            observations: described.iter().cloned().collect(),
+            unreadable_snapshot: snapshot
+                .unreadable
+                .iter()
+                .filter(|u| u.id.as_deref() == Some(id.as_str()))
+                .cloned()
+                .collect(),
+            ..ScopeReport::default()
+        };
+        let Some(current) = described else {
+            return Ok(report);
+        };
+        if snapshot.is_unreadable(id) {
+            return Ok(report);
+        }
+        let previous = snapshot
+            .view()
+            .into_iter()
+            .filter(|(known, _)| known == id)
+            .collect();
+        let transitions = diff(&previous, &observations_of([current]));
+        self.record_and_deliver(
+            scope,
+            &snapshot,
+            transitions,
+            |r| &r.observation.id == id,
+            &clock,
+            account_name,
+            &mut report,
+        )
+        .await;
+        info!(
+            transitions = report.transitions.len(),
+            published = report.published.len(),
+            failed = report.failed.len(),
+            "event's data store observed"
+        );
+        Ok(report)
+    }
+
     #[instrument(skip_all, fields(scope = %scope, owner = %clock.tick.owner))]
     async fn scan(&self, scope: &Scope, clock: &Clock<'_>) -> Result<ScopeReport, ScanError> {
         let listing = self.reader.list(scope).await?;
@@ -330,7 +400,50 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
                 .cloned(),
         );
         let transitions = diff(&previous, &current);
+        let mut report = ScopeReport {
+            observations: listing.observations,
+            unreadable_listing: listing.unreadable,
+            unreadable_snapshot: snapshot.unreadable.clone(),
+            ..ScopeReport::default()
+        };
+        report
+            .observations
+            .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        self.record_and_deliver(
+            scope,
+            &snapshot,
+            transitions,
+            |_| true,
+            clock,
+            listing.account_name.as_deref(),
+            &mut report,
+        )
+        .await;
+        info!(
+            datastores = report.observations.len(),
+            transitions = report.transitions.len(),
+            published = report.published.len(),
+            failed = report.failed.len(),
+            undeliverable = report.undeliverable.len(),
+            unreadable = report.unreadable_listing.len() + report.unreadable_snapshot.len(),
+            "scope scanned"
+        );
+        Ok(report)
+    }
 
+    /// Records `transitions` and delivers the pending alerts of their records
+    /// and of every other record `owed` selects, into `report`.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_and_deliver(
+        &self,
+        scope: &Scope,
+        snapshot: &ScopeSnapshot,
+        transitions: Vec<Transition>,
+        owed: impl Fn(&Record) -> bool,
+        clock: &Clock<'_>,
+        account_name: Option<&str>,
+        report: &mut ScopeReport,
+    ) {
         let mut work: Vec<Work<'_>> = transitions
             .iter()
             .map(|transition| Work::Transition {
@@ -344,27 +457,17 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
                 .values()
                 .filter(|r| {
                     !r.pending.is_empty()
+                        && owed(r)
                         && !transitions.iter().any(|t| t.id() == &r.observation.id)
                 })
                 .map(Work::Owed),
         );
 
         let outcomes: Vec<Outcome> = futures::stream::iter(work)
-            .map(|w| self.process(scope, w, clock, listing.account_name.as_deref()))
+            .map(|w| self.process(scope, w, clock, account_name))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
-
-        let mut report = ScopeReport {
-            observations: listing.observations,
-            transitions,
-            unreadable_listing: listing.unreadable,
-            unreadable_snapshot: snapshot.unreadable.clone(),
-            ..ScopeReport::default()
-        };
-        report
-            .observations
-            .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         for outcome in outcomes {
             report.published.extend(outcome.published);
             report.failed.extend(outcome.failed);
@@ -373,16 +476,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
             report.left_to_others += outcome.left_to_others;
         }
         report.published.sort_by(|a, b| a.id.cmp(&b.id));
-        info!(
-            datastores = report.observations.len(),
-            transitions = report.transitions.len(),
-            published = report.published.len(),
-            failed = report.failed.len(),
-            undeliverable = report.undeliverable.len(),
-            unreadable = report.unreadable_listing.len() + report.unreadable_snapshot.len(),
-            "scope scanned"
-        );
-        Ok(report)
+        report.transitions = transitions;
     }
 
     /// Records a transition (if any) and delivers the record's pending alerts.
@@ -1017,6 +1111,36 @@ mod tests {
         }
     }
 
+    impl DatastoreDescriber for SlowReader<'_> {
+        async fn describe(
+            &self,
+            scope: &Scope,
+            id: &DatastoreId,
+        ) -> Result<Option<Observation>, ReadError> {
+            tokio::time::sleep(self.1).await;
+            self.0.describe(scope, id).await
+        }
+    }
+
+    /// A snapshot store whose loads answer late, with what they read first.
+    struct SlowLoads<'a>(&'a MemoryStore, std::time::Duration);
+
+    impl SnapshotStore for SlowLoads<'_> {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::ScopeSnapshot, StoreError> {
+            let snapshot = self.0.load(scope).await;
+            tokio::time::sleep(self.1).await;
+            snapshot
+        }
+        async fn put(
+            &self,
+            scope: &Scope,
+            record: &Record,
+            expected: Option<u64>,
+        ) -> Result<(), StoreError> {
+            self.0.put(scope, record, expected).await
+        }
+    }
+
     /// Records each claim it sees being written.
     struct SeesClaims<'a>(&'a MemoryStore, std::sync::Mutex<Vec<Claim>>);
 
@@ -1035,6 +1159,130 @@ mod tests {
             }
             self.0.put(scope, record, expected).await
         }
+    }
+
+    /// The id of the store `observation(text, ..)` makes.
+    fn id(text: &str) -> DatastoreId {
+        observation(text, Active).id
+    }
+
+    async fn observe_at(f: &Fixture, owner: &str, minutes: i64, store: &str) -> ScopeReport {
+        let tick = Tick {
+            owner: owner.into(),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
+        };
+        f.monitor()
+            .observe(&f.scope, &id(store), &tick, Some("payments-prod"))
+            .await
+            .expect("the store is described")
+    }
+
+    #[tokio::test]
+    async fn an_event_alerts_its_stores_failure_once_and_the_next_scan_sends_nothing() {
+        let f = Fixture::new();
+        f.list(&[("a", Active), ("b", Creating)]);
+        f.tick_at("t1", 0).await;
+        f.reader
+            .set(&f.scope, vec![observation("a", Active), failed("b")]);
+
+        let report = observe_at(&f, "event-1", 1, "b").await;
+        assert_eq!(report.transitions.len(), 1);
+        let sent = f.publisher.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].datastore_id, id("b"));
+        assert_eq!(
+            (sent[0].severity, sent[0].reason),
+            (Severity::Critical, Reason::Failure)
+        );
+        assert_eq!(sent[0].account_name.as_deref(), Some("payments-prod"));
+        assert!(sent[0].error_cause.is_some());
+
+        // The same event delivered again, and the scheduled scan after it.
+        assert!(
+            observe_at(&f, "event-1-again", 2, "b")
+                .await
+                .transitions
+                .is_empty()
+        );
+        let scan = f.tick_at("t2", 5).await;
+        assert!(scan.transitions.is_empty(), "{:?}", scan.transitions);
+        assert_eq!(f.publisher.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_event_touches_only_its_store_and_never_removes_one() {
+        let f = Fixture::new();
+        f.list(&[("a", Active), ("b", Active)]);
+        f.tick_at("t1", 0).await;
+        let before = f.store.snapshot(&f.scope);
+        // The service no longer knows "a" (the event came late), and "b"
+        // changed without an event of its own.
+        f.list(&[("b", CreateFailed)]);
+        let report = observe_at(&f, "event-1", 1, "a").await;
+        assert!(report.observations.is_empty());
+        assert!(report.transitions.is_empty());
+        assert_eq!(f.store.snapshot(&f.scope).records, before.records);
+        assert!(f.publisher.sent().is_empty());
+        // The scan is the source of truth: it finds both.
+        let scan = f.tick_at("t2", 5).await;
+        assert_eq!(scan.transitions.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_event_and_a_scan_that_race_send_one_alert() {
+        for delay_ms in [0, 5, 20] {
+            let f = Fixture::new();
+            f.list(&[("a", Creating)]);
+            f.tick_at("t1", 0).await;
+            f.reader.set(&f.scope, vec![failed("a")]);
+            // The scan's listing and the event's describe take their time,
+            // and each load of the snapshot returns what it read only after
+            // 30 ms, so both sides hold the same version of the record before
+            // either writes: only the conditional write keeps one of them out.
+            let slow = SlowReader(&f.reader, std::time::Duration::from_millis(delay_ms));
+            let store = SlowLoads(&f.store, std::time::Duration::from_millis(30));
+            let monitor = Monitor::new(&slow, &store, &f.publisher, TickSettings::default());
+            let at = DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(1);
+            let scan_tick = Tick {
+                owner: "scan".into(),
+                now: at,
+            };
+            let event_tick = Tick {
+                owner: "event".into(),
+                now: at,
+            };
+            let store = id("a");
+            let (scan, event) = tokio::join!(
+                monitor.tick(std::slice::from_ref(&f.scope), &scan_tick),
+                monitor.observe(&f.scope, &store, &event_tick, None),
+            );
+            event.expect("described");
+            assert!(scan.problems().is_empty(), "{:?}", scan.problems());
+            assert_eq!(f.publisher.sent().len(), 1, "delay {delay_ms} ms");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_whose_store_cannot_be_described_is_an_error_and_changes_nothing() {
+        let f = Fixture::new();
+        f.list(&[("a", Active)]);
+        f.tick_at("t1", 0).await;
+        f.reader.fail(ReadError {
+            scope: f.scope.clone(),
+            kind: crate::ports::ReadErrorKind::Throttled,
+            message: "Rate exceeded".into(),
+        });
+        let tick = Tick {
+            owner: "event".into(),
+            now: Utc::now(),
+        };
+        let err = f
+            .monitor()
+            .observe(&f.scope, &id("a"), &tick, None)
+            .await
+            .expect_err("throttled");
+        assert!(err.to_string().contains("Rate exceeded"), "{err}");
+        assert_eq!(f.store.writes(), 1);
     }
 
     #[tokio::test]
