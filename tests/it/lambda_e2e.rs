@@ -24,6 +24,7 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 mod accounts;
+mod events;
 
 /// The binary target, which is also the function name the Runtime API routes.
 const FUNCTION: &str = "status-monitor";
@@ -838,7 +839,8 @@ async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
     // The payload only triggers the tick: a malformed or foreign event is
-    // logged by its id (when it has one) and scanned on, never retried.
+    // logged by its id (when it has one) and scanned on, never retried. A
+    // HealthLake event that cannot be read is rejected (see `events`).
     let mut stack = Stack::start().await?;
     let failed = stack
         .create_store(
@@ -854,7 +856,7 @@ async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
         json!("\u{1b}[2J not an event"),
         json!([1, 2, 3]),
         json!({"source": 42, "id": {"nested": true}, "detail-type": null}),
-        json!({"source": "aws.healthlake", "detail-type": "Data Store Creation Failed", "detail": "truncated"}),
+        json!({"source": "aws.events", "detail-type": "Data Store Creation Failed", "detail": "truncated"}),
     ];
     for (n, event) in events.iter().enumerate() {
         stack.ensure_serving()?;

@@ -3,6 +3,7 @@
 //! batches a tick hands to workers through SQS.
 
 mod config;
+mod events;
 mod fanout;
 mod handler;
 

@@ -37,6 +37,7 @@ pub mod cli;
 pub mod clock;
 mod control;
 mod endpoint;
+mod events;
 mod iam;
 mod listing;
 mod model;

@@ -199,6 +199,25 @@ impl Registry {
         self.stores.clear();
     }
 
+    /// Every store of every account and region, with its status at `now`.
+    pub fn all(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = (&str, &str, &Datastore, StatusNow)> + '_ {
+        self.stores.iter().flat_map(move |(account, regions)| {
+            regions.iter().flat_map(move |(region, stores)| {
+                stores.iter().map(move |store| {
+                    (
+                        account.as_str(),
+                        region.as_str(),
+                        store,
+                        self.status_now(store, now),
+                    )
+                })
+            })
+        })
+    }
+
     fn stores(&self, scope: Scope<'_>) -> &[Datastore] {
         self.stores
             .get(scope.account)
