@@ -13,8 +13,8 @@
 //! its record with the reason.
 
 use crate::domain::{
-    AccountId, Alert, AlertPolicy, Claim, DatastoreId, Observation, Record, Scope, ScopeSnapshot,
-    Transition, Unreadable, diff, observations_of,
+    AccountId, Alert, AlertPolicy, Claim, DatastoreId, Observation, Record, Routing, Scope,
+    ScopeSnapshot, Tags, Transition, Unreadable, diff, observations_of,
 };
 use crate::ports::{
     AlertPublisher, DatastoreDescriber, DatastoreReader, PublishError, PublishErrorKind, ReadError,
@@ -37,6 +37,8 @@ pub struct TickSettings {
     pub scan_concurrency: usize,
     /// Failed attempts after which an alert is set aside as undeliverable.
     pub max_attempts: u32,
+    /// Which stores and transitions are alerted, and the tags alerts carry.
+    pub routing: Routing,
 }
 
 impl TickSettings {
@@ -54,6 +56,7 @@ impl Default for TickSettings {
             concurrency: 8,
             scan_concurrency: Self::DEFAULT_SCAN_CONCURRENCY,
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+            routing: Routing::default(),
         }
     }
 }
@@ -235,10 +238,11 @@ struct Outcome {
 /// The record a transition leaves: the new observation, a bumped version, and
 /// the alert the policy selects added to what it owes. Pure: no I/O.
 fn evolve(
-    policy: &AlertPolicy,
+    settings: &TickSettings,
     scope: &Scope,
     old: Option<&Record>,
     transition: &Transition,
+    tags: Option<Tags>,
     now: DateTime<Utc>,
 ) -> Record {
     let version = old.map_or(1, |r| r.version + 1);
@@ -253,8 +257,17 @@ fn evolve(
         None => Record::new(transition.latest().clone(), version, now),
     };
     record.vanished_at = transition.current().is_none().then_some(now);
-    if let Some(decision) = policy.classify(transition) {
-        record.owe(Alert::new(scope, transition, decision, version, now), now);
+    if tags.is_some() {
+        record.tags = tags;
+    }
+    let routing = &settings.routing;
+    if let Some(decision) = settings.policy.classify(transition)
+        && !routing.ignores(transition)
+        && routing.admits(&record.observation.name, record.tags.as_ref())
+    {
+        let mut alert = Alert::new(scope, transition, decision, version, now);
+        alert.tags = routing.chosen(record.tags.as_ref());
+        record.owe(alert, now);
     }
     record
 }
@@ -479,6 +492,27 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         report.transitions = transitions;
     }
 
+    /// The tags of a transition's store, read only when a tag setting is in
+    /// use and the transition would be alerted (one call per alert, none on a
+    /// quiet tick); `None` when not read or not readable (the record keeps
+    /// the tags last read).
+    async fn tags_for(&self, scope: &Scope, transition: &Transition) -> Option<Tags> {
+        let current = transition.current()?;
+        if !self.settings.routing.needs_tags()
+            || self.settings.policy.classify(transition).is_none()
+            || self.settings.routing.ignores(transition)
+        {
+            return None;
+        }
+        match self.reader.tags(scope, &current.arn).await {
+            Ok(tags) => Some(tags),
+            Err(e) => {
+                warn!(datastore = %current.id, error = %e.message, "tags not read; the alert goes out with the tags last read, if any");
+                None
+            }
+        }
+    }
+
     /// Records a transition (if any) and delivers the record's pending alerts.
     async fn process(
         &self,
@@ -507,10 +541,11 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
 
         let mut record = match work {
             Work::Transition { old, transition } => evolve(
-                &self.settings.policy,
+                &self.settings,
                 scope,
                 old,
                 transition,
+                self.tags_for(scope, transition).await,
                 clock.tick.now,
             ),
             Work::Owed(r) => Record {
@@ -1161,6 +1196,114 @@ mod tests {
         }
     }
 
+    fn routed(
+        f: &Fixture,
+        raw: crate::domain::RawRouting,
+    ) -> Monitor<&MemoryReader, &MemoryStore, &MemoryPublisher> {
+        let routing = Routing::parse(raw, crate::domain::RoutingNames::ENVIRONMENT).unwrap();
+        Monitor::new(
+            &f.reader,
+            &f.store,
+            &f.publisher,
+            TickSettings {
+                routing,
+                ..TickSettings::default()
+            },
+        )
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn tags_are_read_once_per_alert_route_it_and_are_kept_in_the_record() {
+        let f = Fixture::new();
+        let (a, b, c) = (failed("a"), failed("b"), observation("c", Active));
+        f.reader
+            .set_tags(&a.arn, tags(&[("team", "payments"), ("owner", "ana")]));
+        f.reader.set_tags(
+            &b.arn,
+            tags(&[("team", "imaging"), ("environment", "sandbox")]),
+        );
+        f.reader.set(&f.scope, vec![a.clone(), b.clone(), c]);
+        let monitor = routed(
+            &f,
+            crate::domain::RawRouting {
+                exclude_tags: vec!["environment=sandbox".into()],
+                alert_tag_keys: vec!["team".into()],
+                ..Default::default()
+            },
+        );
+        let tick = |minutes| Tick {
+            owner: format!("t{minutes}"),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
+        };
+        let report = monitor.tick(std::slice::from_ref(&f.scope), &tick(0)).await;
+        assert!(report.problems().is_empty(), "{:?}", report.problems());
+        // Two alertable transitions (the active store alerts nothing): two reads.
+        assert_eq!(f.reader.tag_reads(), 2);
+        let sent = f.publisher.sent();
+        assert_eq!(sent.len(), 1, "the sandbox store is recorded, not alerted");
+        assert_eq!(sent[0].datastore_id, a.id);
+        assert_eq!(sent[0].tags, tags(&[("team", "payments")]));
+        let snapshot = f.store.snapshot(&f.scope);
+        assert_eq!(snapshot.records.len(), 3);
+        assert_eq!(
+            snapshot.records[&b.id].tags,
+            Some(tags(&[("team", "imaging"), ("environment", "sandbox")]))
+        );
+        // A quiet tick reads no tags.
+        monitor.tick(std::slice::from_ref(&f.scope), &tick(5)).await;
+        assert_eq!(f.reader.tag_reads(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_ignored_transition_is_recorded_and_unreadable_tags_never_silence_an_alert() {
+        let f = Fixture::new();
+        f.list(&[("a", Creating)]);
+        let monitor = routed(
+            &f,
+            crate::domain::RawRouting {
+                include_tags: vec!["team=payments".into()],
+                ignore_transitions: vec!["CREATING->ACTIVE".into(), "NEW->CREATE_FAILED".into()],
+                ..Default::default()
+            },
+        );
+        let tick = |minutes| Tick {
+            owner: format!("t{minutes}"),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
+        };
+        monitor.tick(std::slice::from_ref(&f.scope), &tick(0)).await;
+        // A new failed store: ignored, so its tags are not even read.
+        f.reader
+            .set(&f.scope, vec![observation("a", Creating), failed("b")]);
+        monitor.tick(std::slice::from_ref(&f.scope), &tick(1)).await;
+        assert!(f.publisher.sent().is_empty());
+        assert_eq!(f.reader.tag_reads(), 0);
+        assert_eq!(f.store.snapshot(&f.scope).records.len(), 2);
+        // The tags of "a" cannot be read (its listing fails as the tags are
+        // read): the failure is alerted anyway.
+        let mut a = failed("a");
+        a.name = "patients".into();
+        f.reader.set(&f.scope, vec![a, failed("b")]);
+        struct NoTags<'a>(&'a MemoryReader);
+        impl DatastoreReader for NoTags<'_> {
+            async fn list(&self, scope: &Scope) -> Result<crate::ports::Listing, ReadError> {
+                self.0.list(scope).await
+            }
+        }
+        let settings = monitor.settings.clone();
+        let without_tags = Monitor::new(NoTags(&f.reader), &f.store, &f.publisher, settings);
+        without_tags
+            .tick(std::slice::from_ref(&f.scope), &tick(2))
+            .await;
+        assert_eq!(f.publisher.sent().len(), 1);
+    }
+
     /// The id of the store `observation(text, ..)` makes.
     fn id(text: &str) -> DatastoreId {
         observation(text, Active).id
@@ -1362,7 +1505,8 @@ mod properties {
             (old, transition) in evolution_strategy(),
             now in instant_strategy(),
         ) {
-            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let settings = TickSettings { policy: policy.clone(), ..TickSettings::default() };
+            let new = evolve(&settings, &fixtures::scope(), old.as_ref(), &transition, None, now);
             prop_assert!(new.pending.len() <= MAX_PENDING);
             prop_assert!(new.undeliverable.len() <= MAX_UNDELIVERABLE);
             let (owed, set_aside) = old
@@ -1383,7 +1527,8 @@ mod properties {
             (old, transition) in evolution_strategy(),
             now in instant_strategy(),
         ) {
-            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let settings = TickSettings { policy: policy.clone(), ..TickSettings::default() };
+            let new = evolve(&settings, &fixtures::scope(), old.as_ref(), &transition, None, now);
             prop_assert_eq!(new.version, old.as_ref().map_or(1, |r| r.version + 1));
         }
 
@@ -1393,7 +1538,8 @@ mod properties {
             (old, transition) in evolution_strategy(),
             now in instant_strategy(),
         ) {
-            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let settings = TickSettings { policy: policy.clone(), ..TickSettings::default() };
+            let new = evolve(&settings, &fixtures::scope(), old.as_ref(), &transition, None, now);
             let id = alert_id(&transition, new.version);
             let carries_it = |p: &&PendingAlert| p.alert.id == id;
             match policy.classify(&transition) {
@@ -1418,7 +1564,8 @@ mod properties {
             (old, transition) in evolution_strategy(),
             now in instant_strategy(),
         ) {
-            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let settings = TickSettings { policy: policy.clone(), ..TickSettings::default() };
+            let new = evolve(&settings, &fixtures::scope(), old.as_ref(), &transition, None, now);
             match transition.current() {
                 Some(current) => {
                     prop_assert_eq!(&new.observation, current);

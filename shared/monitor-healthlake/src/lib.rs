@@ -12,7 +12,7 @@ use aws_sdk_healthlake::types::DatastoreProperties;
 use chrono::{DateTime, Utc};
 use monitor_core::domain::{
     Access, AccountId, AccountTarget, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
-    ExternalId, Observation, Region, Scope, Unreadable,
+    ExternalId, Observation, Region, Scope, Tags, Unreadable,
 };
 use monitor_core::ports::{DatastoreDescriber, DatastoreReader, Listing, ReadError, ReadErrorKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -257,6 +257,27 @@ impl DatastoreReader for HealthLakeReader {
         Err(invalid(format!(
             "ListFHIRDatastores was still paging after {MAX_PAGES} pages"
         )))
+    }
+
+    /// ListTagsForResource of one store, in the scope's account and region.
+    #[instrument(skip(self), fields(scope = %scope))]
+    async fn tags(&self, scope: &Scope, arn: &str) -> Result<Tags, ReadError> {
+        let (client, access, _) = self.client(scope)?;
+        let answer = client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .customize()
+            .config_override(aws_sdk_healthlake::config::Builder::default().region(
+                aws_sdk_healthlake::config::Region::new(scope.region.to_string()),
+            ))
+            .send()
+            .await
+            .map_err(|e| read_error(scope, &access, e))?;
+        Ok(answer
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect())
     }
 }
 
