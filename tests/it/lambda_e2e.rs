@@ -25,6 +25,7 @@ use tokio::time::Instant;
 
 mod accounts;
 mod events;
+mod routing;
 
 /// The binary target, which is also the function name the Runtime API routes.
 const FUNCTION: &str = "status-monitor";
