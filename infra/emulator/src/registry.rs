@@ -6,8 +6,10 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::listing::{Filter, Page, PageRequest, SortKey, paginate};
-use crate::model::{Datastore, NewDatastore, StatusNow};
+use crate::model::{Datastore, NewDatastore, StatusNow, scripted_outcome};
+use crate::outcome::Failing;
 use crate::protocol::ApiError;
+use crate::wire::UpdateFhirDatastoreRequest;
 
 /// A store and what a client sees of it now.
 pub type ListedStore<'a> = (&'a Datastore, StatusNow);
@@ -115,6 +117,36 @@ impl Registry {
                     status.as_str()
                 ))
             })?;
+        let status_now = store.lifecycle.at(now, delay);
+        Ok((store, status_now))
+    }
+
+    /// Starts an update of store `id`: the outcome tag it holds now decides
+    /// whether the update ends in ACTIVE or UPDATE_FAILED.
+    pub fn update(
+        &mut self,
+        scope: Scope<'_>,
+        id: &str,
+        request: UpdateFhirDatastoreRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ListedStore<'_>, ApiError> {
+        let delay = self.transition_delay;
+        let store = self
+            .stores_mut(scope)
+            .and_then(|stores| stores.iter_mut().find(|store| store.id == id))
+            .ok_or_else(|| not_found(id))?;
+        let failure =
+            scripted_outcome(&store.tags)?.and_then(|outcome| outcome.cause_for(Failing::Update));
+        store
+            .lifecycle
+            .begin_update(now, delay, failure)
+            .map_err(|status| {
+                ApiError::conflict(format!(
+                    "Datastore {id} is {} and can only be updated when ACTIVE or UPDATE_FAILED",
+                    status.as_str()
+                ))
+            })?;
+        store.apply_update(request, now);
         let status_now = store.lifecycle.at(now, delay);
         Ok((store, status_now))
     }
