@@ -2757,3 +2757,142 @@ async fn a_backup_configuration_is_kept_and_shown_as_backup_status_info() {
         "a store created without one shows none"
     );
 }
+
+/// A loopback HTTP receiver that answers every request 200 and keeps the
+/// JSON bodies, in order: the stand-in of an EventBridge rule's target.
+async fn event_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 8192];
+            loop {
+                let n = socket.read(&mut buffer).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        if let Ok(event) = serde_json::from_str(&body[..length]) {
+                            kept.lock().expect("events").push(event);
+                        }
+                        break;
+                    }
+                }
+            }
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                .await;
+        }
+    });
+    (url, received)
+}
+
+/// Waits until `count` events were received, or a minute passed.
+async fn wait_for_events(received: &std::sync::Mutex<Vec<Value>>, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = received.lock().expect("events").clone();
+        if events.len() >= count || tokio::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_emulator_posts_the_events_healthlake_emits_and_none_for_updates() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let (before, _) = active_store(&emulator, &client, "before").await;
+    let (url, received) = event_receiver().await;
+    let (status, shown) = emulator.post("events", json!({ "Url": url })).await;
+    assert_eq!((status, &shown["Url"]), (200, &json!(url)), "{shown}");
+
+    // A store that existed before the URL was set is not announced; from now
+    // on every documented change is, in order.
+    let failing = create(
+        &client,
+        "failing",
+        &[Tag::builder()
+            .key("emulator:outcome")
+            .value("CREATE_FAILED:NON_RETRYABLE_ERROR:KMS key is disabled")
+            .build()
+            .expect("tag")],
+    )
+    .await;
+    let events = wait_for_events(&received, 1).await;
+    emulator.settle(&client, &failing, "CREATE_FAILED").await;
+    let events_after_failure = wait_for_events(&received, 2).await;
+    client
+        .update_fhir_datastore()
+        .datastore_id(&before)
+        .datastore_name("after")
+        .send()
+        .await
+        .expect("update");
+    emulator.settle(&client, &before, "ACTIVE").await;
+    client
+        .delete_fhir_datastore()
+        .datastore_id(&failing)
+        .send()
+        .await
+        .expect("delete");
+    emulator.settle(&client, &failing, "DELETED").await;
+    let all = wait_for_events(&received, 4).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events_after_failure.len(), 2);
+    let seen: Vec<(&str, &str)> = all
+        .iter()
+        .map(|e| {
+            (
+                e["detail-type"].as_str().unwrap_or_default(),
+                e["detail"]["datastoreId"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("Data Store Creating", failing.as_str()),
+            ("Data Store Creation Failed", failing.as_str()),
+            ("Data Store Deleting", failing.as_str()),
+            ("Data Store Deleted", failing.as_str()),
+        ],
+        "{all:#?}"
+    );
+    let first = &all[1];
+    assert_eq!(first["source"], "aws.healthlake");
+    assert_eq!(first["account"], ACCOUNT);
+    assert_eq!(first["region"], "us-east-1");
+    assert_eq!(first["detail"]["datastoreName"], "failing");
+    assert_eq!(first["detail"]["datastoreTypeVersion"], "R4");
+    assert!(first["detail"].get("datastoreStatus").is_none(), "{first}");
+    assert!(first["detail"].get("errorCause").is_none(), "{first}");
+    assert!(
+        first["resources"][0]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(&format!("datastore/fhir/{failing}"))),
+        "{first}"
+    );
+    let (_, log) = emulator.admin(reqwest::Method::GET, "events", None).await;
+    let posted = log["Events"].as_array().expect("Events");
+    assert_eq!(posted.len(), 4, "{log}");
+    assert!(posted.iter().all(|p| p["Status"] == 200), "{log}");
+}

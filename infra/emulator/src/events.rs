@@ -8,11 +8,13 @@
 //! `aws.healthlake`, detail-types "Data Store Creating", "Data Store Creation
 //! Failed", "Data Store Active", "Data Store Deleting" and "Data Store
 //! Deleted" (HealthLake documents none for UPDATING or UPDATE_FAILED, so none
-//! is posted), with the detail HealthLake gives (`datastoreId`,
+//! is posted, nor for a store settling back to ACTIVE after an update), with
+//! the detail HealthLake gives (`datastoreId`,
 //! `datastoreName`, `datastoreTypeVersion`, `datastoreEndpoint`: no status, no
-//! ErrorCause) and the store's ARN in `resources`. Statuses are read every
-//! [`POLL`] and after each admin change of the clock, so a status reached by
-//! the passing of time is posted too. Stores' statuses when the URL is set
+//! ErrorCause) and the store's ARN in `resources`. Statuses are read after
+//! every request (API or admin), so no status a request made is missed, and
+//! every [`POLL`], so a status reached by the passing of wall time is posted
+//! too. Stores' statuses when the URL is set
 //! are taken as announced: only what changes afterwards is posted.
 //!
 //! Events are posted one at a time, each as an HTTP/1.1 `POST` of the
@@ -32,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::model::DatastoreStatus;
+use crate::model::{Datastore, DatastoreStatus};
 use crate::protocol::ApiError;
 use crate::state::{Emulator, Inner};
 
@@ -49,6 +51,8 @@ pub struct Events {
     /// Store id to the status last seen (ids are unique across accounts).
     seen: HashMap<String, String>,
     posted: Vec<Posted>,
+    /// The first entry of `posted` not handed to the poster yet.
+    next: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,6 +76,7 @@ impl Events {
     pub fn clear(&mut self) {
         self.seen.clear();
         self.posted.clear();
+        self.next = 0;
     }
 }
 
@@ -86,24 +91,60 @@ fn detail_type(status: &DatastoreStatus) -> Option<&'static str> {
     }
 }
 
-/// The events due since the last look, recorded as to be posted: their
-/// indexes in the log, with their bodies.
-fn due(inner: &mut Inner) -> Vec<(usize, Value)> {
+/// Records the events due since the last look, to be posted. Called after
+/// every request (API or admin), so that no status a request made is missed,
+/// and every [`POLL`] for those reached by the passing of time.
+pub fn detect(inner: &mut Inner) {
     if inner.events.url.is_none() {
-        return Vec::new();
+        return;
     }
     let now = inner.clock.now();
     let mut due = Vec::new();
     for (account, region, store, status_now) in inner.registry.all(now) {
         let status = status_now.status.as_str().to_owned();
-        if inner.events.seen.get(&store.id) == Some(&status) {
-            continue;
-        }
-        inner.events.seen.insert(store.id.clone(), status);
-        let Some(detail_type) = detail_type(&status_now.status) else {
+        let Some(previous) = inner.events.seen.insert(store.id.clone(), status.clone()) else {
+            // First seen while posting: a store just created.
+            if let Some(event) = event(account, region, store, &status_now.status, now) {
+                due.push(event);
+            }
             continue;
         };
-        let event = json!({
+        // HealthLake documents no event of an update, nor of its end: a
+        // store that settles back to ACTIVE after an update is not announced.
+        if previous == status
+            || (UPDATE_STATUSES.contains(&previous.as_str()) && status == "ACTIVE")
+        {
+            continue;
+        }
+        if let Some(event) = event(account, region, store, &status_now.status, now) {
+            due.push(event);
+        }
+    }
+    inner
+        .events
+        .posted
+        .extend(due.into_iter().map(|event| Posted {
+            event,
+            posted_at: None,
+            answered_at: None,
+            status: None,
+            error: None,
+        }));
+}
+
+const UPDATE_STATUSES: [&str; 2] = ["UPDATING", "UPDATE_FAILED"];
+
+/// The event HealthLake puts on the bus for a store reaching `status`, if any.
+fn event(
+    account: &str,
+    region: &str,
+    store: &Datastore,
+    status: &DatastoreStatus,
+    now: DateTime<Utc>,
+) -> Option<Value> {
+    let detail_type = detail_type(status)?;
+    {
+        Some(json!({
             "version": "0",
             "id": uuid::Uuid::new_v4().to_string(),
             "detail-type": detail_type,
@@ -118,21 +159,19 @@ fn due(inner: &mut Inner) -> Vec<(usize, Value)> {
                 "datastoreTypeVersion": store.type_version,
                 "datastoreEndpoint": store.endpoint,
             },
-        });
-        due.push(event);
+        }))
     }
-    due.into_iter()
-        .map(|event| {
-            inner.events.posted.push(Posted {
-                event: event.clone(),
-                posted_at: None,
-                answered_at: None,
-                status: None,
-                error: None,
-            });
-            (inner.events.posted.len() - 1, event)
-        })
-        .collect()
+}
+
+/// Records the events a request caused, once it is answered.
+pub async fn detect_after(
+    State(emulator): State<Arc<Emulator>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    detect(&mut emulator.lock());
+    response
 }
 
 /// Looks for changes and posts their events, one at a time, until the
@@ -153,8 +192,15 @@ pub fn spawn_poster(emulator: Weak<Emulator>) {
 pub async fn post_due(emulator: &Emulator) {
     let (url, due) = {
         let mut inner = emulator.lock();
-        let due = due(&mut inner);
-        (inner.events.url.clone(), due)
+        detect(&mut inner);
+        let events = &mut inner.events;
+        let due: Vec<(usize, Value)> = events.posted[events.next..]
+            .iter()
+            .enumerate()
+            .map(|(offset, p)| (events.next + offset, p.event.clone()))
+            .collect();
+        events.next = events.posted.len();
+        (events.url.clone(), due)
     };
     let Some(url) = url else { return };
     for (index, event) in due {

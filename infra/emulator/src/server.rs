@@ -64,6 +64,10 @@ pub fn router(config: &EmulatorConfig) -> Router {
     Router::new()
         .route("/", post(endpoint::handle))
         .nest("/_emulator", admin::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::events::detect_after,
+        ))
         .with_state(state)
 }
 
