@@ -93,11 +93,13 @@ async fn calls(url: &str) -> serde_json::Value {
         .expect("json")
 }
 
-/// An in-process emulator on a loopback port whose stores settle at once.
+/// An in-process emulator on a loopback port whose stores settle at once,
+/// with room for every store the benchmarks create in one region.
 async fn start_emulator() -> RunningEmulator {
     RunningEmulator::start(
         EmulatorConfig {
             transition_delay: Duration::from_millis(1),
+            max_datastores: usize::MAX,
             ..EmulatorConfig::default()
         },
         ([127, 0, 0, 1], 0).into(),

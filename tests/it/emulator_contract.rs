@@ -2896,3 +2896,462 @@ async fn the_emulator_posts_the_events_healthlake_emits_and_none_for_updates() {
     assert_eq!(posted.len(), 4, "{log}");
     assert!(posted.iter().all(|p| p["Status"] == 200), "{log}");
 }
+
+// Lifecycle and paging: retention of deleted stores, opaque page tokens,
+// client tokens, tags of deleted stores and the quota of data stores.
+
+impl Emulator {
+    /// An emulator with `config` (see `integration_tests::emulator::Emulator::config`).
+    async fn start_with(config: healthlake_emulator::EmulatorConfig) -> Emulator {
+        let emulator = integration_tests::emulator::Emulator::start_with(config)
+            .await
+            .expect("emulator starts");
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("http client");
+        Emulator { emulator, http }
+    }
+
+    /// Moves the emulator's clock `seconds` forward.
+    async fn advance(&self, seconds: u64) {
+        let (status, clock) = self
+            .post("clock", json!({ "AdvanceSeconds": seconds }))
+            .await;
+        assert_eq!(status, 200, "{clock}");
+    }
+}
+
+/// Seconds of emulator time left around a retention, expiry or lifetime, for
+/// the wall time a test takes between its calls: a test asserts a minute
+/// before and at the end, never a second before.
+const MARGIN: u64 = 60;
+
+/// The code and message of a service error of the SDK.
+fn code_and_message<E>(err: aws_sdk_healthlake::error::SdkError<E>) -> (String, String)
+where
+    E: aws_sdk_healthlake::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_healthlake::error::ProvideErrorMetadata as _;
+    let message = err.message().unwrap_or_default().to_owned();
+    let code = err.code().map(str::to_owned);
+    (
+        code.unwrap_or_else(|| format!("not a service error: {err:?}")),
+        message,
+    )
+}
+
+/// A page of the listing: its ids and its NextToken.
+async fn page(
+    client: &Client,
+    filter: Option<DatastoreFilter>,
+    max_results: i32,
+    token: Option<&str>,
+) -> Result<(Vec<String>, Option<String>), (String, String)> {
+    let output = client
+        .list_fhir_datastores()
+        .set_filter(filter)
+        .max_results(max_results)
+        .set_next_token(token.map(str::to_owned))
+        .send()
+        .await
+        .map_err(code_and_message)?;
+    Ok((
+        ids(output.datastore_properties_list())
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
+        output.next_token().map(str::to_owned),
+    ))
+}
+
+fn active_only() -> Option<DatastoreFilter> {
+    Some(
+        DatastoreFilter::builder()
+            .datastore_status(DatastoreStatus::Active)
+            .build(),
+    )
+}
+
+#[tokio::test]
+async fn a_deleted_store_is_gone_once_its_retention_has_passed() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let id = create(&client, "short-lived", &[]).await;
+    let kept = create(&client, "kept", &[]).await;
+    emulator.settle(&client, &id, "ACTIVE").await;
+    client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect("delete");
+    let deleted = emulator.settle(&client, &id, "DELETED").await;
+    let arn = deleted.datastore_arn().to_owned();
+    // The settle moved the clock a whole transition past the deletion.
+    let retention = healthlake_emulator::DEFAULT_DELETED_RETENTION.as_secs();
+    assert_eq!(retention, 7 * 24 * 3600, "the seven days AWS documents");
+
+    // A margin for the wall time the test itself takes.
+    emulator.advance(retention - MARGIN).await;
+    assert_eq!(
+        ids(&list_all(&client, None).await),
+        vec![id.as_str(), kept.as_str()],
+        "still listed a minute before the retention ends"
+    );
+    assert_eq!(
+        describe_store(&client, &id).await.datastore_status(),
+        &DatastoreStatus::Deleted
+    );
+
+    emulator.advance(MARGIN).await;
+    assert_eq!(ids(&list_all(&client, None).await), vec![kept.as_str()]);
+    let err = client
+        .describe_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect_err("a store past its retention");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let err = client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect_err("a store past its retention");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let err = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect_err("a store past its retention");
+    assert!(err.into_service_error().is_resource_not_found_exception());
+    let (status, answer) = emulator.admin(reqwest::Method::GET, "accounts", None).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(
+        answer.to_string().contains("\"us-east-1\":1"),
+        "only the kept store is counted: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn page_tokens_are_opaque_and_bound_to_the_filter_and_page_size_of_their_listing() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let mut created = Vec::new();
+    for i in 0..3 {
+        created.push(create(&client, &format!("store-{i}"), &[]).await);
+    }
+    emulator.settle(&client, &created[0], "ACTIVE").await;
+
+    let (first, token) = page(&client, None, 1, None).await.expect("first page");
+    assert_eq!(first, vec![created[0].clone()]);
+    let token = token.expect("a NextToken");
+    let hex_of_id: String = created[0].bytes().map(|b| format!("{b:02x}")).collect();
+    assert!(
+        !token.contains(&created[0]) && !token.contains(&hex_of_id),
+        "the token does not show the store it follows: {token}"
+    );
+
+    let (code, message) = page(&client, None, 2, Some(&token)).await.unwrap_err();
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("MaxResults"), "{message}");
+    let (code, message) = page(&client, active_only(), 1, Some(&token))
+        .await
+        .unwrap_err();
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("Filter"), "{message}");
+
+    // One character changed: refused, whichever it is.
+    for at in [0, token.len() / 2, token.len() - 1] {
+        let mut tampered = token.clone().into_bytes();
+        tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).expect("ASCII");
+        let (code, message) = page(&client, None, 1, Some(&tampered)).await.unwrap_err();
+        assert_eq!(code, "ValidationException");
+        assert!(message.contains("NextToken"), "{message}");
+    }
+    // The form of the emulator's earlier tokens: the hex of the sort key.
+    let old: String = format!("0/{}", created[0])
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (code, _) = page(&client, None, 1, Some(&old)).await.unwrap_err();
+    assert_eq!(code, "ValidationException");
+
+    // A token of another emulator (another secret) is refused too.
+    let other = Emulator::start().await;
+    let other_client = other.client("us-east-1");
+    let (code, message) = page(&other_client, None, 1, Some(&token))
+        .await
+        .unwrap_err();
+    assert_eq!(code, "ValidationException", "{message}");
+
+    // Between pages a store is created and the next one deleted: the
+    // listing goes on after the last store it showed.
+    let late = create(&client, "late", &[]).await;
+    client
+        .delete_fhir_datastore()
+        .datastore_id(&created[1])
+        .send()
+        .await
+        .expect("delete");
+    let (second, token) = page(&client, None, 1, Some(&token)).await.expect("page 2");
+    assert_eq!(second, vec![created[1].clone()], "DELETING is still listed");
+    let (third, token) = page(&client, None, 1, token.as_deref())
+        .await
+        .expect("page 3");
+    assert_eq!(third, vec![created[2].clone()]);
+    let (fourth, token) = page(&client, None, 1, token.as_deref())
+        .await
+        .expect("page 4");
+    assert_eq!((fourth, token), (vec![late], None));
+
+    // Filtered listings page with tokens of their own filter.
+    let (active, token) = page(&client, active_only(), 1, None).await.expect("active");
+    assert_eq!(active, vec![created[0].clone()]);
+    let (rest, end) = page(&client, active_only(), 1, token.as_deref())
+        .await
+        .expect("active, page 2");
+    assert_eq!((rest, end), (vec![created[2].clone()], None));
+}
+
+#[tokio::test]
+async fn a_page_token_expires_after_its_lifetime() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    for i in 0..3 {
+        create(&client, &format!("store-{i}"), &[]).await;
+    }
+    let lifetime = healthlake_emulator::DEFAULT_PAGE_TOKEN_LIFETIME.as_secs();
+    let (_, token) = page(&client, None, 1, None).await.expect("first page");
+    let token = token.expect("a NextToken");
+    emulator.advance(lifetime - MARGIN).await;
+    let (_, next) = page(&client, None, 1, Some(&token))
+        .await
+        .expect("valid until its lifetime has passed");
+    emulator.advance(MARGIN).await;
+    let (code, message) = page(&client, None, 1, Some(&token)).await.unwrap_err();
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains("expired"), "{message}");
+    let next = next.expect("a third page");
+    page(&client, None, 1, Some(&next))
+        .await
+        .expect("a token issued later expires later");
+}
+
+#[tokio::test]
+async fn list_filters_are_validated_as_the_model_says() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let named = |name: &str| {
+        Some(
+            DatastoreFilter::builder()
+                .datastore_name(name.to_owned())
+                .build(),
+        )
+    };
+    for name in ["a#b", "tab\there", &"n".repeat(257), ""] {
+        let (code, message) = page(&client, named(name), 10, None).await.unwrap_err();
+        assert_eq!(code, "ValidationException", "{name:?}: {message}");
+        assert!(
+            message.contains("filter.datastoreName"),
+            "{name:?}: {message}"
+        );
+    }
+    for name in ["store one", "é:ü/2=+%@", &"n".repeat(256)] {
+        page(&client, named(name), 10, None)
+            .await
+            .unwrap_or_else(|err| panic!("{name:?}: {err:?}"));
+    }
+    let list = Some("HealthLake.ListFHIRDatastores");
+    for (body, member) in [
+        (
+            r#"{"Filter": {"DatastoreStatus": "ARCHIVED"}}"#,
+            "datastoreStatus",
+        ),
+        (r#"{"Filter": {"CreatedAfter": 1e300}}"#, "createdAfter"),
+        (r#"{"Filter": {"CreatedBefore": -1e300}}"#, "createdBefore"),
+        (r#"{"MaxResults": 0}"#, "maxResults"),
+        (r#"{"NextToken": "é"}"#, "nextToken"),
+    ] {
+        let (status, _, answer) = emulator.raw(list, TESTING, body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["__type"], "ValidationException", "{body}: {answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(member),
+            "{body}: {answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_client_token_reused_with_other_parameters_is_refused_until_it_expires() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let create_with = |name: &'static str| {
+        client
+            .create_fhir_datastore()
+            .datastore_name(name)
+            .datastore_type_version(FhirVersion::R4)
+            .client_token("token-1")
+            .send()
+    };
+    let first = create_with("patients").await.expect("create");
+    let again = create_with("patients").await.expect("a retry");
+    assert_eq!(again.datastore_id(), first.datastore_id());
+
+    let (code, message) = code_and_message(create_with("claims").await.unwrap_err());
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("ClientToken") && message.contains("token-1"),
+        "{message}"
+    );
+    let tagged = client
+        .create_fhir_datastore()
+        .datastore_name("patients")
+        .datastore_type_version(FhirVersion::R4)
+        .client_token("token-1")
+        .tags(tag("team", "data"))
+        .send()
+        .await
+        .expect_err("other tags are other parameters");
+    assert!(tagged.into_service_error().is_validation_exception());
+    assert_eq!(list_all(&client, None).await.len(), 1);
+
+    // Once the token is forgotten, it creates a new store.
+    let lifetime = healthlake_emulator::DEFAULT_CLIENT_TOKEN_LIFETIME.as_secs();
+    emulator.advance(lifetime - MARGIN).await;
+    let (code, _) = code_and_message(create_with("claims").await.unwrap_err());
+    assert_eq!(
+        code, "ValidationException",
+        "remembered until its lifetime has passed"
+    );
+    emulator.advance(MARGIN).await;
+    let later = create_with("claims").await.expect("a forgotten token");
+    assert_ne!(later.datastore_id(), first.datastore_id());
+    assert_eq!(list_all(&client, None).await.len(), 2);
+}
+
+#[tokio::test]
+async fn tags_of_a_store_being_deleted_or_deleted_are_not_found() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let id = create(&client, "tagged", &[tag("team", "data")]).await;
+    let arn = emulator
+        .settle(&client, &id, "ACTIVE")
+        .await
+        .datastore_arn()
+        .to_owned();
+    client
+        .delete_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect("delete");
+    for status in ["DELETING", "DELETED"] {
+        let err = client
+            .tag_resource()
+            .resource_arn(&arn)
+            .tags(tag("env", "test"))
+            .send()
+            .await
+            .expect_err("tagging a deleted store");
+        let err = err.into_service_error();
+        assert!(err.is_resource_not_found_exception(), "{status}: {err:?}");
+        assert!(
+            err.meta().message().unwrap_or_default().contains(status),
+            "{status}: {err:?}"
+        );
+        let err = client
+            .untag_resource()
+            .resource_arn(&arn)
+            .tag_keys("team")
+            .send()
+            .await
+            .expect_err("untagging a deleted store");
+        assert!(err.into_service_error().is_resource_not_found_exception());
+        let err = client
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .expect_err("listing the tags of a deleted store");
+        assert!(err.into_service_error().is_resource_not_found_exception());
+        if status == "DELETING" {
+            emulator.settle(&client, &id, "DELETED").await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn past_the_quota_a_create_is_refused_until_a_store_is_deleted() {
+    let emulator = Emulator::start_with(integration_tests::emulator::Emulator::config()).await;
+    let client = emulator.client("us-east-1");
+    let quota = healthlake_emulator::DEFAULT_MAX_DATASTORES;
+    assert_eq!(quota, 10, "HealthLake's documented default");
+    let mut created = Vec::new();
+    for i in 0..quota {
+        created.push(create(&client, &format!("store-{i}"), &[]).await);
+    }
+    let over = || {
+        client
+            .create_fhir_datastore()
+            .datastore_name("one-too-many")
+            .datastore_type_version(FhirVersion::R4)
+            .send()
+    };
+    let (code, message) = code_and_message(over().await.unwrap_err());
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("quota") && message.contains("10"),
+        "{message}"
+    );
+
+    // Another region and another account have quotas of their own.
+    create(&emulator.client("us-west-2"), "west", &[]).await;
+    let other = emulator
+        .emulator
+        .assumed_client("us-east-1", &role_arn(OTHER, "Creator"), None)
+        .await;
+    create(&other, "other-account", &[]).await;
+    // The admin route is not held to it.
+    let (status, answer) = emulator
+        .post(
+            "datastores",
+            json!({"Region": "us-east-1", "DatastoreTypeVersion": "R4"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+
+    // A store being deleted still counts; once DELETED it does not.
+    emulator.settle(&client, &created[0], "ACTIVE").await;
+    client
+        .delete_fhir_datastore()
+        .datastore_id(&created[0])
+        .send()
+        .await
+        .expect("delete");
+    let (code, _) = code_and_message(over().await.unwrap_err());
+    assert_eq!(code, "ValidationException", "DELETING still counts");
+    emulator.settle(&client, &created[0], "DELETED").await;
+    let (code, _) = code_and_message(over().await.unwrap_err());
+    assert_eq!(code, "ValidationException", "the admin store counts");
+    emulator.settle(&client, &created[1], "ACTIVE").await;
+    for id in &created[1..3] {
+        client
+            .delete_fhir_datastore()
+            .datastore_id(id)
+            .send()
+            .await
+            .expect("delete");
+    }
+    emulator.settle(&client, &created[1], "DELETED").await;
+    over()
+        .await
+        .expect("room for one once two more are DELETED");
+}

@@ -1099,3 +1099,71 @@ async fn an_update_that_fails_in_healthlake_alerts_once_with_its_cause() -> anyh
     stack.expect_alerts(0).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_store_deleted_past_its_retention_alerts_once_that_it_vanished()
+-> anyhow::Result<()> {
+    let mut stack = Stack::start().await?;
+    let kept = stack.create_store(EAST, "patients-prod", None).await?;
+    let failed = stack
+        .create_store(
+            EAST,
+            "imaging-new",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    stack.settle(EAST, &failed, "CREATE_FAILED").await?;
+    stack.spawn(&[])?;
+    stack.tick().await?;
+    stack.expect_alerts(1).await?;
+
+    // Deleted, and gone from the listing once DELETED for longer than the
+    // retention, before the monitor looks again: it last saw CREATE_FAILED.
+    stack
+        .emulator
+        .client(EAST)
+        .delete_fhir_datastore()
+        .datastore_id(&failed)
+        .send()
+        .await?;
+    let retention = healthlake_emulator::DEFAULT_DELETED_RETENTION;
+    stack
+        .emulator
+        .advance(integration_tests::emulator::TRANSITION + retention)
+        .await?;
+
+    let response = stack.tick().await?;
+
+    assert_eq!(response["scopes"][0]["datastores"], 1, "{response}");
+    let delivered = stack.expect_alerts(1).await?;
+    let document = &delivered[0].document;
+    assert_eq!(document["severity"], "info", "{document:#}");
+    assert_eq!(document["change"], "vanished", "{document:#}");
+    assert_eq!(document["datastore_id"], failed.as_str(), "{document:#}");
+    assert_eq!(document["previous_status"], "CREATE_FAILED", "{document:#}");
+    assert_eq!(document["status"], Value::Null, "{document:#}");
+    assert!(
+        delivered[0].subject.contains("left CREATE_FAILED"),
+        "{}",
+        delivered[0].subject
+    );
+    let items = stack.items().await?;
+    let vanished: Vec<(&str, bool)> = items
+        .iter()
+        .map(|i| {
+            (
+                text(i, "sk").unwrap_or_default(),
+                i.contains_key("vanished_at"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        vanished.into_iter().collect::<BTreeSet<_>>(),
+        BTreeSet::from([(kept.as_str(), false), (failed.as_str(), true)])
+    );
+
+    let response = stack.tick().await?;
+    assert_eq!(response["scopes"][0]["transitions"], 0, "{response}");
+    stack.expect_alerts(0).await?;
+    Ok(())
+}

@@ -55,6 +55,12 @@ pub struct AssumeRoleCalls {
 /// How long a store stays CREATING or DELETING, in emulator time.
 pub const TRANSITION: Duration = Duration::from_secs(3600);
 
+/// The quota of data stores per account and region of [`Emulator::start`]:
+/// far above HealthLake's 10, since tests and the e2e listing create hundreds.
+/// A test of the quota itself starts its emulator with
+/// [`Emulator::start_with`].
+pub const TEST_MAX_DATASTORES: usize = 100_000;
+
 /// The tag whose value `CREATE_FAILED:<ErrorCategory>:<message>` makes a
 /// creation fail.
 pub const OUTCOME_TAG: &str = "emulator:outcome";
@@ -66,14 +72,30 @@ pub struct Emulator {
 }
 
 impl Emulator {
-    /// An emulator for [`ACCOUNT`] with the [`TRANSITION`] delay, on a free
-    /// loopback port, served by the caller's runtime.
+    /// An emulator for [`ACCOUNT`] with the [`TRANSITION`] delay and a quota
+    /// of [`TEST_MAX_DATASTORES`], on a free loopback port, served by the
+    /// caller's runtime.
     pub async fn start() -> anyhow::Result<Self> {
-        let config = EmulatorConfig {
+        Self::start_with(EmulatorConfig {
+            max_datastores: TEST_MAX_DATASTORES,
+            ..Self::config()
+        })
+        .await
+    }
+
+    /// The settings of [`start`](Self::start) but HealthLake's quota of
+    /// data stores: the emulator's defaults with [`ACCOUNT`] and
+    /// [`TRANSITION`].
+    pub fn config() -> EmulatorConfig {
+        EmulatorConfig {
             account_id: ACCOUNT.to_owned(),
             transition_delay: TRANSITION,
             ..EmulatorConfig::default()
-        };
+        }
+    }
+
+    /// An emulator with `config`, on a free loopback port.
+    pub async fn start_with(config: EmulatorConfig) -> anyhow::Result<Self> {
         let running = RunningEmulator::start(config, "127.0.0.1:0".parse()?)
             .await
             .context("starting the HealthLake emulator")?;

@@ -10,7 +10,9 @@
 //!   optional `"DatastoreId"` chooses its id (1 to 32 characters of the
 //!   model's `[\p{L}\p{Z}\p{N}_.:/=+\-%@]*`, unique across accounts and
 //!   regions, or the request is refused); otherwise it gets 32 hex characters,
-//!   as HealthLake gives.
+//!   as HealthLake gives. It is not held to CreateFHIRDatastore's quota of
+//!   stores (`EmulatorConfig::max_datastores`), though its stores count
+//!   toward it.
 //! - `POST /_emulator/datastores/{id}/status` forces a status (and error cause)
 //!   on a store of any account and region; it then stays until the store is
 //!   deleted.
@@ -45,9 +47,9 @@
 //!   events HealthLake would emit there from now on (`{"Url": null}` stops);
 //!   `GET /_emulator/events` shows `{"Url", "Events": [{"Event", "PostedAt",
 //!   "AnsweredAt", "Status", "Error"}]}`. See [`crate::events`].
-//! - `POST /_emulator/reset` forgets stores, faults, latency, counts, role
-//!   rules, suspensions, issued credentials and posted events (not the events
-//!   URL), and sets the clock back to wall time.
+//! - `POST /_emulator/reset` forgets stores, client tokens, faults, latency,
+//!   counts, role rules, suspensions, issued credentials and posted events
+//!   (not the events URL), and sets the clock back to wall time.
 //! - `GET /_emulator/health` answers once the emulator serves.
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::auth::{self, Service, SignedRequest};
 use crate::control::Call;
-use crate::listing::{Filter, PageRequest};
+use crate::listing::Filter;
 use crate::model::{NewDatastore, scripted_outcome};
 use crate::protocol::{self, ApiError, Operation, parse_body};
 use crate::registry::{Registry, Scope};
@@ -98,10 +98,10 @@ fn dispatch(emulator: &Emulator, request: &SignedRequest<'_>) -> Result<Response
         Operation::DeleteFhirDatastore => {
             protocol::ok(&delete(registry, at, parse_body(body)?, now)?)
         }
-        Operation::TagResource => protocol::ok(&tag(registry, at, parse_body(body)?)?),
-        Operation::UntagResource => protocol::ok(&untag(registry, at, parse_body(body)?)?),
+        Operation::TagResource => protocol::ok(&tag(registry, at, parse_body(body)?, now)?),
+        Operation::UntagResource => protocol::ok(&untag(registry, at, parse_body(body)?, now)?),
         Operation::ListTagsForResource => {
-            protocol::ok(&list_tags(registry, at, parse_body(body)?)?)
+            protocol::ok(&list_tags(registry, at, parse_body(body)?, now)?)
         }
         Operation::UpdateFhirDatastore => {
             protocol::ok(&update(registry, at, parse_body(body)?, now)?)
@@ -129,7 +129,8 @@ fn create(
     request: CreateFhirDatastoreRequest,
     now: DateTime<Utc>,
 ) -> Result<DatastoreSummary, ApiError> {
-    let (store, status_now) = registry.create(at, NewDatastore::try_from(request)?, now)?;
+    let (store, status_now) =
+        registry.create_within_quota(at, NewDatastore::try_from(request)?, now)?;
     tracing::info!(
         region = at.region,
         account = at.account,
@@ -163,15 +164,19 @@ fn list(
         .map(Filter::try_from)
         .transpose()?
         .unwrap_or_default();
-    let page = PageRequest::parse(request.max_results, request.next_token.as_deref())?;
-    let page = registry.list(at, &filter, &page, now);
+    let (stores, next_token) = registry.list_page(
+        at,
+        &filter,
+        request.max_results,
+        request.next_token.as_deref(),
+        now,
+    )?;
     Ok(ListFhirDatastoresResponse {
-        datastore_properties_list: page
-            .items
+        datastore_properties_list: stores
             .into_iter()
             .map(|(store, status_now)| store.properties(status_now))
             .collect(),
-        next_token: page.next.map(|key| key.encode()),
+        next_token,
     })
 }
 
@@ -196,10 +201,11 @@ fn tag(
     registry: &mut Registry,
     at: Scope<'_>,
     request: TagResourceRequest,
+    now: DateTime<Utc>,
 ) -> Result<Empty, ApiError> {
     let arn = required(request.resource_arn, "resourceARN")?;
     let tags = required(request.tags, "tags")?;
-    let store = registry.by_arn_mut(at, &arn)?;
+    let store = registry.by_arn_mut(at, &arn, now)?;
     let mut merged = store.tags.clone();
     merged.merge(tags)?;
     scripted_outcome(&merged)?;
@@ -211,10 +217,11 @@ fn untag(
     registry: &mut Registry,
     at: Scope<'_>,
     request: UntagResourceRequest,
+    now: DateTime<Utc>,
 ) -> Result<Empty, ApiError> {
     let arn = required(request.resource_arn, "resourceARN")?;
     let keys = required(request.tag_keys, "tagKeys")?;
-    registry.by_arn_mut(at, &arn)?.tags.remove(&keys);
+    registry.by_arn_mut(at, &arn, now)?.tags.remove(&keys);
     Ok(Empty {})
 }
 
@@ -222,10 +229,11 @@ fn list_tags(
     registry: &Registry,
     at: Scope<'_>,
     request: ListTagsForResourceRequest,
+    now: DateTime<Utc>,
 ) -> Result<ListTagsForResourceResponse, ApiError> {
     let arn = required(request.resource_arn, "resourceARN")?;
     Ok(ListTagsForResourceResponse {
-        tags: registry.by_arn(at, &arn)?.tags.as_slice().to_vec(),
+        tags: registry.by_arn(at, &arn, now)?.tags.as_slice().to_vec(),
     })
 }
 

@@ -7,7 +7,10 @@ use std::time::Duration;
 use clap::Parser;
 
 use crate::iam::AccountId;
-use crate::server::{DEFAULT_ACCOUNT_ID, EmulatorConfig, default_static_keys};
+use crate::server::{
+    DEFAULT_ACCOUNT_ID, DEFAULT_CLIENT_TOKEN_LIFETIME, DEFAULT_DELETED_RETENTION,
+    DEFAULT_MAX_DATASTORES, DEFAULT_PAGE_TOKEN_LIFETIME, EmulatorConfig, default_static_keys,
+};
 
 pub const DEFAULT_PORT: u16 = 4599;
 
@@ -35,6 +38,20 @@ pub struct Cli {
     /// (testing:testing among them)
     #[arg(long = "key", value_name = "ACCESS_KEY_ID:SECRET", value_parser = parse_key)]
     pub keys: Vec<(String, String)>,
+    /// How long a DELETED data store stays listed and described, in seconds
+    /// (HealthLake documents seven days)
+    #[arg(long, default_value_t = DEFAULT_DELETED_RETENTION.as_secs())]
+    pub deleted_retention_seconds: u64,
+    /// How long a NextToken of ListFHIRDatastores stays valid, in seconds
+    #[arg(long, default_value_t = DEFAULT_PAGE_TOKEN_LIFETIME.as_secs())]
+    pub page_token_expiry_seconds: u64,
+    /// How long a ClientToken of CreateFHIRDatastore is remembered, in seconds
+    #[arg(long, default_value_t = DEFAULT_CLIENT_TOKEN_LIFETIME.as_secs())]
+    pub client_token_expiry_seconds: u64,
+    /// Data stores not DELETED that each account may hold in each region
+    /// (HealthLake's default quota is 10)
+    #[arg(long, default_value_t = DEFAULT_MAX_DATASTORES)]
+    pub max_datastores: usize,
 }
 
 fn parse_key(value: &str) -> Result<(String, String), String> {
@@ -64,6 +81,10 @@ impl Cli {
             } else {
                 self.keys.iter().cloned().collect::<BTreeMap<_, _>>()
             },
+            deleted_retention: Duration::from_secs(self.deleted_retention_seconds),
+            page_token_lifetime: Duration::from_secs(self.page_token_expiry_seconds),
+            client_token_lifetime: Duration::from_secs(self.client_token_expiry_seconds),
+            max_datastores: self.max_datastores,
         }
     }
 }
@@ -98,6 +119,14 @@ mod tests {
             "AKIAONE:secret:with:colons",
             "--key",
             "two:2",
+            "--deleted-retention-seconds",
+            "60",
+            "--page-token-expiry-seconds",
+            "30",
+            "--client-token-expiry-seconds",
+            "20",
+            "--max-datastores",
+            "1000",
         ])
         .unwrap();
         assert_eq!(cli.socket_addr(), "0.0.0.0:0".parse().unwrap());
@@ -110,6 +139,10 @@ mod tests {
                     ("AKIAONE".to_owned(), "secret:with:colons".to_owned()),
                     ("two".to_owned(), "2".to_owned()),
                 ]),
+                deleted_retention: Duration::from_secs(60),
+                page_token_lifetime: Duration::from_secs(30),
+                client_token_lifetime: Duration::from_secs(20),
+                max_datastores: 1000,
             }
         );
         let ipv6 = parse(&["--host", "::1"]).unwrap();
@@ -129,6 +162,8 @@ mod tests {
             &["--key", "nosecret"],
             &["--key", ":secret"],
             &["--key", "key:"],
+            &["--max-datastores", "-1"],
+            &["--deleted-retention-seconds", "soon"],
         ] {
             assert!(parse(args).is_err(), "{args:?}");
         }

@@ -51,4 +51,8 @@ mod sts;
 mod validation;
 mod wire;
 
-pub use server::{DEFAULT_STATIC_KEYS, EmulatorConfig, RunningEmulator, default_static_keys};
+pub use server::{
+    DEFAULT_CLIENT_TOKEN_LIFETIME, DEFAULT_DELETED_RETENTION, DEFAULT_MAX_DATASTORES,
+    DEFAULT_PAGE_TOKEN_LIFETIME, DEFAULT_STATIC_KEYS, EmulatorConfig, RunningEmulator,
+    default_static_keys,
+};

@@ -1,8 +1,21 @@
 //! ListFHIRDatastores: filters, page sizes and opaque page tokens.
 //!
-//! Stores are listed by creation time, then id. A page token is the sort key
-//! of the last store of the previous page (hex-encoded), so a page continues
-//! after it even when stores were created or deleted in between.
+//! Stores are listed by creation time, then id. A page token names the sort
+//! key of the last store of the previous page, so a page continues after it
+//! even when stores were created or deleted in between.
+//!
+//! A token is opaque, as the model calls it: the sort key, the account and
+//! region, the filter and page size of the listing and the time it was issued
+//! (on the emulator's clock), authenticated with an HMAC-SHA256 keyed by a
+//! secret each emulator draws when it starts, in URL-safe base64. A token
+//! that was altered, comes from another emulator, is used with another
+//! filter, page size, account or region, or is older than its lifetime is a
+//! ValidationException that says which.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::model::DatastoreStatus;
 use crate::protocol::ApiError;
@@ -10,6 +23,23 @@ use crate::wire::DatastoreFilter;
 
 pub const MAX_RESULTS: i64 = 500;
 const DEFAULT_MAX_RESULTS: usize = 100;
+/// The model's `NextToken`: `\p{ASCII}{0,8192}`.
+const MAX_TOKEN_CHARS: usize = 8192;
+const MAX_NAME_CHARS: usize = 256;
+/// The instants a filter may name: years 1 to 9999, as epoch seconds.
+const EARLIEST_SECONDS: f64 = -62_135_596_800.0;
+const LATEST_SECONDS: f64 = 253_402_300_799.0;
+
+type HmacSha256 = Hmac<Sha256>;
+const MAC_BYTES: usize = 32;
+
+/// The model's `DatastoreName` pattern, `[\p{L}\p{Z}\p{N}_.:/=+\-%@]*`, of
+/// at least one character; its length, at most 256 characters, is counted
+/// apart (a counted repetition of these classes is too large a regex).
+static DATASTORE_NAME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\A[\p{L}\p{Z}\p{N}_.:/=+\-%@]+\z")
+        .expect("the data store name pattern compiles")
+});
 
 /// The position of a store in the listing order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,38 +48,189 @@ pub struct SortKey {
     pub id: String,
 }
 
-impl SortKey {
-    pub fn encode(&self) -> String {
-        format!("{}/{}", self.created_ms, self.id)
-            .bytes()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+/// The page size a request asks for: 100 when absent, 1 to 500.
+pub fn max_results(max_results: Option<i64>) -> Result<usize, ApiError> {
+    match max_results {
+        None => Ok(DEFAULT_MAX_RESULTS),
+        Some(n) if (1..=MAX_RESULTS).contains(&n) => Ok(n as usize),
+        Some(n) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and {MAX_RESULTS}"
+        ))),
+    }
+}
+
+/// What a page token is bound to: the listing it continues.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing<'a> {
+    pub account: &'a str,
+    pub region: &'a str,
+    pub filter: &'a Filter,
+    pub max_results: usize,
+}
+
+/// What a token holds, authenticated.
+#[derive(Debug, Serialize, Deserialize)]
+struct TokenBody {
+    #[serde(rename = "c")]
+    created_ms: i64,
+    #[serde(rename = "i")]
+    id: String,
+    #[serde(rename = "a")]
+    account: String,
+    #[serde(rename = "r")]
+    region: String,
+    /// SHA-256 of the filter, hex.
+    #[serde(rename = "f")]
+    filter: String,
+    #[serde(rename = "m")]
+    max_results: usize,
+    /// Emulator time, epoch milliseconds.
+    #[serde(rename = "t")]
+    issued_ms: i64,
+}
+
+/// Issues and opens the page tokens of one emulator.
+#[derive(Debug, Clone)]
+pub struct PageTokens {
+    secret: [u8; 32],
+    lifetime: TimeDelta,
+}
+
+impl PageTokens {
+    /// Tokens valid for `lifetime`, under a fresh random secret.
+    pub fn new(lifetime: std::time::Duration) -> PageTokens {
+        let mut secret = [0u8; 32];
+        secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        PageTokens {
+            secret,
+            lifetime: TimeDelta::from_std(lifetime).unwrap_or(TimeDelta::MAX),
+        }
     }
 
-    pub fn decode(token: &str) -> Result<SortKey, ApiError> {
-        let invalid = || ApiError::validation(format!("Invalid NextToken {token:?}"));
-        let bytes = hex_decode(token).ok_or_else(invalid)?;
-        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
-        let (created_ms, id) = text.split_once('/').ok_or_else(invalid)?;
-        let created_ms = created_ms.parse().map_err(|_| invalid())?;
-        if !crate::model::is_datastore_id(id) {
-            return Err(invalid());
+    fn mac(&self, payload: &[u8]) -> HmacSha256 {
+        let mut mac =
+            HmacSha256::new_from_slice(&self.secret).expect("HMAC takes a key of any length");
+        mac.update(payload);
+        mac
+    }
+
+    /// The token of the page after `key` in `listing`.
+    pub fn issue(&self, key: &SortKey, listing: &Listing<'_>, now: DateTime<Utc>) -> String {
+        let body = TokenBody {
+            created_ms: key.created_ms,
+            id: key.id.clone(),
+            account: listing.account.to_owned(),
+            region: listing.region.to_owned(),
+            filter: listing.filter.fingerprint(),
+            max_results: listing.max_results,
+            issued_ms: now.timestamp_millis(),
+        };
+        let mut bytes = serde_json::to_vec(&body).expect("a token body serializes");
+        let tag = self.mac(&bytes).finalize().into_bytes();
+        bytes.extend_from_slice(&tag);
+        base64url_encode(&bytes)
+    }
+
+    /// The sort key a token continues after, if it was issued here for
+    /// `listing` and has not expired.
+    pub fn open(
+        &self,
+        token: &str,
+        listing: &Listing<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<SortKey, ApiError> {
+        if !token.is_ascii() || token.len() > MAX_TOKEN_CHARS {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value at 'nextToken' failed to satisfy constraint: Member must satisfy regular expression pattern: \\p{{ASCII}}{{0,{MAX_TOKEN_CHARS}}}"
+            )));
+        }
+        let not_issued = || {
+            ApiError::validation(
+                "Invalid NextToken: it is not a token this service issued, or it was altered",
+            )
+        };
+        let bytes = base64url_decode(token).ok_or_else(not_issued)?;
+        if bytes.len() <= MAC_BYTES {
+            return Err(not_issued());
+        }
+        let (payload, tag) = bytes.split_at(bytes.len() - MAC_BYTES);
+        self.mac(payload)
+            .verify_slice(tag)
+            .map_err(|_| not_issued())?;
+        let body: TokenBody = serde_json::from_slice(payload).map_err(|_| not_issued())?;
+        if body.account != listing.account || body.region != listing.region {
+            return Err(ApiError::validation(
+                "Invalid NextToken: it was issued to another account or region",
+            ));
+        }
+        if body.filter != listing.filter.fingerprint() {
+            return Err(ApiError::validation(
+                "Invalid NextToken: it was issued for a listing with another Filter; send the same Filter on every page",
+            ));
+        }
+        if body.max_results != listing.max_results {
+            return Err(ApiError::validation(format!(
+                "Invalid NextToken: it was issued for MaxResults {}, not {}; send the same MaxResults on every page",
+                body.max_results, listing.max_results
+            )));
+        }
+        let issued = DateTime::from_timestamp_millis(body.issued_ms).ok_or_else(not_issued)?;
+        if now.signed_duration_since(issued) >= self.lifetime {
+            return Err(ApiError::validation(format!(
+                "Invalid NextToken: it expired {} seconds after it was issued; list again from the first page",
+                self.lifetime.num_seconds()
+            )));
         }
         Ok(SortKey {
-            created_ms,
-            id: id.to_owned(),
+            created_ms: body.created_ms,
+            id: body.id,
         })
     }
 }
 
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if text.is_empty() || !text.len().is_multiple_of(2) || !text.is_ascii() {
+const BASE64URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// URL-safe base64 without padding.
+fn base64url_encode(bytes: &[u8]) -> String {
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, byte)| n | (u32::from(*byte) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            text.push(BASE64URL[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    text
+}
+
+fn base64url_decode(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 4 == 1 {
         return None;
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|at| u8::from_str_radix(&text[at..at + 2], 16).ok())
-        .collect()
+    let digits = text
+        .bytes()
+        .map(|c| BASE64URL.iter().position(|d| *d == c).map(|d| d as u32))
+        .collect::<Option<Vec<u32>>>()?;
+    let mut bytes = Vec::with_capacity(digits.len() * 3 / 4);
+    for chunk in digits.chunks(4) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, digit)| n | (digit << (18 - 6 * i)));
+        let count = chunk.len() - 1;
+        for i in 0..count {
+            bytes.push((n >> (16 - 8 * i)) as u8);
+        }
+        // Bits past the last byte must be zero, so each byte string has
+        // exactly one encoding.
+        if n & ((1 << (24 - 8 * count)) - 1) != 0 {
+            return None;
+        }
+    }
+    Some(bytes)
 }
 
 /// Which page of the listing a request asks for.
@@ -57,25 +238,6 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
 pub struct PageRequest {
     pub max_results: usize,
     pub after: Option<SortKey>,
-}
-
-impl PageRequest {
-    pub fn parse(
-        max_results: Option<i64>,
-        next_token: Option<&str>,
-    ) -> Result<PageRequest, ApiError> {
-        let max_results = match max_results {
-            None => DEFAULT_MAX_RESULTS,
-            Some(n) if (1..=MAX_RESULTS).contains(&n) => n as usize,
-            Some(n) => {
-                return Err(ApiError::validation(format!(
-                    "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and {MAX_RESULTS}"
-                )));
-            }
-        };
-        let after = next_token.map(SortKey::decode).transpose()?;
-        Ok(PageRequest { max_results, after })
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +283,13 @@ impl TryFrom<DatastoreFilter> for Filter {
     type Error = ApiError;
 
     fn try_from(filter: DatastoreFilter) -> Result<Filter, ApiError> {
+        if let Some(name) = &filter.datastore_name
+            && (name.chars().count() > MAX_NAME_CHARS || !DATASTORE_NAME.is_match(name))
+        {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{name}' at 'filter.datastoreName' failed to satisfy constraint: Member must have length between 1 and {MAX_NAME_CHARS} and satisfy regular expression pattern: [\\p{{L}}\\p{{Z}}\\p{{N}}_.:/=+\\-%@]*"
+            )));
+        }
         let status = filter
             .datastore_status
             .map(|status| {
@@ -135,15 +304,24 @@ impl TryFrom<DatastoreFilter> for Filter {
         Ok(Filter {
             name: filter.datastore_name,
             status,
-            created_before_ms: filter.created_before.map(epoch_seconds_to_ms),
-            created_after_ms: filter.created_after.map(epoch_seconds_to_ms),
+            created_before_ms: instant(filter.created_before, "createdBefore")?,
+            created_after_ms: instant(filter.created_after, "createdAfter")?,
         })
     }
 }
 
-fn epoch_seconds_to_ms(seconds: f64) -> i64 {
-    // `as` saturates, which is the right answer for dates out of range.
-    (seconds * 1000.0).round() as i64
+/// Epoch seconds of a filter member as milliseconds; an instant outside
+/// years 1 to 9999 is refused.
+fn instant(seconds: Option<f64>, member: &str) -> Result<Option<i64>, ApiError> {
+    match seconds {
+        None => Ok(None),
+        Some(seconds) if (EARLIEST_SECONDS..=LATEST_SECONDS).contains(&seconds) => {
+            Ok(Some((seconds * 1000.0).round() as i64))
+        }
+        Some(seconds) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{seconds}' at 'filter.{member}' failed to satisfy constraint: Member must be a timestamp between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z"
+        ))),
+    }
 }
 
 impl Filter {
@@ -158,6 +336,18 @@ impl Filter {
                 .is_none_or(|before| created_ms < before)
             && self.created_after_ms.is_none_or(|after| created_ms > after)
     }
+
+    /// Equal for equal filters: what a page token is bound to.
+    fn fingerprint(&self) -> String {
+        let text = serde_json::json!([
+            self.name,
+            self.status.as_ref().map(DatastoreStatus::as_str),
+            self.created_before_ms,
+            self.created_after_ms,
+        ])
+        .to_string();
+        hex::encode(Sha256::digest(text.as_bytes()))
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +355,7 @@ mod tests {
     use super::*;
     use crate::protocol::ErrorCode;
     use proptest::prelude::*;
+    use std::time::Duration;
 
     fn key(created_ms: i64, id: &str) -> SortKey {
         SortKey {
@@ -173,18 +364,42 @@ mod tests {
         }
     }
 
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(1_700_000_000_000 + ms).unwrap()
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    fn listing(filter: &Filter, max_results: usize) -> Listing<'_> {
+        Listing {
+            account: "123456789012",
+            region: "us-east-1",
+            filter,
+            max_results,
+        }
+    }
+
     proptest! {
         #[test]
         fn tokens_round_trip(created_ms in any::<i64>(), id in "[0-9a-f]{32}|[\\p{L}\\p{Z}\\p{N}_.:/=+%@-]{1,32}") {
+            let tokens = PageTokens::new(HOUR);
+            let filter = Filter::default();
             let key = key(created_ms, &id);
-            let token = key.encode();
-            prop_assert!(token.chars().all(|c| c.is_ascii_hexdigit()));
-            prop_assert_eq!(SortKey::decode(&token), Ok(key));
+            let token = tokens.issue(&key, &listing(&filter, 7), at(0));
+            prop_assert!(token.bytes().all(|c| BASE64URL.contains(&c)));
+            prop_assert_eq!(tokens.open(&token, &listing(&filter, 7), at(1)), Ok(key));
         }
 
         #[test]
         fn arbitrary_text_never_panics_the_decoder(token in ".*") {
-            let _ = SortKey::decode(&token);
+            let tokens = PageTokens::new(HOUR);
+            let filter = Filter::default();
+            let _ = tokens.open(&token, &listing(&filter, 1), at(0));
+        }
+
+        #[test]
+        fn base64_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..80)) {
+            prop_assert_eq!(base64url_decode(&base64url_encode(&bytes)), Some(bytes));
         }
 
         #[test]
@@ -199,6 +414,9 @@ mod tests {
                 .collect();
             let mut expected = items.clone();
             expected.sort();
+            let tokens = PageTokens::new(HOUR);
+            let filter = Filter::default();
+            let listing = listing(&filter, size);
             let mut seen = Vec::new();
             let mut request = PageRequest { max_results: size, after: None };
             loop {
@@ -206,7 +424,10 @@ mod tests {
                 prop_assert!(page.items.len() <= size);
                 seen.extend(page.items);
                 match page.next {
-                    Some(next) => request.after = Some(SortKey::decode(&next.encode()).unwrap()),
+                    Some(next) => {
+                        let token = tokens.issue(&next, &listing, at(0));
+                        request.after = Some(tokens.open(&token, &listing, at(0)).unwrap());
+                    }
                     None => break,
                 }
             }
@@ -214,47 +435,99 @@ mod tests {
         }
     }
 
+    fn refusal(result: Result<SortKey, ApiError>) -> String {
+        let err = result.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{err}");
+        err.message().to_owned()
+    }
+
+    #[test]
+    fn a_token_opens_only_for_its_own_listing_until_it_expires() {
+        let tokens = PageTokens::new(HOUR);
+        let everything = Filter::default();
+        let active = Filter::try_from(DatastoreFilter {
+            datastore_status: Some("ACTIVE".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let token = tokens.issue(&key(5, "ab"), &listing(&everything, 2), at(0));
+        assert_eq!(
+            tokens.open(&token, &listing(&everything, 2), at(0)),
+            Ok(key(5, "ab"))
+        );
+        assert!(
+            refusal(tokens.open(&token, &listing(&everything, 3), at(0)))
+                .contains("MaxResults 2, not 3")
+        );
+        assert!(refusal(tokens.open(&token, &listing(&active, 2), at(0))).contains("Filter"));
+        let elsewhere = Listing {
+            region: "eu-west-2",
+            ..listing(&everything, 2)
+        };
+        assert!(refusal(tokens.open(&token, &elsewhere, at(0))).contains("region"));
+        let other_account = Listing {
+            account: "210987654321",
+            ..listing(&everything, 2)
+        };
+        assert!(refusal(tokens.open(&token, &other_account, at(0))).contains("account"));
+        assert!(
+            tokens
+                .open(&token, &listing(&everything, 2), at(3_599_999))
+                .is_ok()
+        );
+        assert!(
+            refusal(tokens.open(&token, &listing(&everything, 2), at(3_600_000)))
+                .contains("expired")
+        );
+        let other_emulator = PageTokens::new(HOUR);
+        assert!(
+            refusal(other_emulator.open(&token, &listing(&everything, 2), at(0)))
+                .contains("not a token this service issued")
+        );
+    }
+
     #[test]
     fn bad_tokens_are_validation_errors() {
+        let tokens = PageTokens::new(HOUR);
+        let filter = Filter::default();
+        let good = tokens.issue(&key(1, "a"), &listing(&filter, 1), at(0));
+        let mut altered = good.clone().into_bytes();
+        altered[3] = if altered[3] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(altered).unwrap();
+        let forged = {
+            let body = br#"{"c":1,"i":"a","a":"123456789012","r":"us-east-1","f":"","m":1,"t":0}"#;
+            let mut bytes = body.to_vec();
+            bytes.extend_from_slice(&[0; MAC_BYTES]);
+            base64url_encode(&bytes)
+        };
         for token in [
             "",
             "zz",
             "abc",
-            "ffff",
-            &hex("12/"),
-            &hex("x/abcd"),
-            &hex("12/not#an-id"),
-            &hex("12/a\nb"),
-            &hex("12"),
+            "a",
+            "====",
             "é1",
+            &"A".repeat(MAX_TOKEN_CHARS + 1),
+            "31322f61",
+            &good[..good.len() - 1],
+            &altered,
+            &forged,
         ] {
-            let err = SortKey::decode(token).unwrap_err();
-            assert_eq!(err.code(), ErrorCode::Validation, "{token:?}");
+            refusal(tokens.open(token, &listing(&filter, 1), at(0)));
         }
-    }
-
-    fn hex(text: &str) -> String {
-        text.bytes().map(|b| format!("{b:02x}")).collect()
+        assert!(refusal(tokens.open("é1", &listing(&filter, 1), at(0))).contains("nextToken"));
     }
 
     #[test]
     fn max_results_must_be_between_1_and_500() {
-        assert_eq!(PageRequest::parse(None, None).unwrap().max_results, 100);
-        assert_eq!(PageRequest::parse(Some(1), None).unwrap().max_results, 1);
-        assert_eq!(
-            PageRequest::parse(Some(500), None).unwrap().max_results,
-            500
-        );
+        assert_eq!(max_results(None), Ok(100));
+        assert_eq!(max_results(Some(1)), Ok(1));
+        assert_eq!(max_results(Some(500)), Ok(500));
         for bad in [0, -1, 501, i64::MAX, i64::MIN] {
-            let err = PageRequest::parse(Some(bad), None).unwrap_err();
+            let err = max_results(Some(bad)).unwrap_err();
             assert_eq!(err.code(), ErrorCode::Validation);
             assert!(err.message().contains("maxResults"), "{err}");
         }
-        let token = key(5, "ab").encode();
-        assert_eq!(
-            PageRequest::parse(Some(2), Some(&token)).unwrap().after,
-            Some(key(5, "ab"))
-        );
     }
 
     #[test]
@@ -315,6 +588,15 @@ mod tests {
         assert!(window.matches(None, &active, 1001));
         assert!(window.matches(None, &active, 2499));
         assert!(!window.matches(None, &active, 2500));
+        assert_ne!(window.fingerprint(), everything.fingerprint());
+        assert_eq!(
+            by_name.fingerprint(),
+            filter(DatastoreFilter {
+                datastore_name: Some("a".into()),
+                ..Default::default()
+            })
+            .fingerprint()
+        );
     }
 
     #[test]
@@ -328,5 +610,40 @@ mod tests {
             assert_eq!(err.code(), ErrorCode::Validation);
             assert!(err.message().contains("datastoreStatus"), "{err}");
         }
+    }
+
+    #[test]
+    fn filter_names_and_instants_are_what_the_model_allows() {
+        let named = |name: &str| {
+            Filter::try_from(DatastoreFilter {
+                datastore_name: Some(name.into()),
+                ..Default::default()
+            })
+        };
+        for name in ["a", "store one", "é:ü/2=+%@", &"n".repeat(256)] {
+            assert!(named(name).is_ok(), "{name:?}");
+        }
+        for name in ["", "a#b", "a\tb", &"n".repeat(257)] {
+            let err = named(name).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::Validation);
+            assert!(err.message().contains("filter.datastoreName"), "{err}");
+        }
+        for (before, after) in [(Some(1e300), None), (None, Some(-1e300))] {
+            let err = Filter::try_from(DatastoreFilter {
+                created_before: before,
+                created_after: after,
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert_eq!(err.code(), ErrorCode::Validation);
+        }
+        assert!(
+            Filter::try_from(DatastoreFilter {
+                created_before: Some(LATEST_SECONDS),
+                created_after: Some(EARLIEST_SECONDS),
+                ..Default::default()
+            })
+            .is_ok()
+        );
     }
 }

@@ -249,6 +249,11 @@ impl Lifecycle {
     pub fn force(&mut self, status_now: StatusNow) {
         self.forced = Some(status_now);
     }
+
+    /// When a deletion through the API started, if one did.
+    pub fn deletion_started_at(&self) -> Option<DateTime<Utc>> {
+        self.deletion_started_at
+    }
 }
 
 /// Whether UpdateFHIRDatastore accepts a store in `status`.

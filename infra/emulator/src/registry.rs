@@ -1,14 +1,24 @@
 //! The data stores of every account and region, and the operations on them.
+//!
+//! Lifecycle rules the service documents or that are settings here (see the
+//! README's "Lifecycle and paging"): a DELETED store is listed, described and
+//! found for [`EmulatorConfig::deleted_retention`] after its deletion
+//! settled, then it is gone; a ClientToken is remembered for
+//! [`EmulatorConfig::client_token_lifetime`] and, reused with other
+//! parameters, refused; CreateFHIRDatastore keeps each account to
+//! [`EmulatorConfig::max_datastores`] stores not DELETED in each region; a
+//! store being deleted or deleted has no tags to read or change.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::listing::{Filter, Page, PageRequest, SortKey, paginate};
-use crate::model::{Datastore, NewDatastore, StatusNow, scripted_outcome};
+use crate::listing::{self, Filter, Listing, Page, PageRequest, PageTokens, SortKey, paginate};
+use crate::model::{Datastore, DatastoreStatus, NewDatastore, StatusNow, scripted_outcome};
 use crate::outcome::Failing;
 use crate::protocol::ApiError;
+use crate::server::EmulatorConfig;
 use crate::wire::UpdateFhirDatastoreRequest;
 
 /// A store and what a client sees of it now.
@@ -28,18 +38,52 @@ pub struct Found<'a> {
     pub store: &'a mut Datastore,
 }
 
+/// A ClientToken's first create: what it asked for and the store it made.
+#[derive(Debug)]
+struct TokenUse {
+    request: NewDatastore,
+    id: String,
+    used_at: DateTime<Utc>,
+}
+
+/// Account, region and ClientToken.
+type TokenKey = (String, String, String);
+
 #[derive(Debug)]
 pub struct Registry {
     transition_delay: TimeDelta,
+    deleted_retention: TimeDelta,
+    client_token_lifetime: TimeDelta,
+    max_datastores: usize,
+    page_tokens: PageTokens,
     /// Account, then region.
     stores: BTreeMap<String, BTreeMap<String, Vec<Datastore>>>,
+    client_tokens: BTreeMap<TokenKey, TokenUse>,
+}
+
+fn delta(duration: Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::MAX)
 }
 
 impl Registry {
+    /// A registry with `transition_delay` and the other settings of the
+    /// default [`EmulatorConfig`].
     pub fn new(transition_delay: Duration) -> Registry {
+        Registry::with_config(&EmulatorConfig {
+            transition_delay,
+            ..EmulatorConfig::default()
+        })
+    }
+
+    pub fn with_config(config: &EmulatorConfig) -> Registry {
         Registry {
-            transition_delay: TimeDelta::from_std(transition_delay).unwrap_or(TimeDelta::MAX),
+            transition_delay: delta(config.transition_delay),
+            deleted_retention: delta(config.deleted_retention),
+            client_token_lifetime: delta(config.client_token_lifetime),
+            max_datastores: config.max_datastores,
+            page_tokens: PageTokens::new(config.page_token_lifetime),
             stores: BTreeMap::new(),
+            client_tokens: BTreeMap::new(),
         }
     }
 
@@ -47,20 +91,122 @@ impl Registry {
         store.lifecycle.at(now, self.transition_delay)
     }
 
-    /// Creates a store; a client token already used in the scope returns the
-    /// store it created, so a retried request creates nothing new. A chosen id
-    /// that a store of any account or region has is a conflict: ids are unique.
+    /// Whether a store is still there: not DELETED for longer than the
+    /// retention. A DELETED status forced through the admin route, without a
+    /// deletion, stays.
+    fn present(&self, store: &Datastore, now: DateTime<Utc>) -> bool {
+        let deleted_since = store
+            .lifecycle
+            .deletion_started_at()
+            .and_then(|started| started.checked_add_signed(self.transition_delay));
+        match deleted_since {
+            Some(since) if self.status_now(store, now).status == DatastoreStatus::Deleted => {
+                now.signed_duration_since(since) < self.deleted_retention
+            }
+            _ => true,
+        }
+    }
+
+    /// Forgets the stores past their retention and the client tokens past
+    /// their lifetime or whose store is gone.
+    pub fn purge(&mut self, now: DateTime<Utc>) {
+        let mut stores = std::mem::take(&mut self.stores);
+        for regions in stores.values_mut() {
+            for region in regions.values_mut() {
+                region.retain(|store| self.present(store, now));
+            }
+        }
+        self.stores = stores;
+        let lifetime = self.client_token_lifetime;
+        let mut tokens = std::mem::take(&mut self.client_tokens);
+        tokens.retain(|(account, region, _), used| {
+            now.signed_duration_since(used.used_at) < lifetime
+                && self
+                    .stores(Scope { account, region })
+                    .iter()
+                    .any(|store| store.id == used.id)
+        });
+        self.client_tokens = tokens;
+    }
+
+    /// Creates a store, as the admin route does: not held to the quota. A
+    /// client token already used in the scope, within its lifetime, returns
+    /// the store it created when the parameters are the same, so a retried
+    /// request creates nothing new, and is a ValidationException when they
+    /// differ. A chosen id that a store of any account or region has is a
+    /// conflict: ids are unique.
     pub fn create(
         &mut self,
         scope: Scope<'_>,
         new: NewDatastore,
         now: DateTime<Utc>,
     ) -> Result<ListedStore<'_>, ApiError> {
+        self.insert(scope, new, now, false)
+    }
+
+    /// Creates a store as CreateFHIRDatastore does: as [`Registry::create`],
+    /// and refused with a ValidationException once the account holds
+    /// `max_datastores` stores not DELETED in the region.
+    pub fn create_within_quota(
+        &mut self,
+        scope: Scope<'_>,
+        new: NewDatastore,
+        now: DateTime<Utc>,
+    ) -> Result<ListedStore<'_>, ApiError> {
+        self.insert(scope, new, now, true)
+    }
+
+    fn insert(
+        &mut self,
+        scope: Scope<'_>,
+        new: NewDatastore,
+        now: DateTime<Utc>,
+        quota: bool,
+    ) -> Result<ListedStore<'_>, ApiError> {
+        self.purge(now);
+        let token_key = new.client_token.as_ref().map(|token| {
+            (
+                scope.account.to_owned(),
+                scope.region.to_owned(),
+                token.clone(),
+            )
+        });
+        if let Some(used) = token_key
+            .as_ref()
+            .and_then(|key| self.client_tokens.get(key))
+        {
+            if used.request != new {
+                return Err(ApiError::validation(format!(
+                    "ClientToken {} was already used to create data store {} with other parameters; a ClientToken can be reused only with the same parameters",
+                    token_key
+                        .as_ref()
+                        .map(|key| key.2.as_str())
+                        .unwrap_or_default(),
+                    used.id
+                )));
+            }
+            let id = used.id.clone();
+            return self.get(scope, &id, now);
+        }
         if let Some(id) = &new.id
             && self.find_anywhere_mut(id).is_some()
         {
             return Err(ApiError::conflict(format!("Datastore {id} already exists")));
         }
+        if quota {
+            let held = self
+                .stores(scope)
+                .iter()
+                .filter(|store| self.status_now(store, now).status != DatastoreStatus::Deleted)
+                .count();
+            if held >= self.max_datastores {
+                return Err(ApiError::validation(format!(
+                    "Service quota exceeded: account {} has {held} data stores that are not DELETED in {}, and the quota is {}; delete one or request a quota increase",
+                    scope.account, scope.region, self.max_datastores
+                )));
+            }
+        }
+        let remembered = token_key.map(|key| (key, new.clone()));
         let delay = self.transition_delay;
         let stores = self
             .stores
@@ -68,19 +214,18 @@ impl Registry {
             .or_default()
             .entry(scope.region.to_owned())
             .or_default();
-        let existing = new.client_token.as_ref().and_then(|token| {
-            stores
-                .iter()
-                .position(|store| store.client_token.as_ref() == Some(token))
-        });
-        let index = match existing {
-            Some(index) => index,
-            None => {
-                stores.push(Datastore::new(new, scope.region, scope.account, now));
-                stores.len() - 1
-            }
-        };
-        let store = &stores[index];
+        stores.push(Datastore::new(new, scope.region, scope.account, now));
+        let store = &stores[stores.len() - 1];
+        if let Some((key, request)) = remembered {
+            self.client_tokens.insert(
+                key,
+                TokenUse {
+                    request,
+                    id: store.id.clone(),
+                    used_at: now,
+                },
+            );
+        }
         Ok((store, store.lifecycle.at(now, delay)))
     }
 
@@ -92,7 +237,7 @@ impl Registry {
     ) -> Result<ListedStore<'_>, ApiError> {
         self.stores(scope)
             .iter()
-            .find(|store| store.id == id)
+            .find(|store| store.id == id && self.present(store, now))
             .map(|store| (store, self.status_now(store, now)))
             .ok_or_else(|| not_found(id))
     }
@@ -103,6 +248,7 @@ impl Registry {
         id: &str,
         now: DateTime<Utc>,
     ) -> Result<ListedStore<'_>, ApiError> {
+        self.purge(now);
         let delay = self.transition_delay;
         let store = self
             .stores_mut(scope)
@@ -161,6 +307,7 @@ impl Registry {
         let matching = self
             .stores(scope)
             .iter()
+            .filter(|store| self.present(store, now))
             .map(|store| (store, self.status_now(store, now)))
             .filter(|(store, status_now)| {
                 filter.matches(
@@ -180,20 +327,72 @@ impl Registry {
         paginate(matching, page)
     }
 
-    /// A store by ARN in the scope of the request.
-    pub fn by_arn_mut(&mut self, scope: Scope<'_>, arn: &str) -> Result<&mut Datastore, ApiError> {
-        validate_arn(arn)?;
+    /// A page of ListFHIRDatastores: its stores, and the token of the next
+    /// page, bound to this listing (see [`listing`]).
+    pub fn list_page(
+        &self,
+        scope: Scope<'_>,
+        filter: &Filter,
+        max_results: Option<i64>,
+        next_token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<ListedStore<'_>>, Option<String>), ApiError> {
+        let listing = Listing {
+            account: scope.account,
+            region: scope.region,
+            filter,
+            max_results: listing::max_results(max_results)?,
+        };
+        let after = next_token
+            .map(|token| self.page_tokens.open(token, &listing, now))
+            .transpose()?;
+        let request = PageRequest {
+            max_results: listing.max_results,
+            after,
+        };
+        let page = self.list(scope, filter, &request, now);
+        let next = page
+            .next
+            .map(|key| self.page_tokens.issue(&key, &listing, now));
+        Ok((page.items, next))
+    }
+
+    /// A store by ARN in the scope of the request, whose tags change: one
+    /// being deleted or deleted is not found.
+    pub fn by_arn_mut(
+        &mut self,
+        scope: Scope<'_>,
+        arn: &str,
+        now: DateTime<Utc>,
+    ) -> Result<&mut Datastore, ApiError> {
+        self.by_arn(scope, arn, now)?;
         self.stores_mut(scope)
             .and_then(|stores| stores.iter_mut().find(|store| store.arn == arn))
             .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist")))
     }
 
-    pub fn by_arn(&self, scope: Scope<'_>, arn: &str) -> Result<&Datastore, ApiError> {
+    /// A store by ARN in the scope of the request, whose tags are read: one
+    /// being deleted or deleted is not found.
+    pub fn by_arn(
+        &self,
+        scope: Scope<'_>,
+        arn: &str,
+        now: DateTime<Utc>,
+    ) -> Result<&Datastore, ApiError> {
         validate_arn(arn)?;
-        self.stores(scope)
+        let store = self
+            .stores(scope)
             .iter()
-            .find(|store| store.arn == arn)
-            .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist")))
+            .find(|store| store.arn == arn && self.present(store, now))
+            .ok_or_else(|| ApiError::not_found(format!("Resource {arn} does not exist")))?;
+        let status = self.status_now(store, now).status;
+        if matches!(status, DatastoreStatus::Deleting | DatastoreStatus::Deleted) {
+            return Err(ApiError::not_found(format!(
+                "Resource {arn} is {}: a data store being deleted or deleted has no tags",
+                status.as_str()
+            )));
+        }
+        Ok(store)
     }
 
     /// A store by id in whichever account and region holds it: ids are
@@ -229,6 +428,7 @@ impl Registry {
 
     pub fn clear(&mut self) {
         self.stores.clear();
+        self.client_tokens.clear();
     }
 
     /// Every store of every account and region, with its status at `now`.
@@ -332,7 +532,10 @@ mod tests {
                 .code(),
             ErrorCode::ResourceNotFound
         );
-        let everything = PageRequest::parse(None, None).unwrap();
+        let everything = PageRequest {
+            max_results: 100,
+            after: None,
+        };
         let listed = registry.list(scope("us-east-2"), &Filter::default(), &everything, at(0));
         assert!(listed.items.is_empty());
         let found = registry.find_anywhere_mut(&id).unwrap();
@@ -378,8 +581,11 @@ mod tests {
             registry.get(EAST_1, &id, at(0)).unwrap_err().code(),
             ErrorCode::ResourceNotFound
         );
-        assert!(registry.by_arn(EAST_1, &arn).is_err());
-        let everything = PageRequest::parse(None, None).unwrap();
+        assert!(registry.by_arn(EAST_1, &arn, at(0)).is_err());
+        let everything = PageRequest {
+            max_results: 100,
+            after: None,
+        };
         assert!(
             registry
                 .list(EAST_1, &Filter::default(), &everything, at(0))
@@ -494,7 +700,10 @@ mod tests {
             .0
             .id
             .clone();
-        let everything = PageRequest::parse(None, None).unwrap();
+        let everything = PageRequest {
+            max_results: 100,
+            after: None,
+        };
         let ids = |page: Page<ListedStore<'_>>| {
             page.items
                 .iter()
@@ -524,18 +733,205 @@ mod tests {
             .0
             .arn
             .clone();
-        assert!(registry.by_arn(EAST_1, &arn).is_ok());
-        assert!(registry.by_arn_mut(EAST_1, &arn).is_ok());
+        assert!(registry.by_arn(EAST_1, &arn, at(0)).is_ok());
+        assert!(registry.by_arn_mut(EAST_1, &arn, at(0)).is_ok());
         assert_eq!(
             registry
-                .by_arn(scope("us-west-2"), &arn)
+                .by_arn(scope("us-west-2"), &arn, at(0))
                 .unwrap_err()
                 .code(),
             ErrorCode::ResourceNotFound
         );
         assert_eq!(
-            registry.by_arn(EAST_1, "not-an-arn").unwrap_err().code(),
+            registry
+                .by_arn(EAST_1, "not-an-arn", at(0))
+                .unwrap_err()
+                .code(),
             ErrorCode::Validation
         );
+    }
+
+    fn registry_with(config: EmulatorConfig) -> Registry {
+        Registry::with_config(&EmulatorConfig {
+            transition_delay: DELAY,
+            ..config
+        })
+    }
+
+    #[test]
+    fn a_deleted_store_is_gone_once_deleted_for_the_retention() {
+        let mut registry = registry_with(EmulatorConfig {
+            deleted_retention: Duration::from_secs(10),
+            ..EmulatorConfig::default()
+        });
+        let (store, _) = registry
+            .create(EAST_1, new("a", Some("t1")), at(0))
+            .unwrap();
+        let (id, arn) = (store.id.clone(), store.arn.clone());
+        registry.delete(EAST_1, &id, at(2000)).unwrap();
+        // DELETED at 4 s; gone 10 s later.
+        let everything = PageRequest {
+            max_results: 100,
+            after: None,
+        };
+        let (_, deleted) = registry.get(EAST_1, &id, at(13_999)).unwrap();
+        assert_eq!(deleted.status, DatastoreStatus::Deleted);
+        assert_eq!(
+            registry
+                .list(EAST_1, &Filter::default(), &everything, at(13_999))
+                .items
+                .len(),
+            1
+        );
+        assert_eq!(
+            registry.get(EAST_1, &id, at(14_000)).unwrap_err().code(),
+            ErrorCode::ResourceNotFound
+        );
+        assert!(
+            registry
+                .list(EAST_1, &Filter::default(), &everything, at(14_000))
+                .items
+                .is_empty()
+        );
+        assert_eq!(
+            registry
+                .by_arn(EAST_1, &arn, at(14_000))
+                .unwrap_err()
+                .code(),
+            ErrorCode::ResourceNotFound
+        );
+        registry.purge(at(14_000));
+        assert!(registry.find_anywhere_mut(&id).is_none(), "forgotten");
+        // Its client token went with it.
+        let again = registry
+            .create(EAST_1, new("other", Some("t1")), at(14_000))
+            .unwrap()
+            .0
+            .id
+            .clone();
+        assert_ne!(again, id);
+    }
+
+    #[test]
+    fn a_forced_deleted_status_without_a_deletion_stays() {
+        let mut registry = registry();
+        let id = registry
+            .create(EAST_1, new("a", None), at(0))
+            .unwrap()
+            .0
+            .id
+            .clone();
+        let found = registry.find_anywhere_mut(&id).unwrap();
+        found.store.lifecycle.force(StatusNow {
+            status: DatastoreStatus::Deleted,
+            error_cause: None,
+        });
+        let years = at(1_000_000_000_000);
+        registry.purge(years);
+        assert!(registry.get(EAST_1, &id, years).is_ok());
+    }
+
+    #[test]
+    fn a_client_token_with_other_parameters_is_refused_until_it_expires() {
+        let mut registry = registry_with(EmulatorConfig {
+            client_token_lifetime: Duration::from_secs(60),
+            ..EmulatorConfig::default()
+        });
+        let first = registry
+            .create(EAST_1, new("a", Some("t1")), at(0))
+            .unwrap()
+            .0
+            .id
+            .clone();
+        let err = registry
+            .create(EAST_1, new("b", Some("t1")), at(59_999))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation);
+        assert!(
+            err.message().contains("t1") && err.message().contains(&first),
+            "{err}"
+        );
+        let later = registry
+            .create(EAST_1, new("b", Some("t1")), at(60_000))
+            .unwrap()
+            .0
+            .id
+            .clone();
+        assert_ne!(later, first);
+        // The token now names the later store.
+        let again = registry
+            .create(EAST_1, new("b", Some("t1")), at(60_001))
+            .unwrap()
+            .0
+            .id
+            .clone();
+        assert_eq!(again, later);
+    }
+
+    #[test]
+    fn the_quota_counts_stores_not_deleted_of_one_account_and_region() {
+        let mut registry = registry_with(EmulatorConfig {
+            max_datastores: 2,
+            ..EmulatorConfig::default()
+        });
+        let first = registry
+            .create_within_quota(EAST_1, new("a", Some("t1")), at(0))
+            .unwrap()
+            .0
+            .id
+            .clone();
+        registry
+            .create_within_quota(EAST_1, new("b", None), at(0))
+            .unwrap();
+        let err = registry
+            .create_within_quota(EAST_1, new("c", None), at(0))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation);
+        assert!(err.message().contains("quota is 2"), "{err}");
+        // A retry of a create that succeeded is answered, quota or not.
+        let retried = registry
+            .create_within_quota(EAST_1, new("a", Some("t1")), at(0))
+            .unwrap()
+            .0
+            .id
+            .clone();
+        assert_eq!(retried, first);
+        assert!(
+            registry
+                .create_within_quota(scope("us-west-2"), new("c", None), at(0))
+                .is_ok()
+        );
+        assert!(
+            registry.create(EAST_1, new("admin", None), at(0)).is_ok(),
+            "the admin route"
+        );
+        registry.delete(EAST_1, &first, at(2000)).unwrap();
+        assert!(
+            registry
+                .create_within_quota(EAST_1, new("c", None), at(3999))
+                .is_err(),
+            "DELETING counts"
+        );
+        let err = registry
+            .create_within_quota(EAST_1, new("c", None), at(4000))
+            .unwrap_err();
+        assert!(
+            err.message().contains("has 2"),
+            "the admin store counts: {err}"
+        );
+    }
+
+    #[test]
+    fn tags_of_a_store_being_deleted_are_not_found() {
+        let mut registry = registry();
+        let (store, _) = registry.create(EAST_1, new("a", None), at(0)).unwrap();
+        let (id, arn) = (store.id.clone(), store.arn.clone());
+        registry.delete(EAST_1, &id, at(2000)).unwrap();
+        for now in [at(2000), at(4000)] {
+            let err = registry.by_arn_mut(EAST_1, &arn, now).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::ResourceNotFound);
+            assert!(err.message().contains("DELET"), "{err}");
+            assert!(registry.by_arn(EAST_1, &arn, now).is_err());
+        }
     }
 }

@@ -24,6 +24,20 @@ pub const DEFAULT_STATIC_KEYS: [(&str, &str); 5] = [
     ("AKIDDEMO", "demo-secret"),
     ("a", "b"),
 ];
+/// How long a DELETED store stays listed and described: seven days, as the
+/// HealthLake developer guide documents ("Deleting a data store").
+pub const DEFAULT_DELETED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a NextToken of ListFHIRDatastores stays valid. The model calls the
+/// token opaque and says nothing of its lifetime: a day, as many AWS services
+/// document for theirs (not confirmed for HealthLake).
+pub const DEFAULT_PAGE_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// How long a ClientToken of CreateFHIRDatastore is remembered. The model says
+/// only "idempotency token": a day, as EC2 documents for its client tokens
+/// (not confirmed for HealthLake).
+pub const DEFAULT_CLIENT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// HealthLake's documented default quota: 10 data stores per account and
+/// region (adjustable through Service Quotas).
+pub const DEFAULT_MAX_DATASTORES: usize = 10;
 /// How long `shutdown` waits for requests in flight before it stops serving.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -37,6 +51,15 @@ pub struct EmulatorConfig {
     /// The long-term access keys it accepts, with their secrets: keys of the
     /// default account's user. Temporary keys are those its STS issues.
     pub static_keys: BTreeMap<String, String>,
+    /// How long a store stays listed, described and found once DELETED.
+    pub deleted_retention: Duration,
+    /// How long a NextToken it issued stays valid.
+    pub page_token_lifetime: Duration,
+    /// How long a ClientToken of a create is remembered.
+    pub client_token_lifetime: Duration,
+    /// Stores not DELETED that CreateFHIRDatastore lets each account hold in
+    /// each region; the admin route is not held to it.
+    pub max_datastores: usize,
 }
 
 /// [`DEFAULT_STATIC_KEYS`] as a map.
@@ -53,6 +76,10 @@ impl Default for EmulatorConfig {
             account_id: DEFAULT_ACCOUNT_ID.to_owned(),
             transition_delay: DEFAULT_TRANSITION_DELAY,
             static_keys: default_static_keys(),
+            deleted_retention: DEFAULT_DELETED_RETENTION,
+            page_token_lifetime: DEFAULT_PAGE_TOKEN_LIFETIME,
+            client_token_lifetime: DEFAULT_CLIENT_TOKEN_LIFETIME,
+            max_datastores: DEFAULT_MAX_DATASTORES,
         }
     }
 }
@@ -189,5 +216,9 @@ mod tests {
         assert_eq!(config.transition_delay, Duration::from_secs(2));
         assert_eq!(config.static_keys["testing"], "testing");
         assert_eq!(config.static_keys.len(), DEFAULT_STATIC_KEYS.len());
+        assert_eq!(config.deleted_retention, Duration::from_secs(604_800));
+        assert_eq!(config.page_token_lifetime, Duration::from_secs(86_400));
+        assert_eq!(config.client_token_lifetime, Duration::from_secs(86_400));
+        assert_eq!(config.max_datastores, 10);
     }
 }

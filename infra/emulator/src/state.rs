@@ -34,7 +34,7 @@ impl Emulator {
     pub fn new(config: &EmulatorConfig) -> Emulator {
         Emulator {
             inner: Mutex::new(Inner {
-                registry: Registry::new(config.transition_delay),
+                registry: Registry::with_config(config),
                 iam: Iam::new(config.account_id.clone(), config.static_keys.clone()),
                 faults: Faults::default(),
                 calls: CallCounts::default(),
@@ -47,8 +47,13 @@ impl Emulator {
 
     /// The lock is never held across an await, and every update leaves the
     /// state consistent, so a panic elsewhere does not make it unusable.
+    /// Stores past their retention are forgotten first, so that no route
+    /// sees them.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = inner.clock.now();
+        inner.registry.purge(now);
+        inner
     }
 }
 

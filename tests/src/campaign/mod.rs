@@ -312,6 +312,8 @@ impl Harness {
             EmulatorConfig {
                 // Statuses change only when the campaign changes them.
                 transition_delay: Duration::ZERO,
+                // The campaign's world is not held to HealthLake's quota.
+                max_datastores: usize::MAX,
                 ..EmulatorConfig::default()
             },
             "127.0.0.1:0".parse()?,
