@@ -10,7 +10,8 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use monitor_aws::{self as sdk, Timeouts};
 use monitor_core::domain::{
-    AccountId, AccountSelection, AlertPolicy, RawSelection, Region, Scope, SelectionNames,
+    AccountId, AccountSelection, AlertPolicy, RawRouting, RawSelection, Region, Routing,
+    RoutingNames, Scope, SelectionNames,
 };
 use monitor_core::memory::MemoryPublisher;
 use monitor_core::ports::{AlertPublisher, DatastoreReader, SnapshotStore};
@@ -57,6 +58,28 @@ pub struct Args {
     /// The external id the member roles require on AssumeRole.
     #[arg(long, value_name = "ID")]
     external_id: Option<String>,
+    /// Alert only data stores whose name matches (`*` for any run of
+    /// characters); repeat for several. Others are recorded, not alerted.
+    #[arg(long = "include-datastore", value_name = "PATTERN")]
+    include_datastores: Vec<String>,
+    /// Never alert data stores whose name matches; repeat for several.
+    #[arg(long = "exclude-datastore", value_name = "PATTERN")]
+    exclude_datastores: Vec<String>,
+    /// Alert only data stores with this tag (`key=value`, `key=*` for any
+    /// value); repeat for several.
+    #[arg(long = "include-tag", value_name = "KEY=VALUE")]
+    include_tags: Vec<String>,
+    /// Never alert data stores with this tag; repeat for several.
+    #[arg(long = "exclude-tag", value_name = "KEY=VALUE")]
+    exclude_tags: Vec<String>,
+    /// Never alert this transition (`FROM->TO`: a status, `*`, `NEW` as FROM,
+    /// `GONE` as TO); repeat for several.
+    #[arg(long = "ignore-transition", value_name = "FROM->TO")]
+    ignore_transitions: Vec<String>,
+    /// Copy this tag into each alert (document `tags`, attribute
+    /// `tag.<key>`); repeat for up to four.
+    #[arg(long = "alert-tag-key", value_name = "KEY")]
+    alert_tag_keys: Vec<String>,
     /// (account, region) pairs scanned at once.
     #[arg(long, value_name = "N", default_value_t = TickSettings::DEFAULT_SCAN_CONCURRENCY as u64,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
@@ -275,6 +298,17 @@ async fn scan(
         },
         FLAGS,
     )?;
+    let routing = Routing::parse(
+        RawRouting {
+            include_datastores: args.include_datastores,
+            exclude_datastores: args.exclude_datastores,
+            include_tags: args.include_tags,
+            exclude_tags: args.exclude_tags,
+            ignore_transitions: args.ignore_transitions,
+            alert_tag_keys: args.alert_tag_keys,
+        },
+        RoutingNames::FLAGS,
+    )?;
     check_credentials(&config).await?;
     let account = resolve_account(&config, args.account).await?;
     let organizations = selection
@@ -356,6 +390,7 @@ async fn scan(
         policy,
         claim_ttl,
         scan_concurrency: args.concurrency as usize,
+        routing,
         ..TickSettings::default()
     };
     let tick = Tick {

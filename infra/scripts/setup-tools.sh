@@ -126,7 +126,7 @@ if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx a
 fi
 
 # --- .tools/env.sh ----------------------------------------------------------------
-for bin in moto_server cargo-lambda cfn-lint sam; do
+for bin in python moto_server cargo-lambda cfn-lint sam; do
     [ -x "$venv/bin/$bin" ] || die "$venv/bin/$bin missing: delete $venv and rerun"
 done
 [ -x "$checkov_venv/bin/checkov" ] || die "$checkov_venv/bin/checkov missing: delete $checkov_venv and rerun"
@@ -134,6 +134,7 @@ env_file="$tools/env.sh"
 new_env="$(cat <<EOF
 # Written by infra/scripts/setup-tools.sh; source it before running the tests.
 export HLM_MOTO_SERVER='$venv/bin/moto_server'
+export HLM_PYTHON='$venv/bin/python'
 export HLM_DYNAMODB_LOCAL_DIR='$dynamodb_dir'
 export HLM_JAVA='$java'
 export HLM_CARGO_LAMBDA='$venv/bin/cargo-lambda'

@@ -216,6 +216,11 @@ fn the_schema_refuses_a_broken_document_and_accepts_what_a_v1_reader_must() -> a
             "'datastore_id' is a required property",
         ),
         (
+            "a tag value that is not a string",
+            changed(json!({"tags": {"team": 7}})),
+            "7 is not of type 'string'",
+        ),
+        (
             "an unknown severity",
             changed(json!({"severity": "loud"})),
             "'loud' is not one of",
@@ -260,6 +265,10 @@ fn the_schema_refuses_a_broken_document_and_accepts_what_a_v1_reader_must() -> a
         (
             "an id with a space",
             changed(json!({"datastore_id": "store one"})),
+        ),
+        (
+            "tags chosen to travel with the alert",
+            changed(json!({"tags": {"team": "payments", "cost center": "42 / eu"}})),
         ),
         (
             "an id with non-ASCII letters and punctuation",
@@ -367,8 +376,9 @@ fn the_schema_lists_every_field_written_and_the_closed_sets_of_the_code() -> any
         list.sort();
     }
     assert_eq!(required, written);
-    // Written only when known: the account's name in its organization.
-    let optional = ["account_name"];
+    // Written only when known: the account's name in its organization, and
+    // the tags chosen to travel with alerts.
+    let optional = ["account_name", "tags"];
     properties.retain(|p| !optional.contains(&p.as_str()));
     assert_eq!(properties, written);
     Ok(())

@@ -2015,6 +2015,888 @@ async fn sts_refuses_expired_and_unknown_keys_with_its_own_codes() {
     assert_eq!(sts_error(err).0, "SignatureDoesNotMatch");
 }
 
+/// The `__type` and message of a refused call.
+fn refusal<T, E>(result: Result<T, aws_sdk_healthlake::error::SdkError<E>>) -> (String, String)
+where
+    T: std::fmt::Debug,
+    E: aws_sdk_healthlake::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_healthlake::error::ProvideErrorMetadata as _;
+    let err = result.expect_err("the call is refused");
+    (
+        err.code().unwrap_or("not a service error").to_owned(),
+        err.message().unwrap_or_default().to_owned(),
+    )
+}
+
+/// Asserts a ValidationException whose message names `member` and `needle`.
+fn assert_invalid(refused: (String, String), member: &str, needle: &str) {
+    let (code, message) = &refused;
+    assert_eq!(code, "ValidationException", "{refused:?}");
+    assert!(
+        message.contains(&format!("at '{member}' failed to satisfy constraint"))
+            && message.contains(needle),
+        "{member} / {needle:?} not in {message}"
+    );
+}
+
+/// A store created and settled ACTIVE: its id and ARN.
+async fn active_store(emulator: &Emulator, client: &Client, name: &str) -> (String, String) {
+    let id = create(client, name, &[]).await;
+    let store = emulator.settle(client, &id, "ACTIVE").await;
+    (id, store.datastore_arn().to_owned())
+}
+
+#[tokio::test]
+async fn an_update_is_updating_until_the_clock_passes_the_delay_then_active_with_its_changes() {
+    use aws_sdk_healthlake::types::{AnalyticsConfiguration, AnalyticsStatus};
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let (id, _) = active_store(&emulator, &client, "before").await;
+
+    let output = client
+        .update_fhir_datastore()
+        .datastore_id(&id)
+        .datastore_name("after")
+        .analytics_configuration(
+            AnalyticsConfiguration::builder()
+                .status(AnalyticsStatus::Enabling)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("update");
+    let answered = output.datastore_properties().expect("DatastoreProperties");
+    assert_eq!(answered.datastore_id(), id);
+    assert_eq!(answered.datastore_status(), &DatastoreStatus::Updating);
+    assert_eq!(answered.datastore_name(), Some("after"));
+    let shown = describe_store(&client, &id).await;
+    assert_eq!(shown.datastore_status(), &DatastoreStatus::Updating);
+    assert_eq!(
+        list_all(&client, None).await[0].datastore_status(),
+        &DatastoreStatus::Updating
+    );
+
+    let (code, message) = refusal(
+        client
+            .update_fhir_datastore()
+            .datastore_id(&id)
+            .datastore_name("again")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ConflictException", "{message}");
+    assert!(message.contains("UPDATING"), "{message}");
+    let (code, _) = refusal(
+        client
+            .delete_fhir_datastore()
+            .datastore_id(&id)
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ConflictException");
+
+    let settled = emulator.settle(&client, &id, "ACTIVE").await;
+    assert_eq!(settled.datastore_name(), Some("after"));
+    assert_eq!(
+        settled.analytics_configuration().and_then(|a| a.status()),
+        Some(&AnalyticsStatus::Enabling)
+    );
+    assert!(settled.error_cause().is_none());
+    let by_name = list_all(
+        &client,
+        Some(DatastoreFilter::builder().datastore_name("after").build()),
+    )
+    .await;
+    assert_eq!(ids(&by_name), vec![id.as_str()]);
+    assert_eq!(by_name[0].datastore_status(), &DatastoreStatus::Active);
+}
+
+#[tokio::test]
+async fn the_outcome_tag_read_at_update_time_makes_the_update_fail_with_its_error_cause() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let (id, arn) = active_store(&emulator, &client, "reindexed").await;
+    const MESSAGE: &str = "The data store could not be reindexed: kms:Decrypt was denied";
+
+    client
+        .tag_resource()
+        .resource_arn(&arn)
+        .tags(tag(
+            OUTCOME_TAG,
+            &format!("UPDATE_FAILED:NON_RETRYABLE_ERROR:{MESSAGE}"),
+        ))
+        .send()
+        .await
+        .expect("tag an ACTIVE store");
+    assert_eq!(
+        describe_store(&client, &id).await.datastore_status(),
+        &DatastoreStatus::Active,
+        "tagging alone changes nothing"
+    );
+    let output = client
+        .update_fhir_datastore()
+        .datastore_id(&id)
+        .datastore_name("reindexed-v2")
+        .send()
+        .await
+        .expect("update");
+    assert_eq!(
+        output.datastore_properties().map(|p| p.datastore_status()),
+        Some(&DatastoreStatus::Updating)
+    );
+
+    let failed = emulator.settle(&client, &id, "UPDATE_FAILED").await;
+    let cause = failed.error_cause().expect("ErrorCause");
+    assert_eq!(cause.error_message(), Some(MESSAGE));
+    assert_eq!(
+        cause.error_category(),
+        Some(&ErrorCategory::NonRetryableError)
+    );
+    let listed = list_all(&client, None).await;
+    assert_eq!(listed[0].datastore_status(), &DatastoreStatus::UpdateFailed);
+    assert_eq!(listed[0].error_cause(), Some(cause));
+
+    // Without the tag, the update is retried and succeeds.
+    client
+        .untag_resource()
+        .resource_arn(&arn)
+        .tag_keys(OUTCOME_TAG)
+        .send()
+        .await
+        .expect("untag");
+    client
+        .update_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await
+        .expect("an UPDATE_FAILED store can be updated again");
+    let recovered = emulator.settle(&client, &id, "ACTIVE").await;
+    assert!(recovered.error_cause().is_none());
+
+    // A malformed outcome is refused when it is tagged.
+    let (code, message) = refusal(
+        client
+            .tag_resource()
+            .resource_arn(&arn)
+            .tags(tag(OUTCOME_TAG, "UPDATE_FAILED:SOMETIMES:x"))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(message.contains(OUTCOME_TAG), "{message}");
+}
+
+#[tokio::test]
+async fn only_active_or_update_failed_stores_can_be_updated() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let update = |id: &str| client.update_fhir_datastore().datastore_id(id).send();
+
+    let creating = create(&client, "creating", &[]).await;
+    let (code, message) = refusal(update(&creating).await);
+    assert_eq!(code, "ConflictException");
+    assert!(message.contains("CREATING"), "{message}");
+
+    let doomed = create(
+        &client,
+        "doomed",
+        &[tag(OUTCOME_TAG, "CREATE_FAILED:NON_RETRYABLE_ERROR:no key")],
+    )
+    .await;
+    emulator.settle(&client, &doomed, "CREATE_FAILED").await;
+    let (code, message) = refusal(update(&doomed).await);
+    assert_eq!(code, "ConflictException");
+    assert!(message.contains("CREATE_FAILED"), "{message}");
+
+    client
+        .delete_fhir_datastore()
+        .datastore_id(&creating)
+        .send()
+        .await
+        .expect("delete an ACTIVE store");
+    assert_eq!(refusal(update(&creating).await).0, "ConflictException");
+    emulator.settle(&client, &creating, "DELETED").await;
+    assert_eq!(refusal(update(&creating).await).0, "ConflictException");
+
+    assert_eq!(
+        refusal(update(&"0".repeat(32)).await).0,
+        "ResourceNotFoundException"
+    );
+    assert_invalid(refusal(update("a#b").await), "datastoreId", "pattern");
+    let (status, _, body) = emulator
+        .raw(Some("HealthLake.UpdateFHIRDatastore"), TESTING, "{}")
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["__type"], "ValidationException");
+    assert_eq!(
+        body["message"],
+        "1 validation error detected: Value null at 'datastoreId' failed to satisfy constraint: Member must not be null"
+    );
+}
+
+#[tokio::test]
+async fn ids_names_and_arns_of_a_shape_the_model_refuses_are_validation_errors() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    assert_invalid(
+        refusal(
+            client
+                .describe_fhir_datastore()
+                .datastore_id("a#b")
+                .send()
+                .await,
+        ),
+        "datastoreId",
+        r"satisfy regular expression pattern: ([\p{L}\p{Z}\p{N}_.:/=+\-%@]*)",
+    );
+    assert_invalid(
+        refusal(
+            client
+                .delete_fhir_datastore()
+                .datastore_id("x".repeat(33))
+                .send()
+                .await,
+        ),
+        "datastoreId",
+        "Member must have length less than or equal to 32",
+    );
+    let (code, message) = refusal(
+        client
+            .create_fhir_datastore()
+            .datastore_type_version(FhirVersion::R4)
+            .datastore_name("claims (2024)")
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert_eq!(
+        message,
+        r"1 validation error detected: Value 'claims (2024)' at 'datastoreName' failed to satisfy constraint: Member must satisfy regular expression pattern: ([\p{L}\p{Z}\p{N}_.:/=+\-%@]*)"
+    );
+    for arn in [
+        format!("arn:aws:healthlake:us-east-1:{ACCOUNT}:datastore/fhir/short"),
+        format!("arn:aws:s3:::bucket/{}", "0".repeat(32)),
+        format!(
+            "arn:aws:healthlake:us-east-1:12345:datastore/fhir/{}",
+            "0".repeat(32)
+        ),
+    ] {
+        assert_invalid(
+            refusal(
+                client
+                    .list_tags_for_resource()
+                    .resource_arn(&arn)
+                    .send()
+                    .await,
+            ),
+            "resourceARN",
+            "pattern",
+        );
+    }
+    assert_eq!(list_all(&client, None).await.len(), 0);
+}
+
+#[tokio::test]
+async fn client_tokens_follow_the_model_pattern() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    assert_invalid(
+        refusal(
+            client
+                .create_fhir_datastore()
+                .datastore_type_version(FhirVersion::R4)
+                .client_token("retry_1")
+                .send()
+                .await,
+        ),
+        "clientToken",
+        "[a-zA-Z0-9-]+",
+    );
+    client
+        .create_fhir_datastore()
+        .datastore_type_version(FhirVersion::R4)
+        .client_token("retry-1")
+        .send()
+        .await
+        .expect("a token of letters, digits and dashes");
+}
+
+#[tokio::test]
+async fn nested_enums_are_checked_member_by_member() {
+    use aws_sdk_healthlake::types::{
+        AnalyticsConfiguration, AnalyticsStatus, AuthorizationStrategy, BackupConfiguration,
+        BackupStatus, BackupType, CmkType, IdentityProviderConfiguration, KmsEncryptionConfig,
+        NlpConfiguration, NlpStatus, PreloadDataConfig, PreloadDataType, SseConfiguration,
+    };
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let create = || {
+        client
+            .create_fhir_datastore()
+            .datastore_type_version(FhirVersion::R4)
+    };
+    assert_invalid(
+        refusal(
+            create()
+                .sse_configuration(
+                    SseConfiguration::builder()
+                        .kms_encryption_config(
+                            KmsEncryptionConfig::builder()
+                                .cmk_type(CmkType::from("MY_KEY"))
+                                .build()
+                                .expect("config"),
+                        )
+                        .build(),
+                )
+                .send()
+                .await,
+        ),
+        "sseConfiguration.kmsEncryptionConfig.cmkType",
+        "[CUSTOMER_MANAGED_KMS_KEY, AWS_OWNED_KMS_KEY]",
+    );
+    assert_invalid(
+        refusal(
+            create()
+                .preload_data_config(
+                    PreloadDataConfig::builder()
+                        .preload_data_type(PreloadDataType::from("MIMIC"))
+                        .build()
+                        .expect("config"),
+                )
+                .send()
+                .await,
+        ),
+        "preloadDataConfig.preloadDataType",
+        "[SYNTHEA]",
+    );
+    assert_invalid(
+        refusal(
+            create()
+                .identity_provider_configuration(
+                    IdentityProviderConfiguration::builder()
+                        .authorization_strategy(AuthorizationStrategy::from("OAUTH"))
+                        .build()
+                        .expect("config"),
+                )
+                .send()
+                .await,
+        ),
+        "identityProviderConfiguration.authorizationStrategy",
+        "[SMART_ON_FHIR_V1, SMART_ON_FHIR, AWS_AUTH]",
+    );
+    assert_invalid(
+        refusal(
+            create()
+                .analytics_configuration(
+                    AnalyticsConfiguration::builder()
+                        .status(AnalyticsStatus::from("ON"))
+                        .build(),
+                )
+                .send()
+                .await,
+        ),
+        "analyticsConfiguration.status",
+        "PAUSED",
+    );
+    assert_invalid(
+        refusal(
+            create()
+                .nlp_configuration(
+                    NlpConfiguration::builder()
+                        .status(NlpStatus::from("ON"))
+                        .build(),
+                )
+                .send()
+                .await,
+        ),
+        "nlpConfiguration.status",
+        "[ENABLED, ENABLING, DISABLED, DISABLING]",
+    );
+    assert_invalid(
+        refusal(
+            create()
+                .backup_configuration(
+                    BackupConfiguration::builder()
+                        .status(BackupStatus::from("ON"))
+                        .build(),
+                )
+                .send()
+                .await,
+        ),
+        "backupConfiguration.status",
+        "[ENABLED, DISABLED]",
+    );
+    let (id, _) = active_store(&emulator, &client, "kept").await;
+    assert_invalid(
+        refusal(
+            client
+                .update_fhir_datastore()
+                .datastore_id(&id)
+                .backup_configuration(
+                    BackupConfiguration::builder()
+                        .backup_type(BackupType::from("SNAPSHOT"))
+                        .build(),
+                )
+                .send()
+                .await,
+        ),
+        "backupConfiguration.backupType",
+        "[CONTINUOUS]",
+    );
+    assert_eq!(list_all(&client, None).await.len(), 1);
+    assert_eq!(
+        describe_store(&client, &id).await.datastore_status(),
+        &DatastoreStatus::Active,
+        "a refused update changes nothing"
+    );
+}
+
+#[tokio::test]
+async fn key_ids_lambda_arns_and_retention_are_held_to_their_lengths_and_ranges() {
+    use aws_sdk_healthlake::types::{
+        AuthorizationStrategy, BackupConfiguration, CmkType, IdentityProviderConfiguration,
+        KmsEncryptionConfig, SseConfiguration,
+    };
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let with_key = |key: String| {
+        client
+            .create_fhir_datastore()
+            .datastore_type_version(FhirVersion::R4)
+            .sse_configuration(
+                SseConfiguration::builder()
+                    .kms_encryption_config(
+                        KmsEncryptionConfig::builder()
+                            .cmk_type(CmkType::CmCmk)
+                            .kms_key_id(key)
+                            .build()
+                            .expect("config"),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    assert_invalid(
+        refusal(with_key("k".repeat(401)).await),
+        "sseConfiguration.kmsEncryptionConfig.kmsKeyId",
+        "Member must have length less than or equal to 400",
+    );
+    assert_invalid(
+        refusal(with_key("key/not a key".into()).await),
+        "sseConfiguration.kmsEncryptionConfig.kmsKeyId",
+        "pattern",
+    );
+    with_key(format!(
+        "arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    ))
+    .await
+    .expect("a key ARN");
+
+    let (id, _) = active_store(&emulator, &client, "smart").await;
+    let with_lambda = |arn: &str| {
+        client
+            .update_fhir_datastore()
+            .datastore_id(&id)
+            .identity_provider_configuration(
+                IdentityProviderConfiguration::builder()
+                    .authorization_strategy(AuthorizationStrategy::SmartOnFhir)
+                    .idp_lambda_arn(arn)
+                    .build()
+                    .expect("config"),
+            )
+            .send()
+    };
+    assert_invalid(
+        refusal(with_lambda("arn:aws:lambda:us-east-1:1:function:f").await),
+        "identityProviderConfiguration.idpLambdaArn",
+        "Member must have length greater than or equal to 49",
+    );
+    assert_invalid(
+        refusal(
+            with_lambda(&format!(
+                "arn:aws:lambda:us-east-1:{ACCOUNT}:layer:token-decoder-function"
+            ))
+            .await,
+        ),
+        "identityProviderConfiguration.idpLambdaArn",
+        "pattern",
+    );
+    for days in [0, 31] {
+        assert_invalid(
+            refusal(
+                client
+                    .update_fhir_datastore()
+                    .datastore_id(&id)
+                    .backup_configuration(
+                        BackupConfiguration::builder()
+                            .retention_period_in_days(days)
+                            .build(),
+                    )
+                    .send()
+                    .await,
+            ),
+            "backupConfiguration.retentionPeriodInDays",
+            &format!("Value '{days}'"),
+        );
+    }
+    let updated = with_lambda(&format!(
+        "arn:aws:lambda:us-east-1:{ACCOUNT}:function:token-decoder:$LATEST"
+    ))
+    .await
+    .expect("a function ARN");
+    assert_eq!(
+        updated
+            .datastore_properties()
+            .and_then(|p| p.identity_provider_configuration())
+            .map(|c| c.authorization_strategy()),
+        Some(&AuthorizationStrategy::SmartOnFhir)
+    );
+}
+
+#[tokio::test]
+async fn tags_follow_the_model_and_a_store_holds_up_to_two_hundred() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let many = |count: usize| {
+        (0..count)
+            .map(|i| tag(&format!("key-{i}"), "v"))
+            .collect::<Vec<_>>()
+    };
+    let id = create(&client, "many", &many(200)).await;
+    let arn = describe_store(&client, &id)
+        .await
+        .datastore_arn()
+        .to_owned();
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("list tags");
+    assert_eq!(tags.tags().len(), 200);
+
+    let (code, message) = refusal(
+        client
+            .create_fhir_datastore()
+            .datastore_type_version(FhirVersion::R4)
+            .set_tags(Some(many(201)))
+            .send()
+            .await,
+    );
+    assert_eq!(code, "ValidationException");
+    assert!(
+        message.contains("at 'tags' failed to satisfy constraint: Member must have length less than or equal to 200"),
+        "{message}"
+    );
+
+    let tag_one = |key: &str, value: &str| {
+        client
+            .tag_resource()
+            .resource_arn(&arn)
+            .tags(tag(key, value))
+            .send()
+    };
+    assert_invalid(
+        refusal(tag_one("team#1", "x").await),
+        "tags.1.member.key",
+        "pattern",
+    );
+    assert_invalid(
+        refusal(tag_one(&"k".repeat(129), "x").await),
+        "tags.1.member.key",
+        "less than or equal to 128",
+    );
+    assert_invalid(
+        refusal(tag_one("team", "a,b").await),
+        "tags.1.member.value",
+        "pattern",
+    );
+    assert_invalid(
+        refusal(tag_one("AWS:cloudformation:stack-name", "x").await),
+        "tags.1.member.key",
+        "aws:",
+    );
+    let (code, message) = refusal(tag_one("one-too-many", "x").await);
+    assert_eq!(code, "ValidationException", "{message}");
+    assert!(message.contains("200"), "{message}");
+    tag_one("key-0", "replaced")
+        .await
+        .expect("replacing a tag adds none");
+
+    let untag = |keys: Vec<String>| {
+        client
+            .untag_resource()
+            .resource_arn(&arn)
+            .set_tag_keys(Some(keys))
+            .send()
+    };
+    assert_invalid(
+        refusal(untag(vec!["key-1".into(), "bad#key".into()]).await),
+        "tagKeys.2.member",
+        "pattern",
+    );
+    assert_invalid(
+        refusal(untag((0..201).map(|i| format!("key-{i}")).collect()).await),
+        "tagKeys",
+        "less than or equal to 200",
+    );
+    assert_invalid(
+        refusal(untag(vec!["aws:x".into()]).await),
+        "tagKeys.1.member",
+        "aws:",
+    );
+    let tags = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect("list tags");
+    assert_eq!(tags.tags().len(), 200, "refused calls change nothing");
+}
+
+#[tokio::test]
+async fn required_members_the_sdk_always_sends_are_named_when_missing() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let (_, arn) = active_store(&emulator, &client, "raw").await;
+    for (target, body, expected) in [
+        (
+            "CreateFHIRDatastore",
+            json!({"DatastoreTypeVersion": "R4", "SseConfiguration": {}}),
+            "Value null at 'sseConfiguration.kmsEncryptionConfig' failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            "CreateFHIRDatastore",
+            json!({"DatastoreTypeVersion": "R4", "PreloadDataConfig": {}}),
+            "Value null at 'preloadDataConfig.preloadDataType'",
+        ),
+        (
+            "TagResource",
+            json!({"ResourceARN": arn, "Tags": [{"Key": "team"}]}),
+            "Value null at 'tags.1.member.value'",
+        ),
+        (
+            "TagResource",
+            json!({"ResourceARN": arn}),
+            "Value null at 'tags'",
+        ),
+        (
+            "UntagResource",
+            json!({"ResourceARN": arn}),
+            "Value null at 'tagKeys'",
+        ),
+    ] {
+        let (status, _, answer) = emulator
+            .raw(
+                Some(&format!("HealthLake.{target}")),
+                TESTING,
+                &body.to_string(),
+            )
+            .await;
+        assert_eq!(status, 400, "{answer}");
+        assert_eq!(answer["__type"], "ValidationException", "{answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{expected:?} not in {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_backup_configuration_is_kept_and_shown_as_backup_status_info() {
+    use aws_sdk_healthlake::types::{BackupConfiguration, BackupStatus, BackupType};
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let id = client
+        .create_fhir_datastore()
+        .datastore_type_version(FhirVersion::R4)
+        .backup_configuration(
+            BackupConfiguration::builder()
+                .status(BackupStatus::Enabled)
+                .backup_type(BackupType::Continuous)
+                .retention_period_in_days(7)
+                .backup_tags_enabled(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create with backups")
+        .datastore_id()
+        .to_owned();
+    let store = emulator.settle(&client, &id, "ACTIVE").await;
+    let info = store.backup_status_info().expect("BackupStatusInfo");
+    let configuration = info.configuration().expect("Configuration");
+    assert_eq!(configuration.status(), Some(&BackupStatus::Enabled));
+    assert_eq!(configuration.backup_type(), Some(&BackupType::Continuous));
+    assert_eq!(configuration.retention_period_in_days(), Some(7));
+    assert!(configuration.backup_tags_enabled());
+    assert_eq!(info.backup_enabled_at(), store.created_at());
+
+    client
+        .update_fhir_datastore()
+        .datastore_id(&id)
+        .backup_configuration(
+            BackupConfiguration::builder()
+                .status(BackupStatus::Disabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("turn backups off");
+    let listed = list_all(&client, None).await;
+    let info = listed[0].backup_status_info().expect("BackupStatusInfo");
+    assert_eq!(
+        info.configuration().and_then(|c| c.status()),
+        Some(&BackupStatus::Disabled)
+    );
+    assert_eq!(info.backup_enabled_at(), None);
+    assert!(
+        describe_store(&client, &create(&client, "plain", &[]).await)
+            .await
+            .backup_status_info()
+            .is_none(),
+        "a store created without one shows none"
+    );
+}
+
+/// A loopback HTTP receiver that answers every request 200 and keeps the
+/// JSON bodies, in order: the stand-in of an EventBridge rule's target.
+async fn event_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/events", listener.local_addr().expect("address"));
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 8192];
+            loop {
+                let n = socket.read(&mut buffer).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                request.extend_from_slice(&buffer[..n]);
+                let text = String::from_utf8_lossy(&request);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        if let Ok(event) = serde_json::from_str(&body[..length]) {
+                            kept.lock().expect("events").push(event);
+                        }
+                        break;
+                    }
+                }
+            }
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}")
+                .await;
+        }
+    });
+    (url, received)
+}
+
+/// Waits until `count` events were received, or a minute passed.
+async fn wait_for_events(received: &std::sync::Mutex<Vec<Value>>, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = received.lock().expect("events").clone();
+        if events.len() >= count || tokio::time::Instant::now() > deadline {
+            return events;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_emulator_posts_the_events_healthlake_emits_and_none_for_updates() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let (before, _) = active_store(&emulator, &client, "before").await;
+    let (url, received) = event_receiver().await;
+    let (status, shown) = emulator.post("events", json!({ "Url": url })).await;
+    assert_eq!((status, &shown["Url"]), (200, &json!(url)), "{shown}");
+
+    // A store that existed before the URL was set is not announced; from now
+    // on every documented change is, in order.
+    let failing = create(
+        &client,
+        "failing",
+        &[Tag::builder()
+            .key("emulator:outcome")
+            .value("CREATE_FAILED:NON_RETRYABLE_ERROR:KMS key is disabled")
+            .build()
+            .expect("tag")],
+    )
+    .await;
+    let events = wait_for_events(&received, 1).await;
+    emulator.settle(&client, &failing, "CREATE_FAILED").await;
+    let events_after_failure = wait_for_events(&received, 2).await;
+    client
+        .update_fhir_datastore()
+        .datastore_id(&before)
+        .datastore_name("after")
+        .send()
+        .await
+        .expect("update");
+    emulator.settle(&client, &before, "ACTIVE").await;
+    client
+        .delete_fhir_datastore()
+        .datastore_id(&failing)
+        .send()
+        .await
+        .expect("delete");
+    emulator.settle(&client, &failing, "DELETED").await;
+    let all = wait_for_events(&received, 4).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events_after_failure.len(), 2);
+    let seen: Vec<(&str, &str)> = all
+        .iter()
+        .map(|e| {
+            (
+                e["detail-type"].as_str().unwrap_or_default(),
+                e["detail"]["datastoreId"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("Data Store Creating", failing.as_str()),
+            ("Data Store Creation Failed", failing.as_str()),
+            ("Data Store Deleting", failing.as_str()),
+            ("Data Store Deleted", failing.as_str()),
+        ],
+        "{all:#?}"
+    );
+    let first = &all[1];
+    assert_eq!(first["source"], "aws.healthlake");
+    assert_eq!(first["account"], ACCOUNT);
+    assert_eq!(first["region"], "us-east-1");
+    assert_eq!(first["detail"]["datastoreName"], "failing");
+    assert_eq!(first["detail"]["datastoreTypeVersion"], "R4");
+    assert!(first["detail"].get("datastoreStatus").is_none(), "{first}");
+    assert!(first["detail"].get("errorCause").is_none(), "{first}");
+    assert!(
+        first["resources"][0]
+            .as_str()
+            .is_some_and(|arn| arn.ends_with(&format!("datastore/fhir/{failing}"))),
+        "{first}"
+    );
+    let (_, log) = emulator.admin(reqwest::Method::GET, "events", None).await;
+    let posted = log["Events"].as_array().expect("Events");
+    assert_eq!(posted.len(), 4, "{log}");
+    assert!(posted.iter().all(|p| p["Status"] == 200), "{log}");
+}
+
 #[tokio::test]
 async fn malformed_json_and_members_of_the_wrong_type_are_serialization_exceptions() {
     let emulator = Emulator::start().await;

@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 mod accounts;
+mod events;
+mod routing;
 
 /// The binary target, which is also the function name the Runtime API routes.
 const FUNCTION: &str = "status-monitor";
@@ -838,7 +840,8 @@ async fn an_alert_that_cannot_be_published_stays_pending_and_goes_out_once() -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
     // The payload only triggers the tick: a malformed or foreign event is
-    // logged by its id (when it has one) and scanned on, never retried.
+    // logged by its id (when it has one) and scanned on, never retried. A
+    // HealthLake event that cannot be read is rejected (see `events`).
     let mut stack = Stack::start().await?;
     let failed = stack
         .create_store(
@@ -854,7 +857,7 @@ async fn any_event_however_malformed_runs_one_tick() -> anyhow::Result<()> {
         json!("\u{1b}[2J not an event"),
         json!([1, 2, 3]),
         json!({"source": 42, "id": {"nested": true}, "detail-type": null}),
-        json!({"source": "aws.healthlake", "detail-type": "Data Store Creation Failed", "detail": "truncated"}),
+        json!({"source": "aws.events", "detail-type": "Data Store Creation Failed", "detail": "truncated"}),
     ];
     for (n, event) in events.iter().enumerate() {
         stack.ensure_serving()?;
@@ -1010,6 +1013,90 @@ async fn a_throttled_region_is_reported_without_holding_back_the_other() -> anyh
         items.iter().all(|i| text(i, "alert_state") == Some("none")),
         "{items:#?}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_that_fails_in_healthlake_alerts_once_with_its_cause() -> anyhow::Result<()> {
+    const MESSAGE: &str = "The data store could not be updated: the customer managed KMS key \
+                           is disabled. Enable the key and update the data store again.";
+    const CATEGORY: &str = "NON_RETRYABLE_ERROR";
+    let mut stack = Stack::start().await?;
+    let id = stack.create_store(EAST, "patients-prod", None).await?;
+    stack.settle(EAST, &id, "ACTIVE").await?;
+    stack.spawn(&[])?;
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+
+    // As in production: the store is ACTIVE, then an update fails.
+    let client = stack.emulator.client(EAST);
+    let arn = client
+        .describe_fhir_datastore()
+        .datastore_id(&id)
+        .send()
+        .await?
+        .datastore_properties
+        .context("DatastoreProperties")?
+        .datastore_arn;
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .tags(
+            aws_sdk_healthlake::types::Tag::builder()
+                .key(integration_tests::emulator::OUTCOME_TAG)
+                .value(format!("UPDATE_FAILED:{CATEGORY}:{MESSAGE}"))
+                .build()?,
+        )
+        .send()
+        .await?;
+    client
+        .update_fhir_datastore()
+        .datastore_id(&id)
+        .datastore_name("patients-prod-v2")
+        .send()
+        .await?;
+
+    // UPDATING is a status the monitor knows: recorded, nothing sent (an
+    // unknown one would be a warning).
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+    let items = stack.items().await?;
+    assert_eq!(items.len(), 1);
+    assert_eq!(text(&items[0], "status"), Some("UPDATING"), "{items:?}");
+
+    stack.settle(EAST, &id, "UPDATE_FAILED").await?;
+    stack.tick().await?;
+    let delivered = stack.expect_alerts(1).await?;
+    let document = &delivered[0].document;
+    assert_eq!(document["severity"], "critical", "{document:#}");
+    assert_eq!(document["datastore_id"], id.as_str(), "{document:#}");
+    assert_eq!(
+        document["datastore_name"], "patients-prod-v2",
+        "{document:#}"
+    );
+    assert_eq!(document["status"], "UPDATE_FAILED", "{document:#}");
+    assert_eq!(document["previous_status"], "UPDATING", "{document:#}");
+    assert_eq!(document["error_cause"]["message"], MESSAGE, "{document:#}");
+    assert_eq!(
+        document["error_cause"]["category"], CATEGORY,
+        "{document:#}"
+    );
+    assert_eq!(
+        delivered[0].attributes,
+        attributes([
+            ("severity", "critical"),
+            ("status", "UPDATE_FAILED"),
+            ("error_category", CATEGORY),
+            ("region", EAST),
+            ("account", ACCOUNT),
+        ])
+    );
+    let items = stack.items().await?;
+    assert_eq!(text(&items[0], "status"), Some("UPDATE_FAILED"));
+    assert_eq!(text(&items[0], "error_message"), Some(MESSAGE));
+
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
     Ok(())
 }
 

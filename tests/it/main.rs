@@ -4,6 +4,7 @@ mod alert_schema;
 mod campaign;
 mod cli;
 mod dynamodb_store;
+mod emulator_boto3;
 mod emulator_contract;
 mod hostile_inputs;
 mod lambda_e2e;

@@ -123,9 +123,7 @@ async fn an_html_page_past_the_retries_is_an_invalid_response_that_never_quotes_
         assert_eq!(err.kind, ReadErrorKind::InvalidResponse, "{err}");
         assert_eq!(
             err.message,
-            format!(
-                "ListFHIRDatastores answered HTTP {status} with a text/html body, not an AWS error"
-            )
+            format!("HealthLake answered HTTP {status} with a text/html body, not an AWS error")
         );
     }
 }

@@ -2219,3 +2219,205 @@ fn fan_out_check_fires_on_each_missing_piece() {
         assert_reports(fan_out_problems(&broken(from, to)), expected);
     }
 }
+
+const FORWARDER_TEMPLATE_PATH: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/event-forwarder.yaml");
+
+/// The detail-types HealthLake documents for data stores, which the monitor
+/// handles (`functions/status-monitor/src/events.rs`).
+const DATASTORE_DETAIL_TYPES: [&str; 5] = [
+    "Data Store Creating",
+    "Data Store Creation Failed",
+    "Data Store Active",
+    "Data Store Deleting",
+    "Data Store Deleted",
+];
+
+fn healthlake_pattern_problems(owner: &str, pattern: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    if pattern["source"] != json!(["aws.healthlake"]) {
+        problems.push(format!(
+            "{owner}: the pattern's source is not [aws.healthlake]"
+        ));
+    }
+    if pattern["detail-type"] != json!(DATASTORE_DETAIL_TYPES) {
+        problems.push(format!(
+            "{owner}: the pattern's detail-types are not the five data store events"
+        ));
+    }
+    problems
+}
+
+/// The fast path: a rule on the default bus with HealthLake's data store
+/// events, targeting the status monitor, which EventBridge may invoke for that
+/// rule only; the bus policies for forwarded events limited to
+/// `aws.healthlake` and, for an organization, to its accounts.
+fn fast_path_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let monitor = monitor_function_id(t).to_owned();
+    let rules: Vec<_> = of_type(t, "AWS::Events::Rule").collect();
+    let Some((rule_id, rule)) = rules.iter().find(|(_, r)| {
+        r["Properties"]["Targets"]
+            .as_array()
+            .is_some_and(|ts| ts.iter().any(|x| x["Arn"] == get_att(&monitor, "Arn")))
+    }) else {
+        return vec![format!("no event rule targets {monitor}")];
+    };
+    let properties = &rule["Properties"];
+    problems.extend(healthlake_pattern_problems(
+        rule_id,
+        &properties["EventPattern"],
+    ));
+    if properties["EventBusName"] != "default" {
+        problems.push(format!(
+            "{rule_id}: not on the default bus, where HealthLake puts its events"
+        ));
+    }
+    if rule["Condition"] != "EventFastPathEnabled" {
+        problems.push(format!(
+            "{rule_id}: not under the EventFastPathEnabled condition"
+        ));
+    }
+    let permitted = of_type(t, "AWS::Lambda::Permission").any(|(_, p)| {
+        p["Properties"]["Principal"] == "events.amazonaws.com"
+            && p["Properties"]["FunctionName"] == reference(&monitor)
+            && p["Properties"]["SourceArn"] == get_att(rule_id, "Arn")
+            && p["Condition"] == rule["Condition"]
+    });
+    if !permitted {
+        problems.push(format!(
+            "{rule_id}: no permission lets EventBridge invoke {monitor} for this rule alone"
+        ));
+    }
+    for (id, policy) in of_type(t, "AWS::Events::EventBusPolicy") {
+        let statement = &policy["Properties"]["Statement"];
+        if statement["Action"] != "events:PutEvents" {
+            problems.push(format!("{id}: grants more than events:PutEvents"));
+        }
+        if statement["Condition"]["StringEquals"]["events:source"] != "aws.healthlake" {
+            problems.push(format!(
+                "{id}: forwarded events are not limited to aws.healthlake"
+            ));
+        }
+        if statement["Principal"] == "*"
+            && statement["Condition"]["StringEquals"]["aws:PrincipalOrgID"].is_null()
+        {
+            problems.push(format!(
+                "{id}: any principal may put events, with no organization condition"
+            ));
+        }
+    }
+    problems
+}
+
+/// The forwarder: the same pattern, to the monitor's bus given as a
+/// parameter, with a role that may only put events there and that only
+/// EventBridge of this account may take; nothing in the monitor's own region.
+fn forwarder_problems(t: &Value) -> Vec<String> {
+    let mut problems = Vec::new();
+    let bus = reference("MonitorEventBusArn");
+    let rules: Vec<_> = of_type(t, "AWS::Events::Rule").collect();
+    if rules.len() != 1 {
+        problems.push(format!("{} rules, expected one", rules.len()));
+    }
+    for (id, rule) in &rules {
+        problems.extend(healthlake_pattern_problems(
+            id,
+            &rule["Properties"]["EventPattern"],
+        ));
+        let targets = rule["Properties"]["Targets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if targets.len() != 1 || targets[0]["Arn"] != bus {
+            problems.push(format!(
+                "{id}: its one target is not the MonitorEventBusArn parameter"
+            ));
+        }
+        if rule["Condition"] != "ForwardsElsewhere" {
+            problems.push(format!(
+                "{id}: would forward the monitor's own bus to itself"
+            ));
+        }
+    }
+    for (id, role) in of_type(t, "AWS::IAM::Role") {
+        let trust = &role["Properties"]["AssumeRolePolicyDocument"]["Statement"];
+        let trusted_by_events = strings(trust).iter().all(|s| {
+            s["Principal"]["Service"] == "events.amazonaws.com"
+                && s["Condition"]["StringEquals"]["aws:SourceAccount"]
+                    == reference("AWS::AccountId")
+        });
+        if !trusted_by_events {
+            problems.push(format!(
+                "{id}: trusted by more than this account's EventBridge"
+            ));
+        }
+        for (_, statement) in role_policy_statements(role) {
+            if statement.get("Action") != Some(&json!("events:PutEvents"))
+                || statement.get("Resource") != Some(&bus)
+            {
+                problems.push(format!(
+                    "{id}: grants more than events:PutEvents on the monitor's bus"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn healthlake_events_reach_the_monitor_and_only_healthlake_events_are_forwarded() {
+    assert_none(fast_path_problems(&parse(&template_text())));
+    let forwarder = std::fs::read_to_string(FORWARDER_TEMPLATE_PATH).expect("forwarder template");
+    assert_none_in(
+        "infra/event-forwarder.yaml",
+        forwarder_problems(&parse(&forwarder)),
+    );
+}
+
+#[test]
+fn fast_path_check_fires_on_each_missing_piece() {
+    let cases: [(&str, &str, &[&str]); 5] = [
+        (
+            "          - Data Store Deleted\n      State: ENABLED\n      Targets:\n        - Id: status-monitor",
+            "      State: ENABLED\n      Targets:\n        - Id: status-monitor",
+            &["DatastoreEventsRule", "detail-types"],
+        ),
+        (
+            "      SourceArn: !GetAtt DatastoreEventsRule.Arn",
+            "      SourceArn: !Sub arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/*",
+            &["DatastoreEventsRule", "permission"],
+        ),
+        (
+            "            events:source: aws.healthlake\n\n  ForwardedEventsOrganizationPolicy:",
+            "\n  ForwardedEventsOrganizationPolicy:",
+            &["ForwardedEventsAccountsPolicy", "aws.healthlake"],
+        ),
+        (
+            "            aws:PrincipalOrgID: !Ref ForwardedEventsOrganizationId\n",
+            "",
+            &[
+                "ForwardedEventsOrganizationPolicy",
+                "organization condition",
+            ],
+        ),
+        (
+            "      EventBusName: default\n      EventPattern:\n        source: [aws.healthlake]",
+            "      EventBusName: monitor\n      EventPattern:\n        source: [aws.healthlake]",
+            &["DatastoreEventsRule", "default bus"],
+        ),
+    ];
+    for (from, to, expected) in cases {
+        assert_reports(fast_path_problems(&broken(from, to)), expected);
+    }
+    let forwarder = std::fs::read_to_string(FORWARDER_TEMPLATE_PATH).expect("forwarder template");
+    let loose = forwarder.replace(
+        "                Resource: !Ref MonitorEventBusArn",
+        "                Resource: \"*\"",
+    );
+    assert_ne!(loose, forwarder);
+    assert_reports(
+        forwarder_problems(&parse(&loose)),
+        &["ForwarderRole", "events:PutEvents"],
+    );
+}

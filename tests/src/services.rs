@@ -433,6 +433,16 @@ impl Function {
     pub async fn invoke(&self, payload: &Value) -> anyhow::Result<InvokeOutcome> {
         self.api.invoke(&self.name, payload).await
     }
+
+    /// Lambda's Invoke URL of this function, for a caller outside the test
+    /// (the emulator's events, standing in for an EventBridge rule's target).
+    pub fn invoke_url(&self) -> String {
+        format!(
+            "{}/2015-03-31/functions/{}/invocations",
+            self.api.endpoint(),
+            self.name
+        )
+    }
 }
 
 /// What a function answered to an invocation.
@@ -519,6 +529,12 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .expect("the tests crate lives inside the workspace")
         .to_path_buf()
+}
+
+/// The Python of the tools' virtual environment (`HLM_PYTHON`), which has
+/// boto3: the second client of the emulator's contract.
+pub fn python() -> anyhow::Result<PathBuf> {
+    tool_path("HLM_PYTHON")
 }
 
 fn tool_path(variable: &str) -> anyhow::Result<PathBuf> {

@@ -2,7 +2,8 @@
 
 use chrono::Duration;
 use monitor_core::domain::{
-    AccountId, AccountSelection, AlertPolicy, RawSelection, Region, SelectionNames, list_items,
+    AccountId, AccountSelection, AlertPolicy, RawRouting, RawSelection, Region, Routing,
+    RoutingNames, SelectionNames, list_items,
 };
 use monitor_core::metrics::DEFAULT_NAMESPACE;
 use monitor_core::tick::TickSettings;
@@ -39,6 +40,8 @@ pub struct Config {
     /// When set, the scheduled tick hands the accounts to workers through
     /// this queue instead of scanning them itself.
     pub fanout: Option<FanOut>,
+    /// Which stores and transitions are alerted, and the tags alerts carry.
+    pub routing: Routing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +170,19 @@ impl Config {
             names,
         )
         .map_err(|e| bad(e.setting, e.problem))?;
+        let routes = RoutingNames::ENVIRONMENT;
+        let routing = Routing::parse(
+            RawRouting {
+                include_datastores: list(routes.include_datastores),
+                exclude_datastores: list(routes.exclude_datastores),
+                include_tags: list(routes.include_tags),
+                exclude_tags: list(routes.exclude_tags),
+                ignore_transitions: list(routes.ignore_transitions),
+                alert_tag_keys: list(routes.alert_tag_keys),
+            },
+            routes,
+        )
+        .map_err(|e| bad(e.setting, e.problem))?;
         let fanout = match get("FANOUT_QUEUE_URL") {
             None => None,
             Some(queue_url) => {
@@ -186,6 +202,7 @@ impl Config {
         };
         Ok(Self {
             accounts,
+            routing,
             scan_concurrency: whole(
                 "SCAN_CONCURRENCY",
                 TickSettings::DEFAULT_SCAN_CONCURRENCY as i64,
@@ -243,6 +260,27 @@ mod tests {
         assert_eq!(c.claim_ttl, Duration::seconds(120));
         assert_eq!(c.metrics_namespace, "HealthLakeMonitor");
         assert_eq!(c.account, None);
+    }
+
+    #[test]
+    fn reads_the_routing_and_names_a_bad_one() {
+        assert_eq!(config(&BASE).unwrap().routing, Routing::default());
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("INCLUDE_DATASTORES", "prod-*"),
+            ("EXCLUDE_TAGS", "environment=sandbox"),
+            ("ALERT_TAG_KEYS", "team, owner"),
+            ("IGNORE_TRANSITIONS", "*->DELETED"),
+        ]);
+        let c = config(&vars).unwrap();
+        assert!(c.routing.needs_tags());
+        assert!(!c.routing.admits("dev-x", None));
+        vars.push(("INCLUDE_TAGS", "team"));
+        let err = config(&vars).unwrap_err().to_string();
+        assert!(
+            err.starts_with("setting INCLUDE_TAGS: \"team\" is not key=value"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The scheduled invocation: one tick over every account and region, or, with
-//! fan-out, the accounts handed to workers; and a worker's batch from the queue.
+//! fan-out, the accounts handed to workers; a worker's batch from the queue;
+//! and HealthLake's data store events (see [`events`]).
 
-use crate::{StatusMonitor, fanout};
+use crate::{StatusMonitor, events, fanout};
 use lambda_runtime::{Error, LambdaEvent};
 use monitor_core::domain::{AccountId, AccountTarget, Region, Scope};
 use monitor_core::metrics::emf_records;
@@ -34,16 +35,21 @@ pub async fn handle(app: &StatusMonitor, event: LambdaEvent<Value>) -> Result<Va
     if fanout::is_queue_event(&payload) {
         return Ok(fanout::work(app, &payload, &context.request_id).await);
     }
+    match events::route(&payload) {
+        events::Route::Datastore(event) => {
+            let own = own_account(app, &context.invoked_function_arn)?;
+            return Ok(events::handle(app, event, &own, &context.request_id).await);
+        }
+        events::Route::Rejected { id, reason } => return Ok(events::reject(app, &id, &reason)),
+        events::Route::Tick => {}
+    }
     let source = payload
         .get("source")
         .and_then(Value::as_str)
         .unwrap_or("unknown");
     let event_id = payload.get("id").and_then(Value::as_str).unwrap_or("none");
     info!(source, event_id, request_id = %context.request_id, "tick");
-    let own = match &app.account {
-        Some(account) => account.clone(),
-        None => account_of(&context.invoked_function_arn)?,
-    };
+    let own = own_account(app, &context.invoked_function_arn)?;
     // Without the accounts the tick cannot run: the invocation fails, and its
     // error and dead-letter alarms report it.
     let targets = monitor_organizations::targets(&app.accounts, &own, app.organizations.as_ref())
@@ -124,6 +130,14 @@ fn check_claim_ttl(
 }
 
 /// The account of the function, from its ARN (`arn:aws:lambda:<region>:<account>:function:<name>`).
+/// The monitor's own account: the `ACCOUNT_ID` setting, or the function's.
+fn own_account(app: &StatusMonitor, function_arn: &str) -> Result<AccountId, Error> {
+    match &app.account {
+        Some(account) => Ok(account.clone()),
+        None => account_of(function_arn),
+    }
+}
+
 fn account_of(function_arn: &str) -> Result<AccountId, Error> {
     let account = function_arn.split(':').nth(4).unwrap_or_default();
     AccountId::parse(account)

@@ -3,6 +3,7 @@
 //! batches a tick hands to workers through SQS.
 
 mod config;
+mod events;
 mod fanout;
 mod handler;
 
@@ -53,6 +54,7 @@ async fn main() -> Result<(), Error> {
             claim_ttl: config.claim_ttl,
             max_attempts: config.max_attempts,
             scan_concurrency: config.scan_concurrency,
+            routing: config.routing,
             ..TickSettings::default()
         },
     );

@@ -68,9 +68,13 @@
 //!   key issued for that role) expire now, as they would at their Expiration:
 //!   calls signed with them are `ExpiredTokenException` (STS: `ExpiredToken`).
 //!   Answers `{"Expired": [<access key ids>]}`; none is ResourceNotFound.
+//! - `POST /_emulator/events` `{"Url": "http://..."}` posts the EventBridge
+//!   events HealthLake would emit there from now on (`{"Url": null}` stops);
+//!   `GET /_emulator/events` shows `{"Url", "Events": [{"Event", "PostedAt",
+//!   "AnsweredAt", "Status", "Error"}]}`. See [`crate::events`].
 //! - `POST /_emulator/reset` forgets stores, faults, latency, counts, role
-//!   rules, suspensions and issued credentials, and sets the clock back to
-//!   wall time.
+//!   rules, suspensions, issued credentials and posted events (not the events
+//!   URL), and sets the clock back to wall time.
 //! - `GET /_emulator/health` answers once the emulator serves.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,6 +111,10 @@ pub fn routes() -> Router<Arc<Emulator>> {
         .route("/clock", post(advance_clock).get(show_clock))
         .route("/credentials/expire", post(expire_credentials))
         .route("/reset", post(reset))
+        .route(
+            "/events",
+            post(crate::events::set_target).get(crate::events::show),
+        )
         .route("/health", get(health))
 }
 
@@ -118,7 +126,7 @@ fn ok<T: Serialize>(body: T) -> Response {
 /// an admin body that cannot be read is a ValidationException (the
 /// SerializationException of the protocol is the service's answer, and these
 /// routes are not the service).
-fn refuse(err: ApiError) -> Response {
+pub(crate) fn refuse(err: ApiError) -> Response {
     let status = match err.code() {
         ErrorCode::ResourceNotFound => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,

@@ -8,15 +8,16 @@ use chrono::{DateTime, Utc};
 use crate::auth::{self, Service, SignedRequest};
 use crate::control::Call;
 use crate::listing::{Filter, PageRequest};
-use crate::model::NewDatastore;
+use crate::model::{NewDatastore, scripted_outcome};
 use crate::protocol::{self, ApiError, Operation, parse_body};
 use crate::registry::{Registry, Scope};
 use crate::state::Emulator;
+use crate::validation;
 use crate::wire::{
     CreateFhirDatastoreRequest, DatastoreIdRequest, DatastoreSummary,
     DescribeFhirDatastoreResponse, Empty, ListFhirDatastoresRequest, ListFhirDatastoresResponse,
     ListTagsForResourceRequest, ListTagsForResourceResponse, TagResourceRequest,
-    UntagResourceRequest,
+    UntagResourceRequest, UpdateFhirDatastoreRequest,
 };
 
 const TARGET: &str = "x-amz-target";
@@ -84,6 +85,7 @@ fn dispatch(emulator: &Emulator, request: &SignedRequest<'_>) -> Result<Response
         tracing::debug!(?injected, "fault injected");
         return Ok(injected.into_response());
     }
+    validation::check(operation, body)?;
 
     let registry = &mut state.registry;
     let response = match operation {
@@ -101,6 +103,9 @@ fn dispatch(emulator: &Emulator, request: &SignedRequest<'_>) -> Result<Response
         Operation::UntagResource => protocol::ok(&untag(registry, at, parse_body(body)?)?),
         Operation::ListTagsForResource => {
             protocol::ok(&list_tags(registry, at, parse_body(body)?)?)
+        }
+        Operation::UpdateFhirDatastore => {
+            protocol::ok(&update(registry, at, parse_body(body)?, now)?)
         }
     };
     Ok(response)
@@ -195,7 +200,11 @@ fn tag(
 ) -> Result<Empty, ApiError> {
     let arn = required(request.resource_arn, "resourceARN")?;
     let tags = required(request.tags, "tags")?;
-    registry.by_arn_mut(at, &arn)?.tags.merge(tags)?;
+    let store = registry.by_arn_mut(at, &arn)?;
+    let mut merged = store.tags.clone();
+    merged.merge(tags)?;
+    scripted_outcome(&merged)?;
+    store.tags = merged;
     Ok(Empty {})
 }
 
@@ -218,6 +227,27 @@ fn list_tags(
     let arn = required(request.resource_arn, "resourceARN")?;
     Ok(ListTagsForResourceResponse {
         tags: registry.by_arn(at, &arn)?.tags.as_slice().to_vec(),
+    })
+}
+
+/// UpdateFHIRDatastore answers with the properties the store shows now:
+/// UPDATING, with the changes applied.
+fn update(
+    registry: &mut Registry,
+    at: Scope<'_>,
+    mut request: UpdateFhirDatastoreRequest,
+    now: DateTime<Utc>,
+) -> Result<DescribeFhirDatastoreResponse, ApiError> {
+    let id = required(request.datastore_id.take(), "datastoreId")?;
+    let (store, status_now) = registry.update(at, &id, request, now)?;
+    tracing::info!(
+        region = at.region,
+        account = at.account,
+        datastore_id = store.id,
+        "data store update started"
+    );
+    Ok(DescribeFhirDatastoreResponse {
+        datastore_properties: store.properties(status_now),
     })
 }
 

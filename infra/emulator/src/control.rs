@@ -42,7 +42,7 @@ pub fn modelled_errors(operation: Operation) -> &'static [ErrorCode] {
             &[Throttling, ResourceNotFound, Validation, InternalServer]
         }
         Operation::ListFhirDatastores => &[Throttling, Validation, InternalServer],
-        Operation::DeleteFhirDatastore => &[
+        Operation::DeleteFhirDatastore | Operation::UpdateFhirDatastore => &[
             Throttling,
             AccessDenied,
             ResourceNotFound,

@@ -28,7 +28,8 @@
 //!
 //! Admin routes under `/_emulator` script what the service would do on its own,
 //! and move the emulator's [`clock`] forward: see [`admin`]. A store created with the tag `emulator:outcome` =
-//! `CREATE_FAILED:<ErrorCategory>:<message>` fails its creation: see [`outcome`].
+//! `CREATE_FAILED:<ErrorCategory>:<message>` fails its creation, and a store tagged
+//! `UPDATE_FAILED:<ErrorCategory>:<message>` fails its updates: see [`outcome`].
 
 pub mod admin;
 mod api;
@@ -37,6 +38,7 @@ pub mod cli;
 pub mod clock;
 mod control;
 mod endpoint;
+mod events;
 mod iam;
 mod listing;
 mod model;
@@ -46,6 +48,7 @@ mod registry;
 mod server;
 mod state;
 mod sts;
+mod validation;
 mod wire;
 
 pub use server::{DEFAULT_STATIC_KEYS, EmulatorConfig, RunningEmulator, default_static_keys};

@@ -2,19 +2,21 @@
 //!
 //! Status is computed from timestamps when it is read, so a store is CREATING
 //! until the transition delay has passed since its creation, then ACTIVE (or
-//! CREATE_FAILED when its creation was scripted to fail); DELETING until the
-//! delay has passed since the delete, then DELETED. A status forced through the
-//! admin API replaces all of this and stays until the store is deleted.
+//! CREATE_FAILED when its creation was scripted to fail); UPDATING until the
+//! delay has passed since its latest update, then ACTIVE (or UPDATE_FAILED when
+//! that update was scripted to fail); DELETING until the delay has passed since
+//! the delete, then DELETED. A status forced through the admin API replaces all
+//! of this and stays until the store is updated or deleted.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::{self, OUTCOME_TAG};
+use crate::outcome::{self, Failing, OUTCOME_TAG};
 use crate::protocol::ApiError;
 use crate::wire::{
-    CreateFhirDatastoreRequest, DatastoreProperties, DatastoreSummary,
-    IdentityProviderConfiguration, KmsEncryptionConfig, Opaque, PreloadDataConfig,
-    SseConfiguration, Tag,
+    BackupConfiguration, CreateFhirDatastoreRequest, DatastoreBackupStatus, DatastoreProperties,
+    DatastoreSummary, IdentityProviderConfiguration, KmsEncryptionConfig, Opaque,
+    PreloadDataConfig, SseConfiguration, Tag, UpdateFhirDatastoreRequest,
 };
 
 /// The only FHIR version HealthLake offers.
@@ -48,7 +50,8 @@ pub fn datastore_id(id: String) -> Result<String, ApiError> {
 const MAX_CLIENT_TOKEN_CHARS: usize = 64;
 const MAX_TAG_KEY_CHARS: usize = 128;
 const MAX_TAG_VALUE_CHARS: usize = 256;
-const MAX_TAGS: usize = 50;
+/// The model's `TagList` holds up to 200 tags; a store keeps as many.
+const MAX_TAGS: usize = 200;
 
 /// A data store status: the seven of the AWS model, or any other string
 /// forced through the admin API.
@@ -137,7 +140,15 @@ pub struct Lifecycle {
     created_at: DateTime<Utc>,
     create_failure: Option<ErrorCause>,
     deletion_started_at: Option<DateTime<Utc>>,
+    update: Option<Update>,
     forced: Option<StatusNow>,
+}
+
+/// The latest UpdateFHIRDatastore a store accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Update {
+    started_at: DateTime<Utc>,
+    failure: Option<ErrorCause>,
 }
 
 impl Lifecycle {
@@ -146,6 +157,7 @@ impl Lifecycle {
             created_at,
             create_failure,
             deletion_started_at: None,
+            update: None,
             forced: None,
         }
     }
@@ -165,13 +177,53 @@ impl Lifecycle {
         if !settled(self.created_at) {
             return StatusNow::plain(DatastoreStatus::Creating);
         }
-        match &self.create_failure {
-            Some(cause) => StatusNow {
+        if let Some(cause) = &self.create_failure {
+            return StatusNow {
                 status: DatastoreStatus::CreateFailed,
                 error_cause: Some(cause.clone()),
-            },
-            None => StatusNow::plain(DatastoreStatus::Active),
+            };
         }
+        match &self.update {
+            Some(update) if !settled(update.started_at) => {
+                StatusNow::plain(DatastoreStatus::Updating)
+            }
+            Some(Update {
+                failure: Some(cause),
+                ..
+            }) => StatusNow {
+                status: DatastoreStatus::UpdateFailed,
+                error_cause: Some(cause.clone()),
+            },
+            _ => StatusNow::plain(DatastoreStatus::Active),
+        }
+    }
+
+    /// Starts an update that ends, once the delay has passed, in ACTIVE, or in
+    /// UPDATE_FAILED with `failure`. Only an ACTIVE store, or one whose last
+    /// update failed (the update is retried), can be updated: the service
+    /// refuses an update while the store is in a transition state, and a store
+    /// whose creation failed or that is deleted has nothing to update. On
+    /// refusal, returns the status that prevented it.
+    pub fn begin_update(
+        &mut self,
+        now: DateTime<Utc>,
+        delay: TimeDelta,
+        failure: Option<ErrorCause>,
+    ) -> Result<(), DatastoreStatus> {
+        let current = self.at(now, delay).status;
+        if !is_updatable(&current) {
+            return Err(current);
+        }
+        if self.forced.take().is_some() {
+            // A store forced ACTIVE or UPDATE_FAILED has its creation behind it.
+            self.create_failure = None;
+            self.created_at = self.created_at.min(now - delay);
+        }
+        self.update = Some(Update {
+            started_at: now,
+            failure,
+        });
+        Ok(())
     }
 
     /// Starts a deletion; only an ACTIVE store can be deleted. On refusal,
@@ -197,6 +249,14 @@ impl Lifecycle {
     pub fn force(&mut self, status_now: StatusNow) {
         self.forced = Some(status_now);
     }
+}
+
+/// Whether UpdateFHIRDatastore accepts a store in `status`.
+pub fn is_updatable(status: &DatastoreStatus) -> bool {
+    matches!(
+        status,
+        DatastoreStatus::Active | DatastoreStatus::UpdateFailed
+    )
 }
 
 /// Tags in the order they were first set; setting a key again replaces its value.
@@ -239,6 +299,15 @@ impl Tags {
     }
 }
 
+/// The failure the tags script, or a ValidationException naming the tag when
+/// its value is malformed.
+pub fn scripted_outcome(tags: &Tags) -> Result<Option<outcome::Outcome>, ApiError> {
+    tags.get(OUTCOME_TAG)
+        .map(outcome::parse)
+        .transpose()
+        .map_err(|err| ApiError::validation(format!("Tag {OUTCOME_TAG}: {err}")))
+}
+
 fn validate_tag(tag: &Tag) -> Result<(), ApiError> {
     let key_chars = tag.key.chars().count();
     if key_chars == 0 || key_chars > MAX_TAG_KEY_CHARS {
@@ -265,6 +334,7 @@ pub struct StoreSettings {
     pub analytics: Option<Opaque>,
     pub nlp: Option<Opaque>,
     pub profile: Option<Opaque>,
+    pub backup: Option<BackupConfiguration>,
 }
 
 /// A validated CreateFHIRDatastore request.
@@ -316,11 +386,8 @@ impl TryFrom<CreateFhirDatastoreRequest> for NewDatastore {
         }
         let mut tags = Tags::default();
         tags.merge(request.tags.unwrap_or_default())?;
-        let create_failure = tags
-            .get(OUTCOME_TAG)
-            .map(outcome::parse)
-            .transpose()
-            .map_err(|err| ApiError::validation(format!("Tag {OUTCOME_TAG}: {err}")))?;
+        let create_failure =
+            scripted_outcome(&tags)?.and_then(|outcome| outcome.cause_for(Failing::Creation));
 
         Ok(NewDatastore {
             id: None,
@@ -348,6 +415,7 @@ impl TryFrom<CreateFhirDatastoreRequest> for NewDatastore {
                 analytics: request.analytics_configuration,
                 nlp: request.nlp_configuration,
                 profile: request.profile_configuration,
+                backup: request.backup_configuration,
             },
             tags,
             create_failure,
@@ -367,6 +435,8 @@ pub struct Datastore {
     pub settings: StoreSettings,
     pub tags: Tags,
     pub lifecycle: Lifecycle,
+    /// When backups were last enabled, for `BackupStatusInfo`.
+    pub backup_enabled_at: Option<DateTime<Utc>>,
 }
 
 impl Datastore {
@@ -377,6 +447,7 @@ impl Datastore {
         // Whole milliseconds, so the CreatedAt a client reads back and sends in a
         // filter compares equal to the stored value.
         let created_at = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
+        let new_backup = new.settings.backup.clone();
         Datastore {
             arn: format!("arn:aws:healthlake:{region}:{account_id}:datastore/fhir/{id}"),
             endpoint: format!("https://healthlake.{region}.amazonaws.com/datastore/{id}/r4/"),
@@ -387,6 +458,7 @@ impl Datastore {
             settings: new.settings,
             tags: new.tags,
             lifecycle: Lifecycle::new(created_at, new.create_failure),
+            backup_enabled_at: backup_enabled(new_backup.as_ref()).then_some(created_at),
             id,
         }
     }
@@ -420,8 +492,52 @@ impl Datastore {
             analytics_configuration: self.settings.analytics.clone(),
             nlp_configuration: self.settings.nlp.clone(),
             profile_configuration: self.settings.profile.clone(),
+            backup_status_info: self.settings.backup.clone().map(|configuration| {
+                DatastoreBackupStatus {
+                    configuration,
+                    backup_enabled_at: self
+                        .backup_enabled_at
+                        .map(|at| at.timestamp_millis() as f64 / 1000.0),
+                }
+            }),
         }
     }
+
+    /// Applies what an accepted UpdateFHIRDatastore changes: each member sent
+    /// replaces the store's, the others stay. The changes show from the
+    /// moment the update is accepted, and stay when it fails.
+    pub fn apply_update(&mut self, request: UpdateFhirDatastoreRequest, now: DateTime<Utc>) {
+        if let Some(name) = request.datastore_name {
+            self.name = Some(name);
+        }
+        if let Some(analytics) = request.analytics_configuration {
+            self.settings.analytics = Some(analytics);
+        }
+        if let Some(nlp) = request.nlp_configuration {
+            self.settings.nlp = Some(nlp);
+        }
+        if let Some(profile) = request.profile_configuration {
+            self.settings.profile = Some(profile);
+        }
+        if let Some(identity_provider) = request.identity_provider_configuration {
+            self.settings.identity_provider = identity_provider;
+        }
+        if let Some(backup) = request.backup_configuration {
+            let was_enabled = backup_enabled(self.settings.backup.as_ref());
+            if !backup_enabled(Some(&backup)) {
+                self.backup_enabled_at = None;
+            } else if !was_enabled {
+                self.backup_enabled_at =
+                    Some(DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now));
+            }
+            self.settings.backup = Some(backup);
+        }
+    }
+}
+
+/// Whether a backup configuration turns backups on.
+fn backup_enabled(backup: Option<&BackupConfiguration>) -> bool {
+    backup.and_then(|backup| backup.status.as_deref()) == Some("ENABLED")
 }
 
 #[cfg(test)]
@@ -507,6 +623,64 @@ mod tests {
         );
         assert_eq!(failed.begin_deletion(at(5), DELAY), Ok(()));
         assert_eq!(failed.at(at(6), DELAY).status, DatastoreStatus::Deleting);
+    }
+
+    #[test]
+    fn an_update_is_updating_for_the_delay_then_active_or_failed_with_its_cause() {
+        let mut lifecycle = Lifecycle::new(at(0), None);
+        assert_eq!(
+            lifecycle.begin_update(at(1), DELAY, None),
+            Err(DatastoreStatus::Creating)
+        );
+        assert_eq!(lifecycle.begin_update(at(2), DELAY, None), Ok(()));
+        assert_eq!(lifecycle.at(at(3), DELAY).status, DatastoreStatus::Updating);
+        assert_eq!(
+            lifecycle.begin_update(at(3), DELAY, None),
+            Err(DatastoreStatus::Updating)
+        );
+        assert_eq!(
+            lifecycle.begin_deletion(at(3), DELAY),
+            Err(DatastoreStatus::Updating)
+        );
+        assert_eq!(
+            lifecycle.at(at(4), DELAY),
+            StatusNow::plain(DatastoreStatus::Active)
+        );
+
+        assert_eq!(lifecycle.begin_update(at(4), DELAY, Some(cause())), Ok(()));
+        assert_eq!(lifecycle.at(at(5), DELAY).status, DatastoreStatus::Updating);
+        let failed = StatusNow {
+            status: DatastoreStatus::UpdateFailed,
+            error_cause: Some(cause()),
+        };
+        assert_eq!(lifecycle.at(at(6), DELAY), failed);
+        assert_eq!(lifecycle.at(at(600), DELAY), failed);
+        // A failed update is retried.
+        assert_eq!(lifecycle.begin_update(at(7), DELAY, None), Ok(()));
+        assert_eq!(
+            lifecycle.at(at(9), DELAY),
+            StatusNow::plain(DatastoreStatus::Active)
+        );
+
+        let mut doomed = Lifecycle::new(at(0), Some(cause()));
+        assert_eq!(
+            doomed.begin_update(at(5), DELAY, None),
+            Err(DatastoreStatus::CreateFailed)
+        );
+        assert_eq!(doomed.begin_deletion(at(5), DELAY), Ok(()));
+        assert_eq!(
+            doomed.begin_update(at(9), DELAY, None),
+            Err(DatastoreStatus::Deleted)
+        );
+    }
+
+    #[test]
+    fn a_store_forced_active_can_be_updated_and_leaves_the_forced_status() {
+        let mut lifecycle = Lifecycle::new(at(0), Some(cause()));
+        lifecycle.force(StatusNow::plain(DatastoreStatus::Active));
+        assert_eq!(lifecycle.begin_update(at(0), DELAY, None), Ok(()));
+        assert_eq!(lifecycle.at(at(1), DELAY).status, DatastoreStatus::Updating);
+        assert_eq!(lifecycle.at(at(2), DELAY).status, DatastoreStatus::Active);
     }
 
     #[test]

@@ -23,10 +23,11 @@ pub enum Operation {
     TagResource,
     UntagResource,
     ListTagsForResource,
+    UpdateFhirDatastore,
 }
 
 impl Operation {
-    pub const ALL: [Operation; 7] = [
+    pub const ALL: [Operation; 8] = [
         Operation::CreateFhirDatastore,
         Operation::DescribeFhirDatastore,
         Operation::ListFhirDatastores,
@@ -34,6 +35,7 @@ impl Operation {
         Operation::TagResource,
         Operation::UntagResource,
         Operation::ListTagsForResource,
+        Operation::UpdateFhirDatastore,
     ];
 
     /// The name used in `X-Amz-Target` (after `HealthLake.`).
@@ -46,6 +48,7 @@ impl Operation {
             Operation::TagResource => "TagResource",
             Operation::UntagResource => "UntagResource",
             Operation::ListTagsForResource => "ListTagsForResource",
+            Operation::UpdateFhirDatastore => "UpdateFHIRDatastore",
         }
     }
 

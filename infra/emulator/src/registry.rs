@@ -6,8 +6,10 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::listing::{Filter, Page, PageRequest, SortKey, paginate};
-use crate::model::{Datastore, NewDatastore, StatusNow};
+use crate::model::{Datastore, NewDatastore, StatusNow, scripted_outcome};
+use crate::outcome::Failing;
 use crate::protocol::ApiError;
+use crate::wire::UpdateFhirDatastoreRequest;
 
 /// A store and what a client sees of it now.
 pub type ListedStore<'a> = (&'a Datastore, StatusNow);
@@ -119,6 +121,36 @@ impl Registry {
         Ok((store, status_now))
     }
 
+    /// Starts an update of store `id`: the outcome tag it holds now decides
+    /// whether the update ends in ACTIVE or UPDATE_FAILED.
+    pub fn update(
+        &mut self,
+        scope: Scope<'_>,
+        id: &str,
+        request: UpdateFhirDatastoreRequest,
+        now: DateTime<Utc>,
+    ) -> Result<ListedStore<'_>, ApiError> {
+        let delay = self.transition_delay;
+        let store = self
+            .stores_mut(scope)
+            .and_then(|stores| stores.iter_mut().find(|store| store.id == id))
+            .ok_or_else(|| not_found(id))?;
+        let failure =
+            scripted_outcome(&store.tags)?.and_then(|outcome| outcome.cause_for(Failing::Update));
+        store
+            .lifecycle
+            .begin_update(now, delay, failure)
+            .map_err(|status| {
+                ApiError::conflict(format!(
+                    "Datastore {id} is {} and can only be updated when ACTIVE or UPDATE_FAILED",
+                    status.as_str()
+                ))
+            })?;
+        store.apply_update(request, now);
+        let status_now = store.lifecycle.at(now, delay);
+        Ok((store, status_now))
+    }
+
     pub fn list(
         &self,
         scope: Scope<'_>,
@@ -197,6 +229,25 @@ impl Registry {
 
     pub fn clear(&mut self) {
         self.stores.clear();
+    }
+
+    /// Every store of every account and region, with its status at `now`.
+    pub fn all(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = (&str, &str, &Datastore, StatusNow)> + '_ {
+        self.stores.iter().flat_map(move |(account, regions)| {
+            regions.iter().flat_map(move |(region, stores)| {
+                stores.iter().map(move |store| {
+                    (
+                        account.as_str(),
+                        region.as_str(),
+                        store,
+                        self.status_now(store, now),
+                    )
+                })
+            })
+        })
     }
 
     fn stores(&self, scope: Scope<'_>) -> &[Datastore] {

@@ -59,10 +59,16 @@ impl Default for EmulatorConfig {
 
 /// The HTTP routes of one emulator with its own state.
 pub fn router(config: &EmulatorConfig) -> Router {
+    let state = Arc::new(Emulator::new(config));
+    crate::events::spawn_poster(Arc::downgrade(&state));
     Router::new()
         .route("/", post(endpoint::handle))
         .nest("/_emulator", admin::routes())
-        .with_state(Arc::new(Emulator::new(config)))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::events::detect_after,
+        ))
+        .with_state(state)
 }
 
 /// An emulator serving on a local port until it is shut down or dropped.

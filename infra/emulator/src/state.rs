@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::clock::Clock;
 use crate::control::{CallCounts, Faults};
+use crate::events::Events;
 use crate::iam::Iam;
 use crate::registry::Registry;
 use crate::server::EmulatorConfig;
@@ -25,6 +26,8 @@ pub struct Inner {
     pub latency: Duration,
     /// Where the emulator reads "now": wall time, or later once advanced.
     pub clock: Clock,
+    /// The EventBridge events posted to a test's URL.
+    pub events: Events,
 }
 
 impl Emulator {
@@ -37,6 +40,7 @@ impl Emulator {
                 calls: CallCounts::default(),
                 latency: Duration::ZERO,
                 clock: Clock::default(),
+                events: Events::default(),
             }),
         }
     }
@@ -56,5 +60,6 @@ impl Inner {
         self.calls.clear();
         self.latency = Duration::ZERO;
         self.clock.reset();
+        self.events.clear();
     }
 }

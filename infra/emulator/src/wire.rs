@@ -61,6 +61,7 @@ pub struct CreateFhirDatastoreRequest {
     pub analytics_configuration: Option<Opaque>,
     pub nlp_configuration: Option<Opaque>,
     pub profile_configuration: Option<Opaque>,
+    pub backup_configuration: Option<BackupConfiguration>,
 }
 
 /// The answer to CreateFHIRDatastore and DeleteFHIRDatastore.
@@ -111,6 +112,8 @@ pub struct DatastoreProperties {
     pub nlp_configuration: Option<Opaque>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile_configuration: Option<Opaque>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_status_info: Option<DatastoreBackupStatus>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -171,3 +174,40 @@ pub struct ListTagsForResourceResponse {
 /// TagResource and UntagResource answer with an empty object.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Empty {}
+
+/// The model's `BackupConfiguration`, on CreateFHIRDatastore and
+/// UpdateFHIRDatastore, and inside `BackupStatusInfo`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BackupConfiguration {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_period_in_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_tags_enabled: Option<bool>,
+}
+
+/// The model's `DatastoreBackupStatus`, shown as `BackupStatusInfo`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DatastoreBackupStatus {
+    pub configuration: BackupConfiguration,
+    /// Epoch seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup_enabled_at: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateFhirDatastoreRequest {
+    pub datastore_id: Option<String>,
+    pub datastore_name: Option<String>,
+    pub analytics_configuration: Option<Opaque>,
+    pub nlp_configuration: Option<Opaque>,
+    pub profile_configuration: Option<Opaque>,
+    pub identity_provider_configuration: Option<IdentityProviderConfiguration>,
+    pub backup_configuration: Option<BackupConfiguration>,
+}

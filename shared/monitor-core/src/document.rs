@@ -13,6 +13,7 @@ use crate::field::{FieldError, exactly, id, one_of};
 use crate::render;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The schema id of [`AlertDocumentV1`]. A change that a version 1 reader
 /// cannot read is a new document type with a new id.
@@ -43,6 +44,10 @@ pub struct AlertDocumentV1 {
     pub status: Option<String>,
     pub error_cause: Option<ErrorCauseV1>,
     pub observed_at: DateTime<Utc>,
+    /// The store's tags of the keys chosen to travel with alerts
+    /// (`ALERT_TAG_KEYS`); absent when none was chosen or the store has none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// The `error_cause` of [`AlertDocumentV1`], as HealthLake reported it.
@@ -78,6 +83,7 @@ impl From<&Alert> for AlertDocumentV1 {
                 category: c.category.as_str().to_owned(),
             }),
             observed_at: alert.observed_at,
+            tags: alert.tags.clone(),
         }
     }
 }
@@ -107,6 +113,7 @@ impl TryFrom<AlertDocumentV1> for Alert {
                 message: c.message,
             }),
             observed_at: d.observed_at,
+            tags: d.tags,
         })
     }
 }

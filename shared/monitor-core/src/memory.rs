@@ -1,9 +1,9 @@
 //! In-memory adapters, for domain tests and anything that needs no AWS.
 
-use crate::domain::{Alert, Observation, Record, Scope, ScopeSnapshot};
+use crate::domain::{Alert, DatastoreId, Observation, Record, Scope, ScopeSnapshot, Tags};
 use crate::ports::{
-    AlertPublisher, DatastoreReader, Listing, PublishError, PublishErrorKind, ReadError,
-    SnapshotStore, StoreError,
+    AlertPublisher, DatastoreDescriber, DatastoreReader, Listing, PublishError, PublishErrorKind,
+    ReadError, SnapshotStore, StoreError,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,6 +17,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Default)]
 pub struct MemoryReader {
     listings: Mutex<HashMap<Scope, Result<Listing, ReadError>>>,
+    /// Store ARN to tags; an ARN not here has none.
+    tags: Mutex<HashMap<String, Tags>>,
+    tag_reads: Mutex<usize>,
 }
 
 impl MemoryReader {
@@ -32,6 +35,15 @@ impl MemoryReader {
     pub fn fail(&self, error: ReadError) {
         lock(&self.listings).insert(error.scope.clone(), Err(error));
     }
+
+    pub fn set_tags(&self, arn: &str, tags: Tags) {
+        lock(&self.tags).insert(arn.to_owned(), tags);
+    }
+
+    /// Tag reads so far.
+    pub fn tag_reads(&self) -> usize {
+        *lock(&self.tag_reads)
+    }
 }
 
 impl DatastoreReader for MemoryReader {
@@ -40,6 +52,27 @@ impl DatastoreReader for MemoryReader {
             .get(scope)
             .cloned()
             .unwrap_or_else(|| Ok(Listing::default()))
+    }
+
+    /// The tags set for `arn`; the scope's error if its listing fails.
+    async fn tags(&self, scope: &Scope, arn: &str) -> Result<Tags, ReadError> {
+        *lock(&self.tag_reads) += 1;
+        if let Some(Err(e)) = lock(&self.listings).get(scope) {
+            return Err(e.clone());
+        }
+        Ok(lock(&self.tags).get(arn).cloned().unwrap_or_default())
+    }
+}
+
+impl DatastoreDescriber for MemoryReader {
+    /// The store as the scope's listing shows it; the scope's error if it fails.
+    async fn describe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+    ) -> Result<Option<Observation>, ReadError> {
+        let listing = self.list(scope).await?;
+        Ok(listing.observations.into_iter().find(|o| &o.id == id))
     }
 }
 
@@ -135,6 +168,20 @@ impl AlertPublisher for MemoryPublisher {
 impl<T: DatastoreReader> DatastoreReader for &T {
     async fn list(&self, scope: &Scope) -> Result<Listing, ReadError> {
         (**self).list(scope).await
+    }
+
+    async fn tags(&self, scope: &Scope, arn: &str) -> Result<Tags, ReadError> {
+        (**self).tags(scope, arn).await
+    }
+}
+
+impl<T: DatastoreDescriber> DatastoreDescriber for &T {
+    async fn describe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+    ) -> Result<Option<Observation>, ReadError> {
+        (**self).describe(scope, id).await
     }
 }
 

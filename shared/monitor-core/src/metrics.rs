@@ -5,7 +5,7 @@
 //! `_aws.CloudWatchMetrics` is also a top-level member, with at most 100
 //! metrics per record and 30 dimensions per set.
 
-use crate::tick::TickReport;
+use crate::tick::{ScopeReport, TickReport};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -82,6 +82,58 @@ pub fn emf_records(report: &TickReport, namespace: &str, timestamp_ms: i64) -> V
     records
 }
 
+/// What the fast path did with one event.
+#[derive(Debug, Clone, Copy)]
+pub enum EventHandling<'a> {
+    /// Its store was described and run through the record and publish steps.
+    Observed(&'a ScopeReport),
+    /// Its store could not be described or its snapshot read: the next scan
+    /// will see what the event announced.
+    NotObserved,
+    /// Malformed, of a kind the monitor does not handle, or of an account or
+    /// region it does not monitor: logged by its id, never retried.
+    Rejected,
+}
+
+/// The record of one event of the fast path: `Events` (always 1),
+/// `EventsNotObserved`, `EventsRejected`, and the alert counts of its store.
+/// It carries no `Scans` and no `FailedDatastores`: an event sees one store,
+/// not the fleet, and the alarm that watches for ticks must not count it.
+pub fn emf_event_record(namespace: &str, timestamp_ms: i64, handling: EventHandling<'_>) -> Value {
+    let (transitions, published, failed, undeliverable) = match handling {
+        EventHandling::Observed(r) => (
+            r.transitions.len(),
+            r.published.len(),
+            r.failed.len(),
+            r.undeliverable.len(),
+        ),
+        _ => (0, 0, 0, 0),
+    };
+    let flag = |yes: bool| if yes { 1.0 } else { 0.0 };
+    record(
+        namespace,
+        timestamp_ms,
+        &[],
+        &[
+            ("Events", "Count", 1.0),
+            (
+                "EventsNotObserved",
+                "Count",
+                flag(matches!(handling, EventHandling::NotObserved)),
+            ),
+            (
+                "EventsRejected",
+                "Count",
+                flag(matches!(handling, EventHandling::Rejected)),
+            ),
+            ("Transitions", "Count", transitions as f64),
+            ("AlertsPublished", "Count", published as f64),
+            ("AlertsFailed", "Count", failed as f64),
+            ("AlertsUndeliverable", "Count", undeliverable as f64),
+        ],
+    )
+}
+
 #[derive(Default)]
 struct Counts {
     transitions: usize,
@@ -126,6 +178,33 @@ mod tests {
     use crate::domain::testing::observation;
     use crate::domain::{AccountId, DatastoreStatus, Region, Scope};
     use crate::tick::{ScopeReport, TickReport};
+
+    #[test]
+    fn an_events_record_counts_the_event_and_its_alerts_never_a_scan() {
+        let o = observation("a", DatastoreStatus::CreateFailed);
+        let report = ScopeReport {
+            observations: vec![o],
+            ..ScopeReport::default()
+        };
+        let observed = emf_event_record("NS", 1, EventHandling::Observed(&report));
+        let rejected = emf_event_record("NS", 1, EventHandling::Rejected);
+        let missed = emf_event_record("NS", 1, EventHandling::NotObserved);
+        for record in [&observed, &rejected, &missed] {
+            assert_valid_emf(record);
+            assert_eq!(record["Events"], 1.0);
+            assert!(record.get("Scans").is_none(), "{record}");
+            assert!(record.get("FailedDatastores").is_none(), "{record}");
+        }
+        assert_eq!(
+            (
+                observed["EventsRejected"].as_f64(),
+                observed["EventsNotObserved"].as_f64()
+            ),
+            (Some(0.0), Some(0.0))
+        );
+        assert_eq!(rejected["EventsRejected"], 1.0);
+        assert_eq!(missed["EventsNotObserved"], 1.0);
+    }
 
     /// Checks a record against the EMF specification's rules.
     fn assert_valid_emf(record: &Value) {

@@ -1,6 +1,8 @@
 //! The ports of the monitor: one small trait per capability.
 
-use crate::domain::{Alert, Observation, Record, Scope, ScopeSnapshot, Unreadable};
+use crate::domain::{
+    Alert, DatastoreId, Observation, Record, Scope, ScopeSnapshot, Tags, Unreadable,
+};
 use std::future::Future;
 
 /// Why a scope could not be listed.
@@ -55,6 +57,34 @@ impl From<Vec<Observation>> for Listing {
 /// Lists the data stores of a scope, following every page.
 pub trait DatastoreReader: Send + Sync {
     fn list(&self, scope: &Scope) -> impl Future<Output = Result<Listing, ReadError>> + Send;
+
+    /// The tags of the store `arn` of `scope`, read only when a tag setting
+    /// is in use. A reader that cannot read tags says so: the alert then goes
+    /// out without tag routing, never not at all.
+    fn tags(
+        &self,
+        scope: &Scope,
+        arn: &str,
+    ) -> impl Future<Output = Result<Tags, ReadError>> + Send {
+        let _ = arn;
+        let error = ReadError {
+            scope: scope.clone(),
+            kind: ReadErrorKind::Other,
+            message: "this reader does not read tags".into(),
+        };
+        async move { Err(error) }
+    }
+}
+
+/// Reads one data store, for an event that names it.
+pub trait DatastoreDescriber: Send + Sync {
+    /// The store as the service describes it now (with its ErrorCause), or
+    /// `None` when the service does not know it in that scope.
+    fn describe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+    ) -> impl Future<Output = Result<Option<Observation>, ReadError>> + Send;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -66,6 +66,8 @@ pub struct StoredAlert {
     pub status: Option<String>,
     pub error_cause: Option<StoredErrorCause>,
     pub observed_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,6 +137,8 @@ pub struct StoredRecord {
     pub undeliverable: Vec<StoredUndeliverableAlert>,
     pub undeliverable_total: u64,
     pub claim: Option<StoredClaim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
 }
 
 /// The records of one scope, keyed by data store id. Items that could not be
@@ -184,6 +188,7 @@ impl From<&Alert> for StoredAlert {
             status: alert.status.as_ref().map(|s| s.as_str().to_owned()),
             error_cause: alert.error_cause.as_ref().map(StoredErrorCause::from),
             observed_at: alert.observed_at,
+            tags: alert.tags.clone(),
         }
     }
 }
@@ -208,6 +213,7 @@ impl TryFrom<StoredAlert> for Alert {
             status: s.status.as_deref().map(DatastoreStatus::parse),
             error_cause: s.error_cause.map(ErrorCause::from),
             observed_at: s.observed_at,
+            tags: s.tags,
         })
     }
 }
@@ -316,6 +322,7 @@ impl From<&Record> for StoredRecord {
                 owner: c.owner.clone(),
                 at: c.at,
             }),
+            tags: r.tags.clone(),
         }
     }
 }
@@ -345,6 +352,7 @@ impl TryFrom<StoredRecord> for Record {
                 owner: c.owner,
                 at: c.at,
             }),
+            tags: s.tags,
         })
     }
 }

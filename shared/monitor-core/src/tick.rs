@@ -13,12 +13,12 @@
 //! its record with the reason.
 
 use crate::domain::{
-    AccountId, Alert, AlertPolicy, Claim, Observation, Record, Scope, Transition, Unreadable, diff,
-    observations_of,
+    AccountId, Alert, AlertPolicy, Claim, DatastoreId, Observation, Record, Routing, Scope,
+    ScopeSnapshot, Tags, Transition, Unreadable, diff, observations_of,
 };
 use crate::ports::{
-    AlertPublisher, DatastoreReader, PublishError, PublishErrorKind, ReadError, ReadErrorKind,
-    SnapshotStore, StoreError,
+    AlertPublisher, DatastoreDescriber, DatastoreReader, PublishError, PublishErrorKind, ReadError,
+    ReadErrorKind, SnapshotStore, StoreError,
 };
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
@@ -37,6 +37,8 @@ pub struct TickSettings {
     pub scan_concurrency: usize,
     /// Failed attempts after which an alert is set aside as undeliverable.
     pub max_attempts: u32,
+    /// Which stores and transitions are alerted, and the tags alerts carry.
+    pub routing: Routing,
 }
 
 impl TickSettings {
@@ -54,6 +56,7 @@ impl Default for TickSettings {
             concurrency: 8,
             scan_concurrency: Self::DEFAULT_SCAN_CONCURRENCY,
             max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
+            routing: Routing::default(),
         }
     }
 }
@@ -235,10 +238,11 @@ struct Outcome {
 /// The record a transition leaves: the new observation, a bumped version, and
 /// the alert the policy selects added to what it owes. Pure: no I/O.
 fn evolve(
-    policy: &AlertPolicy,
+    settings: &TickSettings,
     scope: &Scope,
     old: Option<&Record>,
     transition: &Transition,
+    tags: Option<Tags>,
     now: DateTime<Utc>,
 ) -> Record {
     let version = old.map_or(1, |r| r.version + 1);
@@ -253,8 +257,17 @@ fn evolve(
         None => Record::new(transition.latest().clone(), version, now),
     };
     record.vanished_at = transition.current().is_none().then_some(now);
-    if let Some(decision) = policy.classify(transition) {
-        record.owe(Alert::new(scope, transition, decision, version, now), now);
+    if tags.is_some() {
+        record.tags = tags;
+    }
+    let routing = &settings.routing;
+    if let Some(decision) = settings.policy.classify(transition)
+        && !routing.ignores(transition)
+        && routing.admits(&record.observation.name, record.tags.as_ref())
+    {
+        let mut alert = Alert::new(scope, transition, decision, version, now);
+        alert.tags = routing.chosen(record.tags.as_ref());
+        record.owe(alert, now);
     }
     record
 }
@@ -297,6 +310,76 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         }
     }
 
+    /// The fast path: one data store an event named, described and run
+    /// through the same record, claim and publish steps as a scan, so its
+    /// alert goes out now and the next scan finds nothing new. Only that
+    /// store's record is touched; a store the service does not know is left
+    /// to the scan (an event never removes a store from the snapshot).
+    #[instrument(skip_all, fields(scope = %scope, datastore = %id, owner = %tick.owner))]
+    pub async fn observe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+        tick: &Tick,
+        account_name: Option<&str>,
+    ) -> Result<ScopeReport, ScanError>
+    where
+        R: DatastoreDescriber,
+    {
+        let clock = Clock {
+            tick,
+            started: Instant::now(),
+        };
+        let described = self.reader.describe(scope, id).await?;
+        let snapshot = self
+            .store
+            .load(scope)
+            .await
+            .map_err(|source| ScanError::Store {
+                scope: scope.clone(),
+                source,
+            })?;
+        let mut report = ScopeReport {
+            observations: described.iter().cloned().collect(),
+            unreadable_snapshot: snapshot
+                .unreadable
+                .iter()
+                .filter(|u| u.id.as_deref() == Some(id.as_str()))
+                .cloned()
+                .collect(),
+            ..ScopeReport::default()
+        };
+        let Some(current) = described else {
+            return Ok(report);
+        };
+        if snapshot.is_unreadable(id) {
+            return Ok(report);
+        }
+        let previous = snapshot
+            .view()
+            .into_iter()
+            .filter(|(known, _)| known == id)
+            .collect();
+        let transitions = diff(&previous, &observations_of([current]));
+        self.record_and_deliver(
+            scope,
+            &snapshot,
+            transitions,
+            |r| &r.observation.id == id,
+            &clock,
+            account_name,
+            &mut report,
+        )
+        .await;
+        info!(
+            transitions = report.transitions.len(),
+            published = report.published.len(),
+            failed = report.failed.len(),
+            "event's data store observed"
+        );
+        Ok(report)
+    }
+
     #[instrument(skip_all, fields(scope = %scope, owner = %clock.tick.owner))]
     async fn scan(&self, scope: &Scope, clock: &Clock<'_>) -> Result<ScopeReport, ScanError> {
         let listing = self.reader.list(scope).await?;
@@ -330,7 +413,50 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
                 .cloned(),
         );
         let transitions = diff(&previous, &current);
+        let mut report = ScopeReport {
+            observations: listing.observations,
+            unreadable_listing: listing.unreadable,
+            unreadable_snapshot: snapshot.unreadable.clone(),
+            ..ScopeReport::default()
+        };
+        report
+            .observations
+            .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        self.record_and_deliver(
+            scope,
+            &snapshot,
+            transitions,
+            |_| true,
+            clock,
+            listing.account_name.as_deref(),
+            &mut report,
+        )
+        .await;
+        info!(
+            datastores = report.observations.len(),
+            transitions = report.transitions.len(),
+            published = report.published.len(),
+            failed = report.failed.len(),
+            undeliverable = report.undeliverable.len(),
+            unreadable = report.unreadable_listing.len() + report.unreadable_snapshot.len(),
+            "scope scanned"
+        );
+        Ok(report)
+    }
 
+    /// Records `transitions` and delivers the pending alerts of their records
+    /// and of every other record `owed` selects, into `report`.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_and_deliver(
+        &self,
+        scope: &Scope,
+        snapshot: &ScopeSnapshot,
+        transitions: Vec<Transition>,
+        owed: impl Fn(&Record) -> bool,
+        clock: &Clock<'_>,
+        account_name: Option<&str>,
+        report: &mut ScopeReport,
+    ) {
         let mut work: Vec<Work<'_>> = transitions
             .iter()
             .map(|transition| Work::Transition {
@@ -344,27 +470,17 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
                 .values()
                 .filter(|r| {
                     !r.pending.is_empty()
+                        && owed(r)
                         && !transitions.iter().any(|t| t.id() == &r.observation.id)
                 })
                 .map(Work::Owed),
         );
 
         let outcomes: Vec<Outcome> = futures::stream::iter(work)
-            .map(|w| self.process(scope, w, clock, listing.account_name.as_deref()))
+            .map(|w| self.process(scope, w, clock, account_name))
             .buffer_unordered(self.settings.concurrency.max(1))
             .collect()
             .await;
-
-        let mut report = ScopeReport {
-            observations: listing.observations,
-            transitions,
-            unreadable_listing: listing.unreadable,
-            unreadable_snapshot: snapshot.unreadable.clone(),
-            ..ScopeReport::default()
-        };
-        report
-            .observations
-            .sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         for outcome in outcomes {
             report.published.extend(outcome.published);
             report.failed.extend(outcome.failed);
@@ -373,16 +489,28 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
             report.left_to_others += outcome.left_to_others;
         }
         report.published.sort_by(|a, b| a.id.cmp(&b.id));
-        info!(
-            datastores = report.observations.len(),
-            transitions = report.transitions.len(),
-            published = report.published.len(),
-            failed = report.failed.len(),
-            undeliverable = report.undeliverable.len(),
-            unreadable = report.unreadable_listing.len() + report.unreadable_snapshot.len(),
-            "scope scanned"
-        );
-        Ok(report)
+        report.transitions = transitions;
+    }
+
+    /// The tags of a transition's store, read only when a tag setting is in
+    /// use and the transition would be alerted (one call per alert, none on a
+    /// quiet tick); `None` when not read or not readable (the record keeps
+    /// the tags last read).
+    async fn tags_for(&self, scope: &Scope, transition: &Transition) -> Option<Tags> {
+        let current = transition.current()?;
+        if !self.settings.routing.needs_tags()
+            || self.settings.policy.classify(transition).is_none()
+            || self.settings.routing.ignores(transition)
+        {
+            return None;
+        }
+        match self.reader.tags(scope, &current.arn).await {
+            Ok(tags) => Some(tags),
+            Err(e) => {
+                warn!(datastore = %current.id, error = %e.message, "tags not read; the alert goes out with the tags last read, if any");
+                None
+            }
+        }
     }
 
     /// Records a transition (if any) and delivers the record's pending alerts.
@@ -413,10 +541,11 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
 
         let mut record = match work {
             Work::Transition { old, transition } => evolve(
-                &self.settings.policy,
+                &self.settings,
                 scope,
                 old,
                 transition,
+                self.tags_for(scope, transition).await,
                 clock.tick.now,
             ),
             Work::Owed(r) => Record {
@@ -1017,6 +1146,36 @@ mod tests {
         }
     }
 
+    impl DatastoreDescriber for SlowReader<'_> {
+        async fn describe(
+            &self,
+            scope: &Scope,
+            id: &DatastoreId,
+        ) -> Result<Option<Observation>, ReadError> {
+            tokio::time::sleep(self.1).await;
+            self.0.describe(scope, id).await
+        }
+    }
+
+    /// A snapshot store whose loads answer late, with what they read first.
+    struct SlowLoads<'a>(&'a MemoryStore, std::time::Duration);
+
+    impl SnapshotStore for SlowLoads<'_> {
+        async fn load(&self, scope: &Scope) -> Result<crate::domain::ScopeSnapshot, StoreError> {
+            let snapshot = self.0.load(scope).await;
+            tokio::time::sleep(self.1).await;
+            snapshot
+        }
+        async fn put(
+            &self,
+            scope: &Scope,
+            record: &Record,
+            expected: Option<u64>,
+        ) -> Result<(), StoreError> {
+            self.0.put(scope, record, expected).await
+        }
+    }
+
     /// Records each claim it sees being written.
     struct SeesClaims<'a>(&'a MemoryStore, std::sync::Mutex<Vec<Claim>>);
 
@@ -1035,6 +1194,238 @@ mod tests {
             }
             self.0.put(scope, record, expected).await
         }
+    }
+
+    fn routed(
+        f: &Fixture,
+        raw: crate::domain::RawRouting,
+    ) -> Monitor<&MemoryReader, &MemoryStore, &MemoryPublisher> {
+        let routing = Routing::parse(raw, crate::domain::RoutingNames::ENVIRONMENT).unwrap();
+        Monitor::new(
+            &f.reader,
+            &f.store,
+            &f.publisher,
+            TickSettings {
+                routing,
+                ..TickSettings::default()
+            },
+        )
+    }
+
+    fn tags(pairs: &[(&str, &str)]) -> Tags {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn tags_are_read_once_per_alert_route_it_and_are_kept_in_the_record() {
+        let f = Fixture::new();
+        let (a, b, c) = (failed("a"), failed("b"), observation("c", Active));
+        f.reader
+            .set_tags(&a.arn, tags(&[("team", "payments"), ("owner", "ana")]));
+        f.reader.set_tags(
+            &b.arn,
+            tags(&[("team", "imaging"), ("environment", "sandbox")]),
+        );
+        f.reader.set(&f.scope, vec![a.clone(), b.clone(), c]);
+        let monitor = routed(
+            &f,
+            crate::domain::RawRouting {
+                exclude_tags: vec!["environment=sandbox".into()],
+                alert_tag_keys: vec!["team".into()],
+                ..Default::default()
+            },
+        );
+        let tick = |minutes| Tick {
+            owner: format!("t{minutes}"),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
+        };
+        let report = monitor.tick(std::slice::from_ref(&f.scope), &tick(0)).await;
+        assert!(report.problems().is_empty(), "{:?}", report.problems());
+        // Two alertable transitions (the active store alerts nothing): two reads.
+        assert_eq!(f.reader.tag_reads(), 2);
+        let sent = f.publisher.sent();
+        assert_eq!(sent.len(), 1, "the sandbox store is recorded, not alerted");
+        assert_eq!(sent[0].datastore_id, a.id);
+        assert_eq!(sent[0].tags, tags(&[("team", "payments")]));
+        let snapshot = f.store.snapshot(&f.scope);
+        assert_eq!(snapshot.records.len(), 3);
+        assert_eq!(
+            snapshot.records[&b.id].tags,
+            Some(tags(&[("team", "imaging"), ("environment", "sandbox")]))
+        );
+        // A quiet tick reads no tags.
+        monitor.tick(std::slice::from_ref(&f.scope), &tick(5)).await;
+        assert_eq!(f.reader.tag_reads(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_ignored_transition_is_recorded_and_unreadable_tags_never_silence_an_alert() {
+        let f = Fixture::new();
+        f.list(&[("a", Creating)]);
+        let monitor = routed(
+            &f,
+            crate::domain::RawRouting {
+                include_tags: vec!["team=payments".into()],
+                ignore_transitions: vec!["CREATING->ACTIVE".into(), "NEW->CREATE_FAILED".into()],
+                ..Default::default()
+            },
+        );
+        let tick = |minutes| Tick {
+            owner: format!("t{minutes}"),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
+        };
+        monitor.tick(std::slice::from_ref(&f.scope), &tick(0)).await;
+        // A new failed store: ignored, so its tags are not even read.
+        f.reader
+            .set(&f.scope, vec![observation("a", Creating), failed("b")]);
+        monitor.tick(std::slice::from_ref(&f.scope), &tick(1)).await;
+        assert!(f.publisher.sent().is_empty());
+        assert_eq!(f.reader.tag_reads(), 0);
+        assert_eq!(f.store.snapshot(&f.scope).records.len(), 2);
+        // The tags of "a" cannot be read (its listing fails as the tags are
+        // read): the failure is alerted anyway.
+        let mut a = failed("a");
+        a.name = "patients".into();
+        f.reader.set(&f.scope, vec![a, failed("b")]);
+        struct NoTags<'a>(&'a MemoryReader);
+        impl DatastoreReader for NoTags<'_> {
+            async fn list(&self, scope: &Scope) -> Result<crate::ports::Listing, ReadError> {
+                self.0.list(scope).await
+            }
+        }
+        let settings = monitor.settings.clone();
+        let without_tags = Monitor::new(NoTags(&f.reader), &f.store, &f.publisher, settings);
+        without_tags
+            .tick(std::slice::from_ref(&f.scope), &tick(2))
+            .await;
+        assert_eq!(f.publisher.sent().len(), 1);
+    }
+
+    /// The id of the store `observation(text, ..)` makes.
+    fn id(text: &str) -> DatastoreId {
+        observation(text, Active).id
+    }
+
+    async fn observe_at(f: &Fixture, owner: &str, minutes: i64, store: &str) -> ScopeReport {
+        let tick = Tick {
+            owner: owner.into(),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
+        };
+        f.monitor()
+            .observe(&f.scope, &id(store), &tick, Some("payments-prod"))
+            .await
+            .expect("the store is described")
+    }
+
+    #[tokio::test]
+    async fn an_event_alerts_its_stores_failure_once_and_the_next_scan_sends_nothing() {
+        let f = Fixture::new();
+        f.list(&[("a", Active), ("b", Creating)]);
+        f.tick_at("t1", 0).await;
+        f.reader
+            .set(&f.scope, vec![observation("a", Active), failed("b")]);
+
+        let report = observe_at(&f, "event-1", 1, "b").await;
+        assert_eq!(report.transitions.len(), 1);
+        let sent = f.publisher.sent();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].datastore_id, id("b"));
+        assert_eq!(
+            (sent[0].severity, sent[0].reason),
+            (Severity::Critical, Reason::Failure)
+        );
+        assert_eq!(sent[0].account_name.as_deref(), Some("payments-prod"));
+        assert!(sent[0].error_cause.is_some());
+
+        // The same event delivered again, and the scheduled scan after it.
+        assert!(
+            observe_at(&f, "event-1-again", 2, "b")
+                .await
+                .transitions
+                .is_empty()
+        );
+        let scan = f.tick_at("t2", 5).await;
+        assert!(scan.transitions.is_empty(), "{:?}", scan.transitions);
+        assert_eq!(f.publisher.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_event_touches_only_its_store_and_never_removes_one() {
+        let f = Fixture::new();
+        f.list(&[("a", Active), ("b", Active)]);
+        f.tick_at("t1", 0).await;
+        let before = f.store.snapshot(&f.scope);
+        // The service no longer knows "a" (the event came late), and "b"
+        // changed without an event of its own.
+        f.list(&[("b", CreateFailed)]);
+        let report = observe_at(&f, "event-1", 1, "a").await;
+        assert!(report.observations.is_empty());
+        assert!(report.transitions.is_empty());
+        assert_eq!(f.store.snapshot(&f.scope).records, before.records);
+        assert!(f.publisher.sent().is_empty());
+        // The scan is the source of truth: it finds both.
+        let scan = f.tick_at("t2", 5).await;
+        assert_eq!(scan.transitions.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_event_and_a_scan_that_race_send_one_alert() {
+        for delay_ms in [0, 5, 20] {
+            let f = Fixture::new();
+            f.list(&[("a", Creating)]);
+            f.tick_at("t1", 0).await;
+            f.reader.set(&f.scope, vec![failed("a")]);
+            // The scan's listing and the event's describe take their time,
+            // and each load of the snapshot returns what it read only after
+            // 30 ms, so both sides hold the same version of the record before
+            // either writes: only the conditional write keeps one of them out.
+            let slow = SlowReader(&f.reader, std::time::Duration::from_millis(delay_ms));
+            let store = SlowLoads(&f.store, std::time::Duration::from_millis(30));
+            let monitor = Monitor::new(&slow, &store, &f.publisher, TickSettings::default());
+            let at = DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(1);
+            let scan_tick = Tick {
+                owner: "scan".into(),
+                now: at,
+            };
+            let event_tick = Tick {
+                owner: "event".into(),
+                now: at,
+            };
+            let store = id("a");
+            let (scan, event) = tokio::join!(
+                monitor.tick(std::slice::from_ref(&f.scope), &scan_tick),
+                monitor.observe(&f.scope, &store, &event_tick, None),
+            );
+            event.expect("described");
+            assert!(scan.problems().is_empty(), "{:?}", scan.problems());
+            assert_eq!(f.publisher.sent().len(), 1, "delay {delay_ms} ms");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_whose_store_cannot_be_described_is_an_error_and_changes_nothing() {
+        let f = Fixture::new();
+        f.list(&[("a", Active)]);
+        f.tick_at("t1", 0).await;
+        f.reader.fail(ReadError {
+            scope: f.scope.clone(),
+            kind: crate::ports::ReadErrorKind::Throttled,
+            message: "Rate exceeded".into(),
+        });
+        let tick = Tick {
+            owner: "event".into(),
+            now: Utc::now(),
+        };
+        let err = f
+            .monitor()
+            .observe(&f.scope, &id("a"), &tick, None)
+            .await
+            .expect_err("throttled");
+        assert!(err.to_string().contains("Rate exceeded"), "{err}");
+        assert_eq!(f.store.writes(), 1);
     }
 
     #[tokio::test]
@@ -1114,7 +1505,8 @@ mod properties {
             (old, transition) in evolution_strategy(),
             now in instant_strategy(),
         ) {
-            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let settings = TickSettings { policy: policy.clone(), ..TickSettings::default() };
+            let new = evolve(&settings, &fixtures::scope(), old.as_ref(), &transition, None, now);
             prop_assert!(new.pending.len() <= MAX_PENDING);
             prop_assert!(new.undeliverable.len() <= MAX_UNDELIVERABLE);
             let (owed, set_aside) = old
@@ -1135,7 +1527,8 @@ mod properties {
             (old, transition) in evolution_strategy(),
             now in instant_strategy(),
         ) {
-            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let settings = TickSettings { policy: policy.clone(), ..TickSettings::default() };
+            let new = evolve(&settings, &fixtures::scope(), old.as_ref(), &transition, None, now);
             prop_assert_eq!(new.version, old.as_ref().map_or(1, |r| r.version + 1));
         }
 
@@ -1145,7 +1538,8 @@ mod properties {
             (old, transition) in evolution_strategy(),
             now in instant_strategy(),
         ) {
-            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let settings = TickSettings { policy: policy.clone(), ..TickSettings::default() };
+            let new = evolve(&settings, &fixtures::scope(), old.as_ref(), &transition, None, now);
             let id = alert_id(&transition, new.version);
             let carries_it = |p: &&PendingAlert| p.alert.id == id;
             match policy.classify(&transition) {
@@ -1170,7 +1564,8 @@ mod properties {
             (old, transition) in evolution_strategy(),
             now in instant_strategy(),
         ) {
-            let new = evolve(&policy, &fixtures::scope(), old.as_ref(), &transition, now);
+            let settings = TickSettings { policy: policy.clone(), ..TickSettings::default() };
+            let new = evolve(&settings, &fixtures::scope(), old.as_ref(), &transition, None, now);
             match transition.current() {
                 Some(current) => {
                     prop_assert_eq!(&new.observation, current);

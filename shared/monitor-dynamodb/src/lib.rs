@@ -105,6 +105,11 @@ impl DynamoDbStore {
             )?;
             optional("undeliverable_alerts", Some(s(&json)));
         }
+        if let Some(tags) = &r.tags {
+            let json = serde_json::to_string(tags)
+                .map_err(|e| StoreError::Unavailable(format!("cannot encode tags: {e}")))?;
+            optional("tags", Some(s(&json)));
+        }
         if r.undeliverable_total > 0 {
             optional(
                 "undeliverable_total",
@@ -190,6 +195,18 @@ impl DynamoDbStore {
             Some(json) => from_json_list::<StoredUndeliverableAlert, UndeliverableAlert>(json)
                 .map_err(|e| corrupt(format!("attribute undeliverable_alerts: {e}")))?,
         };
+        let tags = match opt_s("tags")? {
+            None => None,
+            Some(json) => Some(
+                serde_json::from_str::<std::collections::BTreeMap<String, String>>(json).map_err(
+                    |e| {
+                        corrupt(format!(
+                            "attribute tags is not a JSON object of strings: {e}"
+                        ))
+                    },
+                )?,
+            ),
+        };
         let undeliverable_total = match item.get("undeliverable_total") {
             None => 0,
             Some(AttributeValue::N(v)) => v.parse::<u64>().map_err(|e| {
@@ -239,6 +256,7 @@ impl DynamoDbStore {
             undeliverable,
             undeliverable_total,
             claim,
+            tags,
         })
     }
 }

@@ -6,15 +6,15 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_healthlake::Client;
+use aws_sdk_healthlake::error::ProvideErrorMetadata;
 use aws_sdk_healthlake::error::SdkError;
-use aws_sdk_healthlake::operation::list_fhir_datastores::ListFHIRDatastoresError;
 use aws_sdk_healthlake::types::DatastoreProperties;
 use chrono::{DateTime, Utc};
 use monitor_core::domain::{
     Access, AccountId, AccountTarget, DatastoreId, DatastoreStatus, ErrorCategory, ErrorCause,
-    ExternalId, Observation, Region, Scope, Unreadable,
+    ExternalId, Observation, Region, Scope, Tags, Unreadable,
 };
-use monitor_core::ports::{DatastoreReader, Listing, ReadError, ReadErrorKind};
+use monitor_core::ports::{DatastoreDescriber, DatastoreReader, Listing, ReadError, ReadErrorKind};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 use tracing::instrument;
@@ -258,13 +258,81 @@ impl DatastoreReader for HealthLakeReader {
             "ListFHIRDatastores was still paging after {MAX_PAGES} pages"
         )))
     }
+
+    /// ListTagsForResource of one store, in the scope's account and region.
+    #[instrument(skip(self), fields(scope = %scope))]
+    async fn tags(&self, scope: &Scope, arn: &str) -> Result<Tags, ReadError> {
+        let (client, access, _) = self.client(scope)?;
+        let answer = client
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .customize()
+            .config_override(aws_sdk_healthlake::config::Builder::default().region(
+                aws_sdk_healthlake::config::Region::new(scope.region.to_string()),
+            ))
+            .send()
+            .await
+            .map_err(|e| read_error(scope, &access, e))?;
+        Ok(answer
+            .tags()
+            .iter()
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect())
+    }
 }
 
-fn read_error(
-    scope: &Scope,
-    access: &Access,
-    error: SdkError<ListFHIRDatastoresError>,
-) -> ReadError {
+impl DatastoreDescriber for HealthLakeReader {
+    /// DescribeFHIRDatastore of one store, in the scope's account and region.
+    /// A store the service does not know (ResourceNotFoundException) is `None`.
+    #[instrument(skip(self), fields(scope = %scope, datastore = %id))]
+    async fn describe(
+        &self,
+        scope: &Scope,
+        id: &DatastoreId,
+    ) -> Result<Option<Observation>, ReadError> {
+        let (client, access, _) = self.client(scope)?;
+        let answer = client
+            .describe_fhir_datastore()
+            .datastore_id(id.as_str())
+            .customize()
+            .config_override(aws_sdk_healthlake::config::Builder::default().region(
+                aws_sdk_healthlake::config::Region::new(scope.region.to_string()),
+            ))
+            .send()
+            .await;
+        let properties = match answer {
+            Ok(answer) => answer.datastore_properties,
+            Err(SdkError::ServiceError(e)) if e.err().is_resource_not_found_exception() => {
+                return Ok(None);
+            }
+            Err(e) => return Err(read_error(scope, &access, e)),
+        };
+        let invalid = |message: String| ReadError {
+            scope: scope.clone(),
+            kind: ReadErrorKind::InvalidResponse,
+            message,
+        };
+        let properties = properties.ok_or_else(|| {
+            invalid(format!(
+                "DescribeFHIRDatastore of {id:?} answered no DatastoreProperties"
+            ))
+        })?;
+        if properties.datastore_id() != id.as_str() {
+            return Err(invalid(format!(
+                "DescribeFHIRDatastore of {id:?} answered store {:?}",
+                properties.datastore_id()
+            )));
+        }
+        observation(scope, &properties)
+            .map(Some)
+            .map_err(|u| invalid(format!("{}: {}", u.location, u.reason)))
+    }
+}
+
+fn read_error<E>(scope: &Scope, access: &Access, error: SdkError<E>) -> ReadError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
     let message = monitor_aws::error_text(&error);
     if let (Access::Role(arn), true) = (access, is_credentials_failure(&error)) {
         return ReadError {
@@ -281,19 +349,17 @@ fn read_error(
         };
     }
     let kind = match &error {
-        SdkError::ServiceError(e) => match e.err() {
-            ListFHIRDatastoresError::ThrottlingException(_) => ReadErrorKind::Throttled,
-            e => match e.meta().code() {
-                Some("AccessDeniedException") => ReadErrorKind::AccessDenied,
-                Some(
-                    "UnrecognizedClientException"
-                    | "InvalidSignatureException"
-                    | "IncompleteSignatureException"
-                    | "MissingAuthenticationTokenException",
-                ) => ReadErrorKind::InvalidCredentials,
-                Some("ExpiredTokenException") => ReadErrorKind::ExpiredCredentials,
-                _ => ReadErrorKind::Other,
-            },
+        SdkError::ServiceError(e) => match e.err().meta().code() {
+            Some("ThrottlingException") => ReadErrorKind::Throttled,
+            Some("AccessDeniedException") => ReadErrorKind::AccessDenied,
+            Some(
+                "UnrecognizedClientException"
+                | "InvalidSignatureException"
+                | "IncompleteSignatureException"
+                | "MissingAuthenticationTokenException",
+            ) => ReadErrorKind::InvalidCredentials,
+            Some("ExpiredTokenException") => ReadErrorKind::ExpiredCredentials,
+            _ => ReadErrorKind::Other,
         },
         SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => ReadErrorKind::Unreachable,
         SdkError::ResponseError(_) => ReadErrorKind::InvalidResponse,
@@ -309,7 +375,7 @@ fn read_error(
 /// What an error answer without an AWS error code was (an HTML page from a
 /// proxy or load balancer, an empty body): its status and content type, and
 /// never its body.
-fn not_an_aws_error(error: &SdkError<ListFHIRDatastoresError>) -> Option<String> {
+fn not_an_aws_error<E: ProvideErrorMetadata>(error: &SdkError<E>) -> Option<String> {
     let SdkError::ServiceError(e) = error else {
         return None;
     };
@@ -322,7 +388,7 @@ fn not_an_aws_error(error: &SdkError<ListFHIRDatastoresError>) -> Option<String>
         None => "a body without a content type".to_owned(),
     };
     Some(format!(
-        "ListFHIRDatastores answered HTTP {} with {content}, not an AWS error",
+        "HealthLake answered HTTP {} with {content}, not an AWS error",
         raw.status().as_u16()
     ))
 }

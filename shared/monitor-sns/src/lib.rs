@@ -13,8 +13,10 @@ use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::Alert;
+use monitor_core::domain::routing::TAG_ATTRIBUTE_PREFIX;
 use monitor_core::ports::{AlertPublisher, PublishError, PublishErrorKind};
 use monitor_core::render;
+use std::borrow::Cow;
 use tracing::instrument;
 
 pub struct SnsPublisher {
@@ -48,23 +50,35 @@ pub fn message(alert: &Alert) -> Result<String, serde_json::Error> {
 /// missing or blank value is written as `NONE`, since SNS refuses a String
 /// attribute without a value (a status or category AWS sent empty would
 /// otherwise make the alert undeliverable).
-pub fn attributes(alert: &Alert) -> Vec<(&'static str, String)> {
+///
+/// Each tag the alert carries (`ALERT_TAG_KEYS`) is one more attribute,
+/// `tag.<key>`, so a subscription can filter on a team's own tag value.
+pub fn attributes(alert: &Alert) -> Vec<(Cow<'static, str>, String)> {
     let value = |v: Option<&str>| match v.map(str::trim) {
         Some(v) if !v.is_empty() => v.to_owned(),
         _ => "NONE".to_owned(),
     };
-    let mut attributes = vec![
-        ("severity", value(Some(alert.severity.as_str()))),
-        ("status", value(alert.status.as_ref().map(|s| s.as_str()))),
+    let mut attributes: Vec<(Cow<'static, str>, String)> = vec![
+        ("severity".into(), value(Some(alert.severity.as_str()))),
         (
-            "error_category",
+            "status".into(),
+            value(alert.status.as_ref().map(|s| s.as_str())),
+        ),
+        (
+            "error_category".into(),
             value(alert.error_cause.as_ref().map(|c| c.category.as_str())),
         ),
-        ("region", value(Some(alert.region.as_str()))),
-        ("account", value(Some(alert.account.as_str()))),
+        ("region".into(), value(Some(alert.region.as_str()))),
+        ("account".into(), value(Some(alert.account.as_str()))),
     ];
     if let Some(name) = &alert.account_name {
-        attributes.push(("account_name", value(Some(name))));
+        attributes.push(("account_name".into(), value(Some(name))));
+    }
+    for (key, tag_value) in &alert.tags {
+        attributes.push((
+            format!("{TAG_ATTRIBUTE_PREFIX}{key}").into(),
+            value(Some(tag_value)),
+        ));
     }
     attributes
 }
@@ -161,13 +175,34 @@ mod tests {
         alert.account_name = Some("payments-prod".into());
         let attributes = attributes(&alert);
         assert_eq!(attributes.len(), 6);
-        assert!(attributes.contains(&("account_name", "payments-prod".into())));
+        assert!(attributes.contains(&("account_name".into(), "payments-prod".into())));
         let message: serde_json::Value =
             serde_json::from_str(&message(&alert).expect("message")).unwrap();
         for protocol in ["default", "email", "https", "sqs"] {
             let body = message[protocol].as_str().unwrap();
             assert!(body.contains("payments-prod"), "{protocol}: {body}");
         }
+    }
+
+    #[test]
+    fn each_tag_an_alert_carries_is_an_attribute_and_in_the_document() {
+        let current = observation("a", DatastoreStatus::CreateFailed);
+        let scope = Scope::new(current.account.clone(), current.region.clone());
+        let t = Transition::Appeared { current };
+        let decision = AlertPolicy::default().classify(&t).expect("an alert");
+        let mut alert = Alert::new(&scope, &t, decision, 1, chrono::Utc::now());
+        alert.tags = [("team", "payments"), ("environment", " ")]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .into();
+        let attributes = attributes(&alert);
+        assert_eq!(attributes.len(), 7);
+        assert!(attributes.contains(&("tag.team".into(), "payments".into())));
+        assert!(attributes.contains(&("tag.environment".into(), "NONE".into())));
+        let message: serde_json::Value =
+            serde_json::from_str(&message(&alert).expect("message")).unwrap();
+        let document: serde_json::Value =
+            serde_json::from_str(message["sqs"].as_str().unwrap()).unwrap();
+        assert_eq!(document["tags"]["team"], "payments", "{document}");
     }
 
     fn service_error(code: &str, message: &str) -> SdkError<SdkPublishError> {

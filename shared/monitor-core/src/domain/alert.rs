@@ -3,6 +3,7 @@
 use super::diff::Transition;
 use super::ids::{AccountId, DatastoreId, Region, Scope};
 use super::policy::{Reason, Severity};
+use super::routing::Tags;
 use super::status::{DatastoreStatus, ErrorCause};
 use chrono::{DateTime, Utc};
 
@@ -47,6 +48,9 @@ pub struct Alert {
     pub status: Option<DatastoreStatus>,
     pub error_cause: Option<ErrorCause>,
     pub observed_at: DateTime<Utc>,
+    /// The store's tags of the keys chosen to travel with alerts
+    /// (`ALERT_TAG_KEYS`), as read when the alert was decided.
+    pub tags: Tags,
 }
 
 impl Alert {
@@ -79,6 +83,7 @@ impl Alert {
             // The cause of the current state; for a vanished store, the last one known.
             error_cause: latest.error_cause.clone(),
             observed_at,
+            tags: Tags::new(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod diff;
 pub mod ids;
 pub mod observation;
 pub mod policy;
+pub mod routing;
 pub mod snapshot;
 pub mod status;
 #[cfg(test)]
@@ -20,6 +21,7 @@ pub use diff::{Observations, Transition, apply, diff, observations_of};
 pub use ids::{AccountId, DatastoreId, IdError, Region, Scope};
 pub use observation::Observation;
 pub use policy::{AlertPolicy, PolicyError, Reason, Severity};
+pub use routing::{RawRouting, Routing, RoutingError, RoutingNames, Tags};
 pub use snapshot::{
     Claim, MAX_PENDING, MAX_UNDELIVERABLE, PendingAlert, Record, ScopeSnapshot, UndeliverableAlert,
     Unreadable,

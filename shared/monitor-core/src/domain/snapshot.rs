@@ -5,6 +5,7 @@ use super::alert::Alert;
 use super::diff::Observations;
 use super::ids::DatastoreId;
 use super::observation::Observation;
+use super::routing::Tags;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
@@ -98,6 +99,9 @@ pub struct Record {
     /// Every alert ever set aside for this store, including those no longer kept.
     pub undeliverable_total: u64,
     pub claim: Option<Claim>,
+    /// The store's tags as last read, when a tag setting is in use: read
+    /// when an alert is decided, and kept for when they cannot be read.
+    pub tags: Option<Tags>,
 }
 
 impl Record {
@@ -113,6 +117,7 @@ impl Record {
             undeliverable: Vec::new(),
             undeliverable_total: 0,
             claim: None,
+            tags: None,
         }
     }
 
