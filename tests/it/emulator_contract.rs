@@ -855,7 +855,7 @@ async fn requests_outside_the_protocol_get_aws_errors() {
 
     let (status, _, body) = emulator.raw(list, TESTING, "{\"MaxResults\": ").await;
     assert_eq!(status, 400);
-    assert_eq!(body["__type"], "ValidationException", "{body}");
+    assert_eq!(body["__type"], "SerializationException", "{body}");
 
     let (status, _, body) = emulator
         .raw(Some("HealthLake.DescribeFHIRDatastore"), TESTING, "{}")
@@ -3354,4 +3354,152 @@ async fn past_the_quota_a_create_is_refused_until_a_store_is_deleted() {
     over()
         .await
         .expect("room for one once two more are DELETED");
+}
+
+#[tokio::test]
+async fn malformed_json_and_members_of_the_wrong_type_are_serialization_exceptions() {
+    let emulator = Emulator::start().await;
+    let id = "0".repeat(32);
+    for (target, body) in [
+        ("HealthLake.ListFHIRDatastores", "{not json".to_owned()),
+        ("HealthLake.ListFHIRDatastores", "[]".to_owned()),
+        (
+            "HealthLake.ListFHIRDatastores",
+            r#"{"MaxResults": "ten"}"#.to_owned(),
+        ),
+        (
+            "HealthLake.ListFHIRDatastores",
+            r#"{"MaxResults": 1.5}"#.to_owned(),
+        ),
+        (
+            "HealthLake.ListFHIRDatastores",
+            r#"{"Filter": "ACTIVE"}"#.to_owned(),
+        ),
+        (
+            "HealthLake.DescribeFHIRDatastore",
+            r#"{"DatastoreId": 7}"#.to_owned(),
+        ),
+        (
+            "HealthLake.CreateFHIRDatastore",
+            r#"{"DatastoreTypeVersion": "R4", "Tags": {"Key": "a"}}"#.to_owned(),
+        ),
+        (
+            "HealthLake.DeleteFHIRDatastore",
+            format!(r#"{{"DatastoreId": ["{id}"]}}"#),
+        ),
+    ] {
+        let (status, content_type, answer) = emulator.raw(Some(target), TESTING, &body).await;
+        assert_eq!(
+            (status, answer["__type"].as_str()),
+            (400, Some("SerializationException")),
+            "{target} {body}: {answer}"
+        );
+        assert_eq!(content_type.as_deref(), Some("application/x-amz-json-1.0"));
+    }
+    // Well-formed, with a required member missing: a validation error.
+    let (status, _, answer) = emulator
+        .raw(Some("HealthLake.DescribeFHIRDatastore"), TESTING, "{}")
+        .await;
+    assert_eq!(
+        (status, answer["__type"].as_str()),
+        (400, Some("ValidationException")),
+        "{answer}"
+    );
+    let calls = emulator.calls().await;
+    assert_eq!(calls["CreateFHIRDatastore"], 1, "{calls}");
+    assert!(
+        list_all(&emulator.client("us-east-1"), None)
+            .await
+            .is_empty(),
+        "nothing was created"
+    );
+}
+
+#[tokio::test]
+async fn http_and_connection_faults_reach_the_sdk_as_production_failures() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let list = Some("HealthLake.ListFHIRDatastores");
+
+    emulator
+        .fault(json!({"Operation": "ListFHIRDatastores", "Http": {"Status": 503}}))
+        .await;
+    let (status, _, body) = emulator.raw(list, TESTING, "{}").await;
+    assert_eq!(status, 503);
+    assert_eq!(
+        body,
+        json!({"__type": "ServiceUnavailableException", "message": "Service Unavailable"})
+    );
+
+    emulator
+        .fault(json!({"Operation": "ListFHIRDatastores", "Http": {"Status": 502, "Body": "html"}}))
+        .await;
+    let err = client
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect_err("a gateway's error page");
+    let raw = err.raw_response().expect("an HTTP answer");
+    assert_eq!(raw.status().as_u16(), 502);
+    assert_eq!(raw.headers().get("content-type"), Some("text/html"));
+    assert_eq!(err.into_service_error().meta().code(), None);
+
+    for cut in ["reset", "truncate"] {
+        emulator
+            .fault(json!({"Operation": "ListFHIRDatastores", "Connection": cut}))
+            .await;
+        let err = client
+            .list_fhir_datastores()
+            .send()
+            .await
+            .expect_err("the connection is cut");
+        match cut {
+            "reset" => assert!(
+                matches!(err, aws_sdk_healthlake::error::SdkError::DispatchFailure(_)),
+                "{err:?}"
+            ),
+            _ => assert!(
+                matches!(err, aws_sdk_healthlake::error::SdkError::ResponseError(_)),
+                "{err:?}"
+            ),
+        }
+    }
+    client
+        .list_fhir_datastores()
+        .send()
+        .await
+        .expect("the faults are used up");
+
+    emulator
+        .fault(json!({"Operation": "ListTagsForResource", "Error": "ExpiredTokenException", "After": 1}))
+        .await;
+    let arn = format!(
+        "arn:aws:healthlake:us-east-1:{ACCOUNT}:datastore/fhir/{}",
+        "0".repeat(32)
+    );
+    let first = client
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .expect_err("no such store");
+    assert!(first.into_service_error().is_resource_not_found_exception());
+    let (code, message) = {
+        use aws_sdk_healthlake::error::ProvideErrorMetadata as _;
+        let err = client
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+            .await
+            .expect_err("expired");
+        (
+            err.code().map(str::to_owned),
+            err.message().map(str::to_owned),
+        )
+    };
+    assert_eq!(code.as_deref(), Some("ExpiredTokenException"));
+    assert_eq!(
+        message.as_deref(),
+        Some("The security token included in the request is expired")
+    );
 }

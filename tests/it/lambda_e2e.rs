@@ -1167,3 +1167,85 @@ async fn a_failed_store_deleted_past_its_retention_alerts_once_that_it_vanished(
     stack.expect_alerts(0).await?;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_region_behind_a_failing_load_balancer_is_a_scan_problem_and_the_other_still_alerts()
+-> anyhow::Result<()> {
+    let mut stack = Stack::start().await?;
+    let east = stack
+        .create_store(
+            EAST,
+            "imaging-east",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    let west = stack
+        .create_store(
+            WEST,
+            "imaging-west",
+            Some(("RETRYABLE_ERROR", "Try again.")),
+        )
+        .await?;
+    stack.settle(EAST, &east, "CREATE_FAILED").await?;
+    stack.settle(WEST, &west, "CREATE_FAILED").await?;
+    stack.spawn(&[("REGIONS", "us-east-1,us-west-2")])?;
+    // West's listing answers a load balancer's HTML 503 past the SDK's 3
+    // attempts on the first tick, and once more on the second, which its
+    // retry absorbs.
+    stack
+        .admin_post(
+            "faults",
+            json!({
+                "Operation": "ListFHIRDatastores",
+                "Http": {"Status": 503, "Body": "html"},
+                "Count": 4,
+                "Region": WEST,
+            }),
+        )
+        .await;
+
+    let response = stack.tick().await?;
+    let problems = response["problems"].to_string();
+    assert!(
+        problems.contains(&format!("{ACCOUNT}/{WEST}"))
+            && problems.contains("InvalidResponse")
+            && problems.contains("HTTP 503 with a text/html body")
+            && !problems.contains("<html")
+            && !problems.contains(EAST),
+        "{response}"
+    );
+    let calls = stack.admin_get("calls").await;
+    assert_eq!(calls["ByRegion"][WEST]["ListFHIRDatastores"], 3, "{calls}");
+    let delivered = stack.expect_alerts(1).await?;
+    assert_failure_alert(
+        &delivered[0],
+        &east,
+        "imaging-east",
+        EAST,
+        None,
+        (KMS_MESSAGE, "NON_RETRYABLE_ERROR"),
+    );
+    assert_eq!(stack.items().await?.len(), 1, "nothing recorded for west");
+
+    let response = stack.tick().await?;
+    assert_eq!(
+        published_per_scope(&response),
+        BTreeMap::from([(SCOPE_EAST.to_owned(), 0), (format!("{ACCOUNT}#{WEST}"), 1)])
+    );
+    let delivered = stack.expect_alerts(1).await?;
+    assert_failure_alert(
+        &delivered[0],
+        &west,
+        "imaging-west",
+        WEST,
+        None,
+        ("Try again.", "RETRYABLE_ERROR"),
+    );
+    let items = stack.items().await?;
+    assert_eq!(items.len(), 2, "both stores recorded, none lost");
+    assert!(
+        items.iter().all(|i| text(i, "alert_state") == Some("none")),
+        "{items:#?}"
+    );
+    Ok(())
+}

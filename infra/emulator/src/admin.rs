@@ -16,9 +16,36 @@
 //! - `POST /_emulator/datastores/{id}/status` forces a status (and error cause)
 //!   on a store of any account and region; it then stays until the store is
 //!   deleted.
-//! - `POST /_emulator/faults` queues errors for the next calls of an operation
-//!   (in one region and/or account, or all), and/or sets a latency added to
-//!   every HealthLake and STS call; `GET` shows what is pending.
+//! - `POST /_emulator/faults` queues a fault for the next calls of a
+//!   HealthLake operation (in one region and/or account, or all), and/or sets
+//!   a latency added to every HealthLake and STS call (`{"LatencyMs": N}`);
+//!   `GET` shows what is pending. A fault names its `Operation`, how it fails
+//!   (exactly one of the three below), and optionally `Count` (calls that
+//!   fail, 1 by default), `After` (matching calls that pass first, whatever
+//!   answers them: `"After": 4` fails the fifth), `Region` and `Account`:
+//!   - `{"Operation": "ListFHIRDatastores", "Error": "ThrottlingException",
+//!     "Message": "..."}` answers an error in the AWS JSON shape. Only an
+//!     error the operation can answer is queued: one its `errors` list in
+//!     the service model names, or one AWS answers for any operation
+//!     (ThrottlingException, AccessDeniedException, ExpiredTokenException,
+//!     UnrecognizedClientException, InvalidSignatureException,
+//!     IncompleteSignatureException, MissingAuthenticationTokenException).
+//!     Any other is refused with a 400 naming the operation and the errors
+//!     it can answer. An ExpiredTokenException so queued is credentials
+//!     expiring mid-run, whatever credentials the call was signed with.
+//!   - `{"Operation": ..., "Http": {"Status": 503, "Body": "aws"}}` answers
+//!     an HTTP error from in front of the service: `Status` 500, 502, 503
+//!     (the default) or 504; `Body` `aws` (the default:
+//!     `{"__type": "ServiceUnavailableException", "message": "Service
+//!     Unavailable"}`, or `Message`) or `html` (a `text/html` error page, as
+//!     a proxy or load balancer gives).
+//!   - `{"Operation": ..., "Connection": "reset"}` closes the connection
+//!     without a byte of response; `"truncate"` sends the status and headers
+//!     with a `Content-Length` of 4096, then the first bytes of a body, and
+//!     closes the connection.
+//!
+//!   Faults apply to HealthLake operations, not to STS actions. A call meets
+//!   a fault only once authenticated and its account not suspended.
 //! - `GET /_emulator/calls` counts calls per operation (STS actions included),
 //!   and the same per region (`ByRegion`) and per account (`ByAccount`).
 //! - `POST /_emulator/roles` `{"RoleArn": "...", "Deny": false, "ExternalId":
@@ -66,7 +93,7 @@ use chrono::{SecondsFormat, TimeDelta};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
-use crate::control::Fault;
+use crate::control::{self, ConnectionFault, Fault, FaultKind, HTTP_STATUSES, HttpBody};
 use crate::iam::{AccountId, Issued, MAX_SESSION_SECONDS, Role, RoleArn, RoleRule};
 use crate::model::{DatastoreStatus, ErrorCause, NewDatastore, StatusNow};
 use crate::protocol::{ApiError, ErrorCode, Operation, parse_body};
@@ -97,13 +124,20 @@ fn ok<T: Serialize>(body: T) -> Response {
     Json(body).into_response()
 }
 
-/// Admin errors have the shape of API errors, with 404 for an unknown store.
+/// Admin errors have the shape of API errors, with 404 for an unknown store;
+/// an admin body that cannot be read is a ValidationException (the
+/// SerializationException of the protocol is the service's answer, and these
+/// routes are not the service).
 pub(crate) fn refuse(err: ApiError) -> Response {
     let status = match err.code() {
         ErrorCode::ResourceNotFound => StatusCode::NOT_FOUND,
         _ => StatusCode::BAD_REQUEST,
     };
-    let body = serde_json::json!({ "__type": err.code().as_str(), "message": err.message() });
+    let code = match err.code() {
+        ErrorCode::Serialization => ErrorCode::Validation,
+        code => code,
+    };
+    let body = serde_json::json!({ "__type": code.as_str(), "message": err.message() });
     (status, Json(body)).into_response()
 }
 
@@ -235,9 +269,16 @@ async fn force_status(
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct FaultRequest {
     operation: Option<String>,
+    /// An error code the operation can answer.
     error: Option<String>,
+    /// An HTTP error from in front of the service.
+    http: Option<HttpFaultRequest>,
+    /// `reset` or `truncate`.
+    connection: Option<String>,
     /// How many calls fail; 1 when absent.
     count: Option<u32>,
+    /// How many matching calls pass before the first that fails; 0 when absent.
+    after: Option<u32>,
     /// Only calls signed for this region fail; every region when absent.
     region: Option<String>,
     /// Only calls with credentials of this account fail; every account when absent.
@@ -246,42 +287,87 @@ struct FaultRequest {
     latency_ms: Option<u64>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", deny_unknown_fields)]
+struct HttpFaultRequest {
+    /// 500, 502, 503 or 504; 503 when absent.
+    status: Option<u16>,
+    /// `aws` or `html`; `aws` when absent.
+    body: Option<String>,
+}
+
+/// `a, b or c`
+fn one_of<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
 impl FaultRequest {
     fn fault(&self) -> Result<Option<Fault>, ApiError> {
-        let (operation, error) = match (&self.operation, &self.error) {
-            (None, None) => {
-                if self.count.is_some()
-                    || self.region.is_some()
-                    || self.account.is_some()
-                    || self.message.is_some()
-                {
-                    return Err(ApiError::validation(
-                        "Count, Region, Account and Message need Operation and Error",
-                    ));
-                }
-                return Ok(None);
-            }
-            (Some(operation), Some(error)) => (operation, error),
-            _ => {
+        let kinds = [
+            self.error.is_some(),
+            self.http.is_some(),
+            self.connection.is_some(),
+        ]
+        .into_iter()
+        .filter(|given| *given)
+        .count();
+        let Some(operation) = &self.operation else {
+            if kinds > 0
+                || self.count.is_some()
+                || self.after.is_some()
+                || self.region.is_some()
+                || self.account.is_some()
+                || self.message.is_some()
+            {
                 return Err(ApiError::validation(
-                    "A fault needs both Operation and Error",
+                    "A fault needs an Operation, and Error, Http or Connection; \
+                     Count, After, Region, Account and Message belong to a fault",
                 ));
             }
+            return Ok(None);
         };
+        if kinds != 1 {
+            return Err(ApiError::validation(
+                "A fault needs an Operation and exactly one of Error, Http and Connection",
+            ));
+        }
         let operation = Operation::from_name(operation).ok_or_else(|| {
-            let known: Vec<_> = Operation::ALL.iter().map(|op| op.name()).collect();
             ApiError::validation(format!(
                 "Unknown Operation {operation:?}; one of {}",
-                known.join(", ")
+                one_of(Operation::ALL.iter().map(|op| op.name()))
             ))
         })?;
-        let error = ErrorCode::from_name(error).ok_or_else(|| {
-            let known: Vec<_> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
-            ApiError::validation(format!(
-                "Unknown Error {error:?}; one of {}",
-                known.join(", ")
-            ))
-        })?;
+        let kind = if let Some(error) = &self.error {
+            FaultKind::Error(error_of(operation, error)?)
+        } else if let Some(http) = &self.http {
+            http.kind()?
+        } else {
+            let name = self.connection.as_deref().unwrap_or_default();
+            FaultKind::Connection(ConnectionFault::from_name(name).ok_or_else(|| {
+                ApiError::validation(format!(
+                    "Unknown Connection {name:?}; one of {}",
+                    one_of(ConnectionFault::ALL.iter().map(|fault| fault.name()))
+                ))
+            })?)
+        };
+        let carries_message = matches!(
+            kind,
+            FaultKind::Error(_)
+                | FaultKind::Http {
+                    body: HttpBody::Aws,
+                    ..
+                }
+        );
+        if self.message.is_some() && !carries_message {
+            return Err(ApiError::validation(
+                "Message is the message of an Error or of an Http fault's aws body; \
+                 an HTML page or a cut connection has none",
+            ));
+        }
         let remaining = self.count.unwrap_or(1);
         if remaining == 0 {
             return Err(ApiError::validation("Count must be at least 1"));
@@ -289,8 +375,9 @@ impl FaultRequest {
         let account = self.account.as_deref().map(parse_account).transpose()?;
         Ok(Some(Fault {
             operation,
-            error,
+            kind,
             remaining,
+            after: self.after.unwrap_or(0),
             region: self.region.clone(),
             account: account.map(|id| id.as_str().to_owned()),
             message: self.message.clone(),
@@ -298,18 +385,109 @@ impl FaultRequest {
     }
 }
 
+/// The error `name` if `operation` can answer it: listed for it in the
+/// service model, or answered by AWS for any operation.
+fn error_of(operation: Operation, name: &str) -> Result<ErrorCode, ApiError> {
+    let allowed = control::injectable_errors(operation);
+    let allowed_names = || one_of(allowed.iter().map(|code| code.as_str()));
+    match ErrorCode::from_name(name) {
+        Some(code) if allowed.contains(&code) => Ok(code),
+        Some(_) => Err(ApiError::validation(format!(
+            "{} cannot answer {name}: its errors in the service model, and those AWS answers \
+             for any operation, are {}",
+            operation.name(),
+            allowed_names()
+        ))),
+        None => Err(ApiError::validation(format!(
+            "Unknown Error {name:?}; {} answers {}",
+            operation.name(),
+            allowed_names()
+        ))),
+    }
+}
+
+impl HttpFaultRequest {
+    fn kind(&self) -> Result<FaultKind, ApiError> {
+        let code = self.status.unwrap_or(503);
+        let status = HTTP_STATUSES
+            .contains(&code)
+            .then(|| StatusCode::from_u16(code).ok())
+            .flatten()
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "Http Status {code} is not one of {}",
+                    HTTP_STATUSES.map(|code| code.to_string()).join(", ")
+                ))
+            })?;
+        let name = self.body.as_deref().unwrap_or(HttpBody::Aws.name());
+        let body = HttpBody::from_name(name).ok_or_else(|| {
+            ApiError::validation(format!(
+                "Unknown Http Body {name:?}; one of {}",
+                one_of(HttpBody::ALL.iter().map(|body| body.name()))
+            ))
+        })?;
+        Ok(FaultKind::Http { status, body })
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct HttpView {
+    status: u16,
+    body: &'static str,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 struct FaultView<'a> {
     operation: &'static str,
-    error: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    http: Option<HttpView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection: Option<&'static str>,
     remaining: u32,
+    #[serde(skip_serializing_if = "is_zero")]
+    after: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     region: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<&'a str>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl<'a> From<&'a Fault> for FaultView<'a> {
+    fn from(fault: &'a Fault) -> FaultView<'a> {
+        let (error, http, connection) = match fault.kind {
+            FaultKind::Error(code) => (Some(code.as_str()), None, None),
+            FaultKind::Http { status, body } => (
+                None,
+                Some(HttpView {
+                    status: status.as_u16(),
+                    body: body.name(),
+                }),
+                None,
+            ),
+            FaultKind::Connection(cut) => (None, None, Some(cut.name())),
+        };
+        FaultView {
+            operation: fault.operation.name(),
+            error,
+            http,
+            connection,
+            remaining: fault.remaining,
+            after: fault.after,
+            region: fault.region.as_deref(),
+            account: fault.account.as_deref(),
+            message: fault.message.as_deref(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -320,19 +498,7 @@ struct FaultsResponse<'a> {
 }
 
 fn faults_response(state: &Inner) -> Response {
-    let faults = state
-        .faults
-        .pending()
-        .iter()
-        .map(|fault| FaultView {
-            operation: fault.operation.name(),
-            error: fault.error.as_str(),
-            remaining: fault.remaining,
-            region: fault.region.as_deref(),
-            account: fault.account.as_deref(),
-            message: fault.message.as_deref(),
-        })
-        .collect();
+    let faults = state.faults.pending().iter().map(FaultView::from).collect();
     ok(FaultsResponse {
         faults,
         latency_ms: state.latency.as_millis(),
@@ -350,15 +516,16 @@ async fn add_faults(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Respo
     };
     if fault.is_none() && request.latency_ms.is_none() {
         return refuse(ApiError::validation(
-            "Give Operation and Error, or LatencyMs, or both",
+            "Give a fault (Operation with Error, Http or Connection), or LatencyMs, or both",
         ));
     }
     let mut state = emulator.lock();
     if let Some(fault) = fault {
         tracing::info!(
             operation = fault.operation.name(),
-            error = fault.error.as_str(),
+            kind = ?fault.kind,
             count = fault.remaining,
+            after = fault.after,
             "fault queued"
         );
         state.faults.add(fault);
@@ -659,11 +826,11 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(fault.operation, Operation::ListFhirDatastores);
-        assert_eq!(fault.error, ErrorCode::Throttling);
+        assert_eq!(fault.kind, FaultKind::Error(ErrorCode::Throttling));
         assert_eq!(fault.remaining, 3);
         assert_eq!(fault.region.as_deref(), Some("us-east-2"));
 
-        let one = request(r#"{"Operation": "TagResource", "Error": "InternalServerException"}"#)
+        let one = request(r#"{"Operation": "TagResource", "Error": "ResourceNotFoundException"}"#)
             .fault()
             .unwrap()
             .unwrap();
@@ -684,6 +851,90 @@ mod tests {
             assert!(request(json).fault().is_err(), "{json}");
         }
         assert!(parse_body::<FaultRequest>(br#"{"operation": "x"}"#).is_err());
+    }
+
+    #[test]
+    fn an_error_the_operation_cannot_answer_is_refused_naming_what_it_can() {
+        let err = request(r#"{"Operation": "ListFHIRDatastores", "Error": "ConflictException"}"#)
+            .fault()
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation);
+        assert_eq!(
+            err.message(),
+            "ListFHIRDatastores cannot answer ConflictException: its errors in the service \
+             model, and those AWS answers for any operation, are ValidationException, \
+             ThrottlingException, InternalServerException, AccessDeniedException, \
+             MissingAuthenticationTokenException, UnrecognizedClientException, \
+             InvalidSignatureException, IncompleteSignatureException or ExpiredTokenException"
+        );
+        for json in [
+            r#"{"Operation": "TagResource", "Error": "InternalServerException"}"#,
+            r#"{"Operation": "CreateFHIRDatastore", "Error": "ResourceNotFoundException"}"#,
+            r#"{"Operation": "DescribeFHIRDatastore", "Error": "UnknownOperationException"}"#,
+            r#"{"Operation": "ListFHIRDatastores", "Error": "SerializationException"}"#,
+        ] {
+            let err = request(json).fault().unwrap_err();
+            assert!(err.message().contains("cannot answer"), "{json}: {err}");
+        }
+        for (operation, error) in [
+            ("ListTagsForResource", "ExpiredTokenException"),
+            ("TagResource", "ThrottlingException"),
+            ("DeleteFHIRDatastore", "ConflictException"),
+            ("DescribeFHIRDatastore", "AccessDeniedException"),
+        ] {
+            let json = format!(r#"{{"Operation": "{operation}", "Error": "{error}"}}"#);
+            assert!(request(&json).fault().is_ok(), "{json}");
+        }
+    }
+
+    #[test]
+    fn http_and_connection_faults_have_their_own_members() {
+        let fault = |json: &str| request(json).fault().unwrap().unwrap();
+        assert_eq!(
+            fault(r#"{"Operation": "ListFHIRDatastores", "Http": {}}"#).kind,
+            FaultKind::Http {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                body: HttpBody::Aws
+            }
+        );
+        let html = fault(
+            r#"{"Operation": "ListFHIRDatastores", "Http": {"Status": 504, "Body": "html"}, "Count": 4}"#,
+        );
+        assert_eq!(
+            html.kind,
+            FaultKind::Http {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                body: HttpBody::Html
+            }
+        );
+        assert_eq!(html.remaining, 4);
+        assert_eq!(
+            fault(r#"{"Operation": "TagResource", "Connection": "reset"}"#).kind,
+            FaultKind::Connection(ConnectionFault::Reset)
+        );
+        let cut =
+            fault(r#"{"Operation": "ListFHIRDatastores", "Connection": "truncate", "After": 2}"#);
+        assert_eq!(cut.kind, FaultKind::Connection(ConnectionFault::Truncate));
+        assert_eq!(cut.after, 2);
+        for json in [
+            r#"{"Operation": "ListFHIRDatastores", "Http": {"Status": 404}}"#,
+            r#"{"Operation": "ListFHIRDatastores", "Http": {"Body": "xml"}}"#,
+            r#"{"Operation": "ListFHIRDatastores", "Http": {"Body": "html"}, "Message": "down"}"#,
+            r#"{"Operation": "ListFHIRDatastores", "Connection": "close"}"#,
+            r#"{"Operation": "ListFHIRDatastores", "Connection": "reset", "Message": "x"}"#,
+            r#"{"Operation": "ListFHIRDatastores", "Connection": "reset", "Error": "ThrottlingException"}"#,
+            r#"{"Operation": "ListFHIRDatastores", "Http": {}, "Connection": "reset"}"#,
+            r#"{"Connection": "reset"}"#,
+            r#"{"After": 1}"#,
+        ] {
+            assert!(request(json).fault().is_err(), "{json}");
+        }
+        assert!(
+            parse_body::<FaultRequest>(
+                br#"{"Operation": "ListFHIRDatastores", "Http": {"Code": 503}}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -752,9 +1003,11 @@ mod tests {
             r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader", "Deny": "yes"}"#,
             r#"{"RoleArn": "arn:aws:iam::210987654321:role/Reader", "Allow": true}"#,
         ] {
-            assert_eq!(
-                rule(json).err().map(|err| err.code()),
-                Some(ErrorCode::Validation),
+            assert!(
+                matches!(
+                    rule(json).err().map(|err| err.code()),
+                    Some(ErrorCode::Validation | ErrorCode::Serialization)
+                ),
                 "{json}"
             );
         }

@@ -81,8 +81,9 @@ fn dispatch(emulator: &Emulator, request: &SignedRequest<'_>) -> Result<Response
             at.account
         )));
     }
-    if let Some(err) = state.faults.take(operation, at.region, at.account) {
-        return Err(err);
+    if let Some(injected) = state.faults.take(operation, at.region, at.account) {
+        tracing::debug!(?injected, "fault injected");
+        return Ok(injected.into_response());
     }
     validation::check(operation, body)?;
 

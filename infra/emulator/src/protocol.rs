@@ -88,10 +88,11 @@ pub enum ErrorCode {
     InvalidSignature,
     IncompleteSignature,
     ExpiredToken,
+    Serialization,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 13] = [
         ErrorCode::Validation,
         ErrorCode::ResourceNotFound,
         ErrorCode::Conflict,
@@ -104,6 +105,7 @@ impl ErrorCode {
         ErrorCode::InvalidSignature,
         ErrorCode::IncompleteSignature,
         ErrorCode::ExpiredToken,
+        ErrorCode::Serialization,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -120,6 +122,7 @@ impl ErrorCode {
             ErrorCode::InvalidSignature => "InvalidSignatureException",
             ErrorCode::IncompleteSignature => "IncompleteSignatureException",
             ErrorCode::ExpiredToken => "ExpiredTokenException",
+            ErrorCode::Serialization => "SerializationException",
         }
     }
 
@@ -156,6 +159,7 @@ impl ErrorCode {
             ErrorCode::InvalidSignature => crate::auth::MISMATCH,
             ErrorCode::IncompleteSignature => "Authorization header is malformed",
             ErrorCode::ExpiredToken => "The security token included in the request is expired",
+            ErrorCode::Serialization => "The request body could not be read",
         }
     }
 }
@@ -265,15 +269,24 @@ fn encode<T: Serialize>(status: StatusCode, body: &T) -> Response {
 }
 
 /// Parses a request body; an empty body is an empty object, as clients send
-/// for operations whose members are all optional.
+/// for operations whose members are all optional. A body that is not JSON,
+/// or a member of the wrong type, is a SerializationException, as awsJson1_0
+/// services answer; a required member missing is a ValidationException.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}".as_slice()
     } else {
         body
     };
-    serde_json::from_slice(body)
-        .map_err(|err| ApiError::validation(format!("Invalid request body: {err}")))
+    serde_json::from_slice(body).map_err(|err| {
+        let missing = err.is_data() && err.to_string().starts_with("missing field");
+        let code = if missing {
+            ErrorCode::Validation
+        } else {
+            ErrorCode::Serialization
+        };
+        ApiError::new(code, format!("Invalid request body: {err}"))
+    })
 }
 
 #[cfg(test)]
@@ -392,17 +405,39 @@ mod tests {
     }
 
     #[test]
-    fn empty_bodies_parse_as_empty_objects_and_bad_json_is_a_validation_error() {
-        #[derive(serde::Deserialize)]
+    fn empty_bodies_parse_as_empty_objects_and_bad_json_is_a_serialization_error() {
+        #[derive(Debug, serde::Deserialize)]
         struct Anything {
             #[serde(rename = "X")]
             _x: Option<u8>,
         }
+        #[derive(Debug, serde::Deserialize)]
+        struct Required {
+            #[serde(rename = "Key")]
+            _key: String,
+        }
         assert!(parse_body::<Anything>(b"").is_ok());
         assert!(parse_body::<Anything>(b" \n").is_ok());
-        let err = parse_body::<Anything>(b"{not json").err().unwrap();
-        assert_eq!(err.code(), ErrorCode::Validation);
-        let err = parse_body::<Anything>(br#"{"X": "text"}"#).err().unwrap();
-        assert_eq!(err.code(), ErrorCode::Validation);
+        for body in [
+            b"{not json".as_slice(),
+            b"{\"X\": ",
+            br#"{"X": "text"}"#,
+            br#"{"X": 1.5}"#,
+            br#"{"X": 300}"#,
+            b"[]",
+            b"<html></html>",
+        ] {
+            let err = parse_body::<Anything>(body).unwrap_err();
+            assert_eq!(
+                err.code(),
+                ErrorCode::Serialization,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            assert_eq!(err.code().status(), StatusCode::BAD_REQUEST);
+        }
+        let err = parse_body::<Required>(b"{}").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Validation, "{err}");
+        assert!(err.message().contains("Key"), "{err}");
     }
 }

@@ -341,6 +341,13 @@ where
             message: format!("role {arn} could not be assumed: {message}"),
         };
     }
+    if let Some(message) = not_an_aws_error(&error) {
+        return ReadError {
+            scope: scope.clone(),
+            kind: ReadErrorKind::InvalidResponse,
+            message,
+        };
+    }
     let kind = match &error {
         SdkError::ServiceError(e) => match e.err().meta().code() {
             Some("ThrottlingException") => ReadErrorKind::Throttled,
@@ -363,6 +370,27 @@ where
         kind,
         message,
     }
+}
+
+/// What an error answer without an AWS error code was (an HTML page from a
+/// proxy or load balancer, an empty body): its status and content type, and
+/// never its body.
+fn not_an_aws_error<E: ProvideErrorMetadata>(error: &SdkError<E>) -> Option<String> {
+    let SdkError::ServiceError(e) = error else {
+        return None;
+    };
+    if e.err().meta().code().is_some() {
+        return None;
+    }
+    let raw = e.raw();
+    let content = match raw.headers().get("content-type") {
+        Some(content_type) => format!("a {} body", monitor_core::text::cut(content_type, 100)),
+        None => "a body without a content type".to_owned(),
+    };
+    Some(format!(
+        "HealthLake answered HTTP {} with {content}, not an AWS error",
+        raw.status().as_u16()
+    ))
 }
 
 /// Whether the call failed because its credentials could not be resolved

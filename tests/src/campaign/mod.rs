@@ -6,7 +6,8 @@
 //!    updates, deletions in trouble, unknown statuses, deletions) in several
 //!    regions, and asks the [model](model::Model) which alerts the change owes;
 //! 2. runs a few faulty ticks of [`monitor_core::tick::Monitor`] with the SDK
-//!    adapters: HealthLake throttles, fails and hangs (the emulator's faults),
+//!    adapters: HealthLake throttles, fails, answers a load balancer's HTML
+//!    503, resets connections and hangs (the emulator's faults),
 //!    DynamoDB and SNS answer errors, throttles, timeouts, resets and lost
 //!    answers ([`FaultProxy`] in front of DynamoDB Local and moto), two ticks
 //!    sometimes overlap, and a tick is sometimes killed between claim and

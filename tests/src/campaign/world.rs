@@ -66,7 +66,8 @@ const NAME_PIECES: &[&str] = &[
 /// The emulator's own faults queued or set in one tick.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct HealthLakeFaults {
-    /// Failed `ListFHIRDatastores` calls, by error code.
+    /// Failed `ListFHIRDatastores` calls, by how they failed: an error code,
+    /// `HTTP 503 html` or `connection reset`.
     pub errors: BTreeMap<String, u64>,
     /// Ticks during which every call was slower than the SDK's attempt timeout.
     pub slow_ticks: u64,
@@ -309,31 +310,36 @@ impl World {
         }
     }
 
-    /// Queues `ListFHIRDatastores` errors for some regions, and sometimes slows
-    /// every call past the SDK's attempt timeout, for one tick.
+    /// Queues `ListFHIRDatastores` failures for some regions (errors the
+    /// operation can answer, a load balancer's HTML 503, a connection reset),
+    /// and sometimes slows every call past the SDK's attempt timeout, for one
+    /// tick.
     pub(crate) async fn inject(&mut self, rng: &mut Rng, slow: Duration) -> anyhow::Result<()> {
         for scope in self.scopes.clone() {
             if !rng.chance(0.3) {
                 continue;
             }
-            let error = *rng.pick(&[
-                "ThrottlingException",
-                "ThrottlingException",
-                "InternalServerException",
-                "AccessDeniedException",
-            ]);
+            let how = rng
+                .pick(&[
+                    json!({"Error": "ThrottlingException"}),
+                    json!({"Error": "ThrottlingException"}),
+                    json!({"Error": "InternalServerException"}),
+                    json!({"Error": "AccessDeniedException"}),
+                    json!({"Http": {"Status": 503, "Body": "html"}}),
+                    json!({"Connection": "reset"}),
+                ])
+                .clone();
             let count = rng.range(1, 4);
-            self.admin_post(
-                "faults",
-                json!({
-                    "Operation": "ListFHIRDatastores",
-                    "Error": error,
-                    "Count": count,
-                    "Region": scope.region.as_str(),
-                }),
-            )
-            .await?;
-            *self.queued.entry(error.to_owned()).or_default() += count;
+            let mut fault = json!({
+                "Operation": "ListFHIRDatastores",
+                "Count": count,
+                "Region": scope.region.as_str(),
+            });
+            for (key, value) in how.as_object().into_iter().flatten() {
+                fault[key] = value.clone();
+            }
+            self.admin_post("faults", fault).await?;
+            *self.queued.entry(fault_name(&how)?).or_default() += count;
         }
         if rng.chance(0.1) {
             self.admin_post("faults", json!({ "LatencyMs": slow.as_millis() as u64 }))
@@ -375,7 +381,7 @@ impl World {
         bail!("the emulator's faults did not drain")
     }
 
-    /// `(region, error, remaining)` of each queued fault.
+    /// `(region, fault name, remaining)` of each queued fault.
     async fn pending_faults(&self) -> anyhow::Result<Vec<(String, String, u64)>> {
         let shown: Value = self
             .admin
@@ -394,7 +400,7 @@ impl World {
                         .as_str()
                         .context("a fault the campaign queued has a region")?
                         .to_owned(),
-                    f["Error"].as_str().context("fault error")?.to_owned(),
+                    fault_name(f)?,
                     f["Remaining"].as_u64().context("fault remaining")?,
                 ))
             })
@@ -416,6 +422,23 @@ impl World {
         }
         Ok(serde_json::from_str(&text)?)
     }
+}
+
+/// How a queued fault fails, as the summary counts it: its error code,
+/// `HTTP 503 html`, or `connection reset`.
+fn fault_name(fault: &Value) -> anyhow::Result<String> {
+    if let Some(error) = fault["Error"].as_str() {
+        return Ok(error.to_owned());
+    }
+    if let Some(cut) = fault["Connection"].as_str() {
+        return Ok(format!("connection {cut}"));
+    }
+    let http = &fault["Http"];
+    let status = http["Status"]
+        .as_u64()
+        .context("a fault without Error, Connection or Http")?;
+    let body = http["Body"].as_str().unwrap_or("aws");
+    Ok(format!("HTTP {status} {body}"))
 }
 
 /// A random ErrorCause of at most `max_chars` characters: its category and its
