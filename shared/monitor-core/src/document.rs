@@ -43,6 +43,11 @@ pub struct AlertDocumentV1 {
     pub status: Option<String>,
     pub error_cause: Option<ErrorCauseV1>,
     pub observed_at: DateTime<Utc>,
+    /// For reasons `stuck` and `reminder`: since when the store has been in
+    /// `status`; for `unstuck`: since when it had been in `previous_status`.
+    /// Absent for other reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// The `error_cause` of [`AlertDocumentV1`], as HealthLake reported it.
@@ -78,6 +83,7 @@ impl From<&Alert> for AlertDocumentV1 {
                 category: c.category.as_str().to_owned(),
             }),
             observed_at: alert.observed_at,
+            since: alert.since,
         }
     }
 }
@@ -107,6 +113,7 @@ impl TryFrom<AlertDocumentV1> for Alert {
                 message: c.message,
             }),
             observed_at: d.observed_at,
+            since: d.since,
         })
     }
 }
@@ -299,11 +306,12 @@ mod tests {
             ),
             (
                 "reason",
-                "field reason: expected one of failure, recovery, unknown_status, error_cause, status",
+                "field reason: expected one of failure, recovery, unknown_status, error_cause, status, \
+                 stuck, unstuck, reminder",
             ),
             (
                 "change",
-                "field change: expected one of appeared, changed, vanished",
+                "field change: expected one of appeared, changed, vanished, unchanged",
             ),
             ("account", "field account: expected 12 digits"),
             (
