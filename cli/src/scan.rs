@@ -10,8 +10,8 @@ use aws_config::SdkConfig;
 use aws_credential_types::provider::ProvideCredentials;
 use monitor_aws::{self as sdk, Timeouts};
 use monitor_core::domain::{
-    AccountId, AccountSelection, AlertPolicy, RawRouting, RawSelection, Region, Routing,
-    RoutingNames, Scope, SelectionNames,
+    AccountId, AccountSelection, AlertPolicy, MAX_REMINDER_HOURS, MAX_STUCK_MINUTES, RawRouting,
+    RawSelection, Region, Routing, RoutingNames, Scope, SelectionNames, StuckAfter, TimeUnit,
 };
 use monitor_core::memory::MemoryPublisher;
 use monitor_core::ports::{AlertPublisher, DatastoreReader, SnapshotStore};
@@ -103,6 +103,21 @@ pub struct Args {
         default_value = "CREATE_FAILED,UPDATE_FAILED"
     )]
     critical_statuses: String,
+    /// Minutes a data store may stay CREATING (from its CreatedAt) before it is
+    /// reported stuck, once per stay; 0: never.
+    #[arg(long, value_name = "MINUTES", default_value = "120")]
+    stuck_creating_minutes: String,
+    /// Minutes a data store may stay DELETING (from the scan that first saw it
+    /// so) before it is reported stuck; 0: never.
+    #[arg(long, value_name = "MINUTES", default_value = "120")]
+    stuck_deleting_minutes: String,
+    /// Minutes a data store may stay UPDATING (from the scan that first saw it
+    /// so) before it is reported stuck; 0: never.
+    #[arg(long, value_name = "MINUTES", default_value = "120")]
+    stuck_updating_minutes: String,
+    /// Hours between reminders of a data store left in a *_FAILED status; 0: none.
+    #[arg(long, value_name = "HOURS", default_value = "0")]
+    failed_reminder_hours: String,
     /// Show the transitions and the alerts that would be sent (pending ones
     /// included) without writing the snapshot or sending anything.
     #[arg(long)]
@@ -270,8 +285,22 @@ async fn scan(
     stdout: &Stdout,
     waiting: &Mutex<Option<PathBuf>>,
 ) -> anyhow::Result<ExitCode> {
+    let minutes = |flag: &str, value: &str| {
+        AlertPolicy::parse_period(flag, value, TimeUnit::Minutes, MAX_STUCK_MINUTES)
+    };
     let policy = AlertPolicy {
         critical: AlertPolicy::parse_statuses("--critical-statuses", &args.critical_statuses)?,
+        stuck: StuckAfter {
+            creating: minutes("--stuck-creating-minutes", &args.stuck_creating_minutes)?,
+            deleting: minutes("--stuck-deleting-minutes", &args.stuck_deleting_minutes)?,
+            updating: minutes("--stuck-updating-minutes", &args.stuck_updating_minutes)?,
+        },
+        failed_reminder: AlertPolicy::parse_period(
+            "--failed-reminder-hours",
+            &args.failed_reminder_hours,
+            TimeUnit::Hours,
+            MAX_REMINDER_HOURS,
+        )?,
         ..AlertPolicy::default()
     };
     let config = sdk::load(Timeouts::INTERACTIVE).await;

@@ -12,7 +12,7 @@ use chrono::{TimeZone, Utc};
 use integration_tests::services::workspace_root;
 use monitor_core::document::AlertDocumentV1;
 use monitor_core::domain::{
-    Alert, Change, DatastoreStatus, ErrorCategory, ErrorCause, Reason, Severity, Transition,
+    Alert, Change, DatastoreStatus, ErrorCategory, ErrorCause, Reason, Record, Severity, Transition,
 };
 use monitor_core::fixtures::{observation, scope};
 use serde_json::{Value, json};
@@ -154,6 +154,22 @@ fn every_document_the_code_writes_is_valid() -> anyhow::Result<()> {
                 }
                 combinations.insert((severity.as_str(), reason.as_str(), alert.change.as_str()));
                 let name = format!("{t}/{severity}/{}", reason.as_str());
+                documents.push((name, serde_json::to_value(AlertDocumentV1::from(&alert))?));
+            }
+        }
+    }
+    // A store that stayed in its status: stuck, or failed a while ago.
+    for (t, status) in [DatastoreStatus::Creating, DatastoreStatus::CreateFailed]
+        .into_iter()
+        .enumerate()
+    {
+        let mut record = Record::new(observation("3", status), 4, at);
+        record.status_since = at - chrono::Duration::hours(5);
+        for severity in Severity::ALL {
+            for reason in Reason::ALL {
+                let alert = Alert::lingering(&scope(), &record, (severity, reason), 5, at);
+                combinations.insert((severity.as_str(), reason.as_str(), alert.change.as_str()));
+                let name = format!("lingering {t}/{severity}/{}", reason.as_str());
                 documents.push((name, serde_json::to_value(AlertDocumentV1::from(&alert))?));
             }
         }
@@ -376,9 +392,10 @@ fn the_schema_lists_every_field_written_and_the_closed_sets_of_the_code() -> any
         list.sort();
     }
     assert_eq!(required, written);
-    // Written only when known: the account's name in its organization, and
-    // the tags chosen to travel with alerts.
-    let optional = ["account_name", "tags"];
+    // Written only when known: the account's name in its organization, the
+    // tags chosen to travel with alerts, and since when a store has been in
+    // its status (stuck, unstuck, reminder).
+    let optional = ["account_name", "tags", "since"];
     properties.retain(|p| !optional.contains(&p.as_str()));
     assert_eq!(properties, written);
     Ok(())

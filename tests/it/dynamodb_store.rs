@@ -351,3 +351,142 @@ async fn alerts_stored_before_formats_were_numbered_read_and_a_newer_format_is_c
         next
     );
 }
+
+/// The table's store, whose loads wait for each other: two ticks both read
+/// the snapshot from DynamoDB Local before either writes, so their
+/// conditional writes really race.
+struct LoadTogether {
+    inner: DynamoDbStore,
+    loaded: tokio::sync::Barrier,
+}
+
+impl SnapshotStore for LoadTogether {
+    async fn load(&self, scope: &Scope) -> Result<monitor_core::domain::ScopeSnapshot, StoreError> {
+        let snapshot = self.inner.load(scope).await;
+        self.loaded.wait().await;
+        snapshot
+    }
+    async fn put(
+        &self,
+        scope: &Scope,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<(), StoreError> {
+        self.inner.put(scope, record, expected).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlapping_ticks_warn_of_a_stuck_store_and_remind_of_a_failed_one_once() {
+    let table = Table::new().await;
+    let reader = MemoryReader::default();
+    let mut slow = observation("1", DatastoreStatus::Creating);
+    slow.created_at = Some(at(0));
+    let failed = observation("2", DatastoreStatus::CreateFailed);
+    reader.set(&scope(), vec![slow.clone(), failed.clone()]);
+    let publisher = MemoryPublisher::default();
+    let settings = TickSettings {
+        policy: AlertPolicy {
+            failed_reminder: Some(Duration::hours(6)),
+            ..AlertPolicy::default()
+        },
+        ..TickSettings::default()
+    };
+    let tick = |owner: &str, minute: i64| Tick {
+        owner: owner.into(),
+        now: at(minute),
+    };
+    Monitor::new(&reader, table.store(), &publisher, settings.clone())
+        .tick(&[scope()], &tick("t0", 0))
+        .await;
+    assert_eq!(publisher.sent().len(), 1, "the failure");
+
+    // Six hours on, both are due: the creation is stuck, the failure is reminded of.
+    let racing = LoadTogether {
+        inner: table.store(),
+        loaded: tokio::sync::Barrier::new(2),
+    };
+    let monitor = Monitor::new(&reader, &racing, &publisher, settings);
+    let (a, b) = (tick("t1", 360), tick("t2", 360));
+    let scopes = [scope()];
+    let (first, second) = tokio::join!(monitor.tick(&scopes, &a), monitor.tick(&scopes, &b));
+    let mut reasons: Vec<&str> = publisher.sent().iter().map(|a| a.reason.as_str()).collect();
+    reasons.sort_unstable();
+    assert_eq!(
+        reasons,
+        vec!["failure", "reminder", "stuck"],
+        "{:?} {:?}",
+        first.problems(),
+        second.problems()
+    );
+    let left = |r: &monitor_core::tick::TickReport| {
+        r.reports().map(|(_, s)| s.left_to_others).sum::<usize>()
+    };
+    assert_eq!(
+        left(&first) + left(&second),
+        2,
+        "the loser leaves both records alone"
+    );
+    let slow_item = table.item(&slow.id).await;
+    assert!(slow_item.contains_key("stuck_warned_at"), "{slow_item:?}");
+    assert_eq!(slow_item["alert_state"], AttributeValue::S("none".into()));
+    let failed_item = table.item(&failed.id).await;
+    assert_eq!(
+        failed_item["reminded_at"],
+        AttributeValue::S(at(360).to_rfc3339())
+    );
+}
+
+#[tokio::test]
+async fn an_item_written_before_stays_were_kept_reads_as_in_its_status_since_its_last_change() {
+    let table = Table::new().await;
+    let store = table.store();
+    let mut creating = observation("1", DatastoreStatus::Creating);
+    creating.created_at = Some(at(-30));
+    let failed = observation("2", DatastoreStatus::CreateFailed);
+    for o in [&creating, &failed] {
+        let mut r = record(o.clone(), 1);
+        r.stuck_warned_at = Some(at(2));
+        store.put(&scope(), &r, None).await.unwrap();
+        table
+            .client
+            .update_item()
+            .table_name(&table.name)
+            .key("pk", AttributeValue::S(scope().key()))
+            .key("sk", AttributeValue::S(o.id.to_string()))
+            .update_expression("REMOVE status_since, stuck_warned_at, reminded_at")
+            .send()
+            .await
+            .unwrap();
+    }
+    let loaded = store.load(&scope()).await.unwrap();
+    assert!(loaded.unreadable.is_empty(), "{:?}", loaded.unreadable);
+    let creating = &loaded.records[&creating.id];
+    assert_eq!(creating.status_since, at(-30), "HealthLake's creation time");
+    assert_eq!(creating.stuck_warned_at, None);
+    let failed = &loaded.records[&failed.id];
+    assert_eq!(failed.status_since, at(1), "its last change");
+    assert_eq!(failed.reminded_at, None);
+
+    // A time that does not parse is named, and the item left as it is.
+    table
+        .client
+        .update_item()
+        .table_name(&table.name)
+        .key("pk", AttributeValue::S(scope().key()))
+        .key("sk", AttributeValue::S(failed.observation.id.to_string()))
+        .update_expression("SET reminded_at = :t")
+        .expression_attribute_values(":t", AttributeValue::S("yesterday".into()))
+        .send()
+        .await
+        .unwrap();
+    let loaded = store.load(&scope()).await.unwrap();
+    assert_eq!(loaded.unreadable.len(), 1);
+    assert!(
+        loaded.unreadable[0]
+            .reason
+            .starts_with("attribute reminded_at is not an RFC 3339 time"),
+        "{:?}",
+        loaded.unreadable
+    );
+}

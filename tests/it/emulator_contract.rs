@@ -3503,3 +3503,73 @@ async fn http_and_connection_faults_reach_the_sdk_as_production_failures() {
         Some("The security token included in the request is expired")
     );
 }
+
+#[tokio::test]
+async fn an_admin_creation_can_date_its_store_hours_back_and_it_is_still_creating() {
+    let emulator = Emulator::start().await;
+    let client = emulator.client("us-east-1");
+    let now = emulator.emulator.now().await.expect("the emulator's clock");
+    let three_hours_ago = now - chrono::Duration::hours(3);
+    let (status, answer) = emulator
+        .post(
+            "datastores",
+            json!({
+                "Region": "us-east-1",
+                "DatastoreName": "slow",
+                "DatastoreTypeVersion": "R4",
+                "CreatedAt": three_hours_ago.timestamp_millis() as f64 / 1000.0,
+            }),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    let id = answer["DatastoreProperties"]["DatastoreId"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    let shown = describe_store(&client, &id).await;
+    assert_eq!(shown.datastore_status().as_str(), "CREATING");
+    let created_at = shown.created_at().expect("CreatedAt");
+    // Epoch seconds in a double, as the API sends them: the millisecond is
+    // read back to within one.
+    let millis = created_at.to_millis().expect("CreatedAt in milliseconds");
+    assert!(
+        (millis - three_hours_ago.timestamp_millis()).abs() <= 1,
+        "{created_at} for {three_hours_ago}"
+    );
+    // Its status counts from the request, its CreatedAt stays as given.
+    let settled = emulator.settle(&client, &id, "ACTIVE").await;
+    assert_eq!(
+        settled.created_at().map(|t| t.secs()),
+        Some(three_hours_ago.timestamp())
+    );
+
+    let now = emulator.emulator.now().await.expect("the emulator's clock");
+    let later = (now + chrono::Duration::hours(1)).timestamp() as f64;
+    for (body, problem) in [
+        (json!({"CreatedAt": later}), "after the emulator's now"),
+        (json!({"CreatedAt": "yesterday"}), "Invalid request body"),
+        (
+            json!({"CreatedAt": 1e300}),
+            "is not a time in epoch seconds",
+        ),
+        (
+            json!({"CreatedAt": 1_700_000_000.0, "ClientToken": "token-1"}),
+            "CreatedAt cannot be combined with ClientToken",
+        ),
+    ] {
+        let mut request = json!({"Region": "us-east-1", "DatastoreTypeVersion": "R4"});
+        for (key, value) in body.as_object().into_iter().flatten() {
+            request[key] = value.clone();
+        }
+        let (status, answer) = emulator.post("datastores", request).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(answer["__type"], "ValidationException", "{answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(problem)),
+            "{body}: {answer}"
+        );
+    }
+    assert_eq!(list_all(&client, None).await.len(), 1);
+}

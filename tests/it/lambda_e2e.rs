@@ -1249,3 +1249,307 @@ async fn a_region_behind_a_failing_load_balancer_is_a_scan_problem_and_the_other
     );
     Ok(())
 }
+
+/// A time as the snapshot table and the alert document write it.
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339()
+}
+
+/// A time attribute of an item.
+fn time_of(item: &Item, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    text(item, key)
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// Creates a data store through the admin route, its creation begun `ago`
+/// (HealthLake's CreatedAt) though its status counts from now: CREATING
+/// until the emulator's clock passes the transition delay.
+async fn create_store_created_ago(
+    stack: &Stack,
+    name: &str,
+    ago: chrono::Duration,
+    outcome: Option<&str>,
+) -> anyhow::Result<(String, chrono::DateTime<chrono::Utc>)> {
+    let created_at = stack.emulator.now().await? - ago;
+    let tags: Vec<Value> = outcome
+        .map(|v| json!({"Key": integration_tests::emulator::OUTCOME_TAG, "Value": v}))
+        .into_iter()
+        .collect();
+    let answer = stack
+        .admin_post(
+            "datastores",
+            json!({
+                "Region": EAST,
+                "DatastoreName": name,
+                "DatastoreTypeVersion": "R4",
+                "Tags": tags,
+                "CreatedAt": created_at.timestamp_millis() as f64 / 1000.0,
+            }),
+        )
+        .await;
+    let id = answer["DatastoreProperties"]["DatastoreId"]
+        .as_str()
+        .with_context(|| format!("no DatastoreId: {answer}"))?
+        .to_owned();
+    ensure!(
+        answer["DatastoreProperties"]["DatastoreStatus"] == "CREATING",
+        "{answer}"
+    );
+    let millis = chrono::DateTime::from_timestamp_millis(created_at.timestamp_millis())
+        .context("a creation time")?;
+    Ok((id, millis))
+}
+
+/// Rewrites the item of store `id` as the test fixture of a stay that began
+/// earlier: sets the time attributes `set` and removes `remove`, as an item
+/// written that long ago (or before the attributes existed) would be.
+async fn age_item(
+    stack: &Stack,
+    id: &str,
+    set: &[(&str, chrono::DateTime<chrono::Utc>)],
+    remove: &[&str],
+) -> anyhow::Result<()> {
+    let mut expression = Vec::new();
+    let mut request = stack
+        .ddb
+        .update_item()
+        .table_name(&stack.table)
+        .key("pk", AttributeValue::S(SCOPE_EAST.to_owned()))
+        .key("sk", AttributeValue::S(id.to_owned()))
+        .condition_expression("attribute_exists(pk)");
+    for (n, (name, at)) in set.iter().enumerate() {
+        expression.push(format!("#s{n} = :s{n}"));
+        request = request
+            .expression_attribute_names(format!("#s{n}"), *name)
+            .expression_attribute_values(format!(":s{n}"), AttributeValue::S(rfc3339(*at)));
+    }
+    let mut update = format!("SET {}", expression.join(", "));
+    if !remove.is_empty() {
+        let names: Vec<String> = (0..remove.len()).map(|n| format!("#r{n}")).collect();
+        for (n, name) in remove.iter().enumerate() {
+            request = request.expression_attribute_names(format!("#r{n}"), *name);
+        }
+        update.push_str(&format!(" REMOVE {}", names.join(", ")));
+    }
+    request.update_expression(update).send().await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_stuck_in_creating_is_warned_of_once_then_told_when_it_moves_on()
+-> anyhow::Result<()> {
+    let mut stack = Stack::start().await?;
+    let three_hours = chrono::Duration::hours(3);
+    let (slow, created_at) =
+        create_store_created_ago(&stack, "imaging-slow", three_hours, None).await?;
+    let (doomed, _) = create_store_created_ago(
+        &stack,
+        "claims-slow",
+        three_hours,
+        Some(&format!("CREATE_FAILED:NON_RETRYABLE_ERROR:{KMS_MESSAGE}")),
+    )
+    .await?;
+    let quick = stack.create_store(EAST, "patients-new", None).await?;
+    stack.spawn(&[])?;
+
+    // Both slow creations have run for three hours, past the default two.
+    stack.tick().await?;
+    let mut delivered = stack.expect_alerts(2).await?;
+    delivered.sort_by_key(|d| d.document["datastore_name"].to_string());
+    let warning = &delivered[1];
+    assert_eq!(warning.document["datastore_id"], slow.as_str());
+    let document = warning.alert();
+    assert_eq!(
+        (
+            document.severity.as_str(),
+            document.reason.as_str(),
+            document.change.as_str()
+        ),
+        ("warning", "stuck", "unchanged")
+    );
+    assert_eq!(document.status.as_deref(), Some("CREATING"));
+    assert_eq!(document.previous_status.as_deref(), Some("CREATING"));
+    // CreatedAt travels as epoch seconds in a double: equal to the millisecond.
+    let millis = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(|t| t.timestamp_millis());
+    assert_eq!(millis(document.since), millis(Some(created_at)));
+    assert!(
+        warning
+            .subject
+            .starts_with("[WARNING] HealthLake data store imaging-slow stuck in CREATING for 3 h"),
+        "{}",
+        warning.subject
+    );
+    assert_eq!(warning.attributes["severity"], "warning");
+    assert_eq!(delivered[0].document["reason"], "stuck");
+    assert_eq!(delivered[0].document["datastore_id"], doomed.as_str());
+    let items = stack.items().await?;
+    let item = |id: &str| items.iter().find(|i| text(i, "sk") == Some(id)).cloned();
+    let slow_item = item(&slow).context("the slow store's item")?;
+    assert_eq!(
+        millis(time_of(&slow_item, "status_since")),
+        millis(Some(created_at))
+    );
+    assert!(slow_item.contains_key("stuck_warned_at"), "{slow_item:?}");
+    assert!(
+        !item(&quick)
+            .context("the quick store's item")?
+            .contains_key("stuck_warned_at")
+    );
+
+    // Still creating: nothing more, and nothing written.
+    let before = stack.items().await?;
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+    assert_eq!(stack.items().await?, before);
+
+    // Both move on: one to ACTIVE (an info that it is no longer stuck), one
+    // to CREATE_FAILED (the critical failure, not an info besides).
+    stack.settle(EAST, &slow, "ACTIVE").await?;
+    stack.tick().await?;
+    let mut delivered = stack.expect_alerts(2).await?;
+    delivered.sort_by_key(|d| d.document["datastore_name"].to_string());
+    let failure = &delivered[0];
+    assert_eq!(
+        (
+            failure.document["datastore_id"].as_str(),
+            failure.document["severity"].as_str(),
+            failure.document["reason"].as_str()
+        ),
+        (Some(doomed.as_str()), Some("critical"), Some("failure"))
+    );
+    let moved_on = delivered[1].alert();
+    assert_eq!(
+        (
+            moved_on.datastore_id.as_str(),
+            moved_on.severity.as_str(),
+            moved_on.reason.as_str(),
+            moved_on.change.as_str()
+        ),
+        (slow.as_str(), "info", "unstuck", "changed")
+    );
+    assert_eq!(
+        (
+            moved_on.previous_status.as_deref(),
+            moved_on.status.as_deref()
+        ),
+        (Some("CREATING"), Some("ACTIVE"))
+    );
+    assert_eq!(millis(moved_on.since), millis(Some(created_at)));
+    assert!(
+        delivered[1].subject.contains("left CREATING after 3 h"),
+        "{}",
+        delivered[1].subject
+    );
+
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+    assert_eq!(
+        stack.published().await?.len(),
+        4,
+        "published exactly once each"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_left_failed_is_reminded_every_period_saying_for_how_long() -> anyhow::Result<()> {
+    let mut stack = Stack::start().await?;
+    let failed = stack
+        .create_store(
+            EAST,
+            "imaging-new",
+            Some(("NON_RETRYABLE_ERROR", KMS_MESSAGE)),
+        )
+        .await?;
+    stack.settle(EAST, &failed, "CREATE_FAILED").await?;
+    stack.spawn(&[("FAILED_REMINDER_HOURS", "6")])?;
+    stack.tick().await?;
+    let delivered = stack.expect_alerts(1).await?;
+    assert_eq!(delivered[0].document["reason"], "failure");
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+
+    // The fixture of a store failed six and a half hours ago, its item written
+    // before the monitor kept since when a store is in its status.
+    let now = chrono::Utc::now();
+    let failed_at = now - chrono::Duration::minutes(6 * 60 + 30);
+    age_item(
+        &stack,
+        &failed,
+        &[("last_changed", failed_at)],
+        &["status_since"],
+    )
+    .await?;
+    stack.tick().await?;
+    let delivered = stack.expect_alerts(1).await?;
+    let reminder = delivered[0].alert();
+    assert_eq!(
+        (
+            reminder.severity.as_str(),
+            reminder.reason.as_str(),
+            reminder.change.as_str(),
+            reminder.status.as_deref()
+        ),
+        ("warning", "reminder", "unchanged", Some("CREATE_FAILED"))
+    );
+    assert_eq!(
+        reminder.since.map(|t| t.timestamp()),
+        Some(failed_at.timestamp())
+    );
+    assert!(
+        delivered[0]
+            .subject
+            .contains("imaging-new still CREATE_FAILED after 6 h 30 min"),
+        "{}",
+        delivered[0].subject
+    );
+    assert!(
+        reminder
+            .next_step
+            .starts_with("Failed for 6 h 30 min and not fixed yet. Retrying will not help"),
+        "{}",
+        reminder.next_step
+    );
+    assert_eq!(
+        reminder.error_cause.as_ref().map(|c| c.message.as_str()),
+        Some(KMS_MESSAGE)
+    );
+    let (_, published) = stack.published().await?.pop().context("a publish")?;
+    let email = published["email"].as_str().context("an email body")?;
+    assert!(email.contains("In status:   6 h 30 min, since "), "{email}");
+    let items = stack.items().await?;
+    assert!(time_of(&items[0], "reminded_at").is_some(), "{items:?}");
+    assert_eq!(
+        time_of(&items[0], "status_since").map(|t| t.timestamp()),
+        Some(failed_at.timestamp())
+    );
+
+    // Reminded just now: nothing until the period has passed again.
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+    let failed_at = now - chrono::Duration::minutes(12 * 60 + 30);
+    age_item(
+        &stack,
+        &failed,
+        &[
+            ("status_since", failed_at),
+            ("reminded_at", now - chrono::Duration::hours(6)),
+        ],
+        &[],
+    )
+    .await?;
+    stack.tick().await?;
+    let delivered = stack.expect_alerts(1).await?;
+    assert!(
+        delivered[0]
+            .subject
+            .contains("still CREATE_FAILED after 12 h 30 min"),
+        "{}",
+        delivered[0].subject
+    );
+    stack.tick().await?;
+    stack.expect_alerts(0).await?;
+    assert_eq!(stack.published().await?.len(), 3);
+    Ok(())
+}

@@ -2,8 +2,8 @@
 
 use chrono::Duration;
 use monitor_core::domain::{
-    AccountId, AccountSelection, AlertPolicy, RawRouting, RawSelection, Region, Routing,
-    RoutingNames, SelectionNames, list_items,
+    AccountId, AccountSelection, AlertPolicy, MAX_REMINDER_HOURS, MAX_STUCK_MINUTES, RawRouting,
+    RawSelection, Region, Routing, RoutingNames, SelectionNames, StuckAfter, TimeUnit, list_items,
 };
 use monitor_core::metrics::DEFAULT_NAMESPACE;
 use monitor_core::tick::TickSettings;
@@ -133,12 +133,30 @@ impl Config {
             Some(v) => AlertPolicy::parse_switch(name, &v).map_err(policy_error(name)),
             None => Ok(default),
         };
+        let period = |name: &'static str, unit, max, default| match get(name) {
+            Some(v) => AlertPolicy::parse_period(name, &v, unit, max).map_err(policy_error(name)),
+            None => Ok(default),
+        };
+        let stuck = |name: &'static str, default| {
+            period(name, TimeUnit::Minutes, MAX_STUCK_MINUTES, default)
+        };
         let policy = AlertPolicy {
             critical: statuses("ALERT_CRITICAL_STATUSES", defaults.critical)?,
             info: statuses("ALERT_INFO_STATUSES", defaults.info)?,
             recovery: switch("ALERT_ON_RECOVERY", defaults.recovery)?,
             unknown_status: switch("ALERT_ON_UNKNOWN_STATUS", defaults.unknown_status)?,
             error_cause: switch("ALERT_ON_ERROR_CAUSE", defaults.error_cause)?,
+            stuck: StuckAfter {
+                creating: stuck("STUCK_CREATING_MINUTES", defaults.stuck.creating)?,
+                deleting: stuck("STUCK_DELETING_MINUTES", defaults.stuck.deleting)?,
+                updating: stuck("STUCK_UPDATING_MINUTES", defaults.stuck.updating)?,
+            },
+            failed_reminder: period(
+                "FAILED_REMINDER_HOURS",
+                TimeUnit::Hours,
+                MAX_REMINDER_HOURS,
+                defaults.failed_reminder,
+            )?,
         };
 
         // Bounded, so that no value can overflow a time computation.
@@ -367,6 +385,41 @@ mod tests {
         assert_eq!(c.regions.len(), 2);
         assert_eq!(c.policy.critical.len(), 1);
         assert!(!c.policy.recovery);
+    }
+
+    #[test]
+    fn reads_the_stuck_thresholds_and_the_failed_reminder() {
+        let mut vars = BASE.to_vec();
+        vars.extend([
+            ("STUCK_CREATING_MINUTES", "45"),
+            ("STUCK_DELETING_MINUTES", "0"),
+            ("FAILED_REMINDER_HOURS", "24"),
+        ]);
+        let c = config(&vars).unwrap();
+        assert_eq!(
+            c.policy.stuck,
+            StuckAfter {
+                creating: Some(Duration::minutes(45)),
+                deleting: None,
+                updating: Some(Duration::minutes(120)),
+            }
+        );
+        assert_eq!(c.policy.failed_reminder, Some(Duration::hours(24)));
+        for (name, value) in [
+            ("STUCK_UPDATING_MINUTES", "an hour"),
+            ("STUCK_CREATING_MINUTES", "-1"),
+            ("STUCK_DELETING_MINUTES", "10081"),
+            ("FAILED_REMINDER_HOURS", "721"),
+        ] {
+            let mut vars = BASE.to_vec();
+            vars.push((name, value));
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("setting {name}: expected a whole number of "))
+                    && err.contains(&format!("{value:?}")),
+                "{name}={value}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -12,7 +12,12 @@
 //!   regions, or the request is refused); otherwise it gets 32 hex characters,
 //!   as HealthLake gives. It is not held to CreateFHIRDatastore's quota of
 //!   stores (`EmulatorConfig::max_datastores`), though its stores count
-//!   toward it.
+//!   toward it. An optional `"CreatedAt"` (epoch seconds, as the API shows
+//!   it; not after the emulator's now, and not with a `ClientToken`) sets the
+//!   creation time the store reports and is filtered on, such as hours ago:
+//!   its status still counts from the moment of this request, so the store is
+//!   CREATING until the transition delay has passed on the emulator's clock,
+//!   a creation that has been running since `CreatedAt`.
 //! - `POST /_emulator/datastores/{id}/status` forces a status (and error cause)
 //!   on a store of any account and region; it then stays until the store is
 //!   deleted.
@@ -164,6 +169,7 @@ struct CreateStoreRequest {
     account: Option<String>,
     region: String,
     datastore_id: Option<String>,
+    created_at: Option<f64>,
     #[serde(flatten)]
     store: CreateFhirDatastoreRequest,
 }
@@ -207,11 +213,28 @@ async fn create_store(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Res
         Err(err) => return refuse(err),
     };
     let now = state.clock.now();
+    let created_at = match request
+        .created_at
+        .map(|seconds| created_at(seconds, now, new.client_token.is_some()))
+        .transpose()
+    {
+        Ok(created_at) => created_at,
+        Err(err) => return refuse(err),
+    };
     let at = Scope {
         account: &account,
         region: &request.region,
     };
-    let (store, status_now) = match state.registry.create(at, new, now) {
+    let id = match state.registry.create(at, new, now) {
+        Ok((store, _)) => store.id.clone(),
+        Err(err) => return refuse(err),
+    };
+    if let Some(created_at) = created_at
+        && let Some(found) = state.registry.find_anywhere_mut(&id)
+    {
+        found.store.created_at = created_at;
+    }
+    let (store, status_now) = match state.registry.get(at, &id, now) {
         Ok(created) => created,
         Err(err) => return refuse(err),
     };
@@ -226,6 +249,37 @@ async fn create_store(State(emulator): State<Arc<Emulator>>, body: Bytes) -> Res
         region: at.region,
         datastore_properties: store.properties(status_now),
     })
+}
+
+/// The `CreatedAt` of an admin creation: whole milliseconds, as a store
+/// created through the API has, no later than `now`.
+fn created_at(
+    seconds: f64,
+    now: chrono::DateTime<chrono::Utc>,
+    client_token: bool,
+) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    if client_token {
+        return Err(ApiError::validation(
+            "CreatedAt cannot be combined with ClientToken: a repeated request would change the creation time of the store it names",
+        ));
+    }
+    let millis = seconds * 1000.0;
+    let at = (millis.is_finite() && millis.abs() < 1e15)
+        .then(|| chrono::DateTime::from_timestamp_millis(millis.round() as i64))
+        .flatten()
+        .ok_or_else(|| {
+            ApiError::validation(format!(
+                "CreatedAt {seconds} is not a time in epoch seconds"
+            ))
+        })?;
+    if at > now {
+        return Err(ApiError::validation(format!(
+            "CreatedAt {} is after the emulator's now {}",
+            at.to_rfc3339_opts(SecondsFormat::Millis, true),
+            now.to_rfc3339_opts(SecondsFormat::Millis, true)
+        )));
+    }
+    Ok(at)
 }
 
 async fn force_status(

@@ -48,6 +48,12 @@ pub struct AlertDocumentV1 {
     /// (`ALERT_TAG_KEYS`); absent when none was chosen or the store has none.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+
+    /// For reasons `stuck` and `reminder`: since when the store has been in
+    /// `status`; for `unstuck`: since when it had been in `previous_status`.
+    /// Absent for other reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
 }
 
 /// The `error_cause` of [`AlertDocumentV1`], as HealthLake reported it.
@@ -84,6 +90,8 @@ impl From<&Alert> for AlertDocumentV1 {
             }),
             observed_at: alert.observed_at,
             tags: alert.tags.clone(),
+
+            since: alert.since,
         }
     }
 }
@@ -114,6 +122,8 @@ impl TryFrom<AlertDocumentV1> for Alert {
             }),
             observed_at: d.observed_at,
             tags: d.tags,
+
+            since: d.since,
         })
     }
 }
@@ -306,11 +316,12 @@ mod tests {
             ),
             (
                 "reason",
-                "field reason: expected one of failure, recovery, unknown_status, error_cause, status",
+                "field reason: expected one of failure, recovery, unknown_status, error_cause, status, \
+                 stuck, unstuck, reminder",
             ),
             (
                 "change",
-                "field change: expected one of appeared, changed, vanished",
+                "field change: expected one of appeared, changed, vanished, unchanged",
             ),
             ("account", "field account: expected 12 digits"),
             (

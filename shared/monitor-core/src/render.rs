@@ -41,6 +41,25 @@ pub fn severity_emoji(severity: Severity) -> &'static str {
     }
 }
 
+/// How long a stay in a status has lasted, as a person reads it: `45 min`,
+/// `3 h 20 min`, `2 d 4 h`.
+pub fn duration(length: chrono::Duration) -> String {
+    let minutes = length.num_minutes().max(0);
+    let (days, hours, minutes) = (minutes / 1440, minutes / 60 % 24, minutes % 60);
+    match (days, hours, minutes) {
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (d, 0, _) => format!("{d} d"),
+        (d, h, _) => format!("{d} d {h} h"),
+    }
+}
+
+/// How long the stay an alert tells of has lasted when it was observed.
+pub fn stay(alert: &Alert) -> Option<String> {
+    alert.since.map(|since| duration(alert.observed_at - since))
+}
+
 /// A short headline: what happened to which store, where.
 pub fn headline(alert: &Alert) -> String {
     let status = status_label(alert);
@@ -59,6 +78,26 @@ pub fn headline(alert: &Alert) -> String {
             format!("HealthLake data store {name} reports an error while {status} in {region}")
         }
         Reason::Status => format!("HealthLake data store {name} is {status} in {region}"),
+        Reason::Stuck => match stay(alert) {
+            Some(stay) => {
+                format!("HealthLake data store {name} stuck in {status} for {stay} in {region}")
+            }
+            None => format!("HealthLake data store {name} stuck in {status} in {region}"),
+        },
+        Reason::Unstuck => match stay(alert) {
+            Some(stay) => format!(
+                "HealthLake data store {name} left {previous} after {stay}: now {status} in {region}"
+            ),
+            None => {
+                format!("HealthLake data store {name} left {previous}: now {status} in {region}")
+            }
+        },
+        Reason::Reminder => match stay(alert) {
+            Some(stay) => {
+                format!("HealthLake data store {name} still {status} after {stay} in {region}")
+            }
+            None => format!("HealthLake data store {name} still {status} in {region}"),
+        },
     }
 }
 
@@ -100,31 +139,48 @@ pub(crate) fn next_step(alert: &Alert) -> String {
     let region = &alert.region;
     let describe =
         format!("aws healthlake describe-fhir-datastore --datastore-id {id} --region {region}");
-    match (
+    let failure = matches!(
+        alert.reason,
+        Reason::Failure | Reason::ErrorCause | Reason::Reminder
+    );
+    let step = match (
+        failure,
         alert.reason,
         alert.error_cause.as_ref().map(|c| &c.category),
     ) {
-        (Reason::Failure | Reason::ErrorCause, Some(ErrorCategory::NonRetryable)) => format!(
+        (true, _, Some(ErrorCategory::NonRetryable)) => format!(
             "Retrying will not help: fix what the error message names (for example a KMS key or IAM permission), \
              then delete this data store and create a new one. Details: {describe}"
         ),
-        (Reason::Failure | Reason::ErrorCause, Some(ErrorCategory::Retryable)) => format!(
+        (true, _, Some(ErrorCategory::Retryable)) => format!(
             "The failure may be temporary: delete this data store and create it again; if it fails again, \
              open an AWS Support case with the data store ID. Details: {describe}"
         ),
-        (Reason::Failure | Reason::ErrorCause, _) => {
+        (true, _, _) => {
             format!(
                 "Read the error details and the HealthLake documentation before acting: {describe}"
             )
         }
-        (Reason::Recovery, _) => {
+        (_, Reason::Recovery, _) => {
             "No action needed: the data store is no longer in a failed status.".to_owned()
         }
-        (Reason::UnknownStatus, _) => format!(
+        (_, Reason::UnknownStatus, _) => format!(
             "AWS reported a status this monitor does not know: check the HealthLake documentation and \
              update healthlake-monitor. Details: {describe}"
         ),
-        (Reason::Status, _) => "For information: no action needed.".to_owned(),
+        (_, Reason::Stuck, _) => format!(
+            "HealthLake usually finishes this well within that time: check the data store's details and \
+             the AWS Health Dashboard; if it does not move on, open an AWS Support case with the data \
+             store ID. Details: {describe}"
+        ),
+        (_, Reason::Unstuck, _) => {
+            "No action needed: the data store is no longer stuck.".to_owned()
+        }
+        (_, _, _) => "For information: no action needed.".to_owned(),
+    };
+    match (alert.reason, stay(alert)) {
+        (Reason::Reminder, Some(stay)) => format!("Failed for {stay} and not fixed yet. {step}"),
+        _ => step,
     }
 }
 
@@ -159,6 +215,12 @@ pub fn text_body(alert: &Alert) -> String {
         }
         None => lines.push("Error:       none reported".to_owned()),
     }
+    if let (Some(since), Some(stay)) = (alert.since, stay(alert)) {
+        lines.push(format!(
+            "In status:   {stay}, since {}",
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ));
+    }
     lines.push(format!(
         "Observed at: {}",
         alert
@@ -185,6 +247,9 @@ pub fn chatbot(alert: &Alert) -> Value {
         alert.region,
         chat(&status_change(alert))
     );
+    if let Some(stay) = stay(alert) {
+        description.push_str(&format!("\n*In status*: {stay}"));
+    }
     if let Some(cause) = &alert.error_cause {
         description.push_str(&format!(
             "\n*{}*: {}",

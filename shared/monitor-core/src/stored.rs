@@ -68,6 +68,10 @@ pub struct StoredAlert {
     pub observed_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+
+    /// Written only for the alerts that have it (stuck, unstuck, reminder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +143,26 @@ pub struct StoredRecord {
     pub claim: Option<StoredClaim>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+
+    /// Absent in records written before it was kept: see [`status_since_or`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stuck_warned_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<DateTime<Utc>>,
+}
+
+/// The `status_since` of a record, or for one written before it was kept,
+/// the best known: the time of its last recorded change (a status change, or
+/// a new error cause in the same status, so never before the status was
+/// entered), or HealthLake's creation time for a store still CREATING.
+pub fn status_since_or(
+    stored: Option<DateTime<Utc>>,
+    observation: &Observation,
+    last_changed: DateTime<Utc>,
+) -> DateTime<Utc> {
+    stored.unwrap_or_else(|| Record::status_since_of(observation, last_changed))
 }
 
 /// The records of one scope, keyed by data store id. Items that could not be
@@ -189,6 +213,8 @@ impl From<&Alert> for StoredAlert {
             error_cause: alert.error_cause.as_ref().map(StoredErrorCause::from),
             observed_at: alert.observed_at,
             tags: alert.tags.clone(),
+
+            since: alert.since,
         }
     }
 }
@@ -214,6 +240,8 @@ impl TryFrom<StoredAlert> for Alert {
             error_cause: s.error_cause.map(ErrorCause::from),
             observed_at: s.observed_at,
             tags: s.tags,
+
+            since: s.since,
         })
     }
 }
@@ -323,6 +351,10 @@ impl From<&Record> for StoredRecord {
                 at: c.at,
             }),
             tags: r.tags.clone(),
+
+            status_since: Some(r.status_since),
+            stuck_warned_at: r.stuck_warned_at,
+            reminded_at: r.reminded_at,
         }
     }
 }
@@ -331,8 +363,12 @@ impl TryFrom<StoredRecord> for Record {
     type Error = FieldError;
 
     fn try_from(s: StoredRecord) -> Result<Self, FieldError> {
+        let observation = Observation::try_from(s.observation)?;
         Ok(Self {
-            observation: Observation::try_from(s.observation)?,
+            status_since: status_since_or(s.status_since, &observation, s.last_changed),
+            stuck_warned_at: s.stuck_warned_at,
+            reminded_at: s.reminded_at,
+            observation,
             version: s.version,
             first_seen: s.first_seen,
             last_changed: s.last_changed,
@@ -627,5 +663,26 @@ mod tests {
             error.to_string(),
             "field records: expected 1 to 32 letters, numbers, spaces or _.:/=+-%@"
         );
+    }
+
+    #[test]
+    fn a_record_stored_before_stays_were_kept_is_in_its_status_since_its_last_change() {
+        let mut record = Record::new(observation("1", DatastoreStatus::UpdateFailed), 3, at(0));
+        record.last_changed = at(7);
+        record.status_since = at(7);
+        let mut json = serde_json::to_value(StoredRecord::from(&record)).unwrap();
+        let object = json.as_object_mut().unwrap();
+        assert_eq!(object.remove("status_since"), Some(json!(at(7))));
+        assert_eq!(object.get("stuck_warned_at"), None, "written only when set");
+        let read = Record::try_from(serde_json::from_value::<StoredRecord>(json).unwrap()).unwrap();
+        assert_eq!(read, record);
+
+        let mut creating = observation("2", DatastoreStatus::Creating);
+        creating.created_at = Some(at(1));
+        let mut json =
+            serde_json::to_value(StoredRecord::from(&Record::new(creating, 1, at(5)))).unwrap();
+        json.as_object_mut().unwrap().remove("status_since");
+        let read = Record::try_from(serde_json::from_value::<StoredRecord>(json).unwrap()).unwrap();
+        assert_eq!(read.status_since, at(1), "HealthLake's creation time");
     }
 }

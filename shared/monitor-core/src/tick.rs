@@ -13,8 +13,8 @@
 //! its record with the reason.
 
 use crate::domain::{
-    AccountId, Alert, AlertPolicy, Claim, DatastoreId, Observation, Record, Routing, Scope,
-    ScopeSnapshot, Tags, Transition, Unreadable, diff, observations_of,
+    AccountId, Alert, AlertPolicy, Claim, DatastoreId, Observation, Reason, Record, Routing, Scope,
+    ScopeSnapshot, Severity, Tags, Transition, Unreadable, diff, observations_of,
 };
 use crate::ports::{
     AlertPublisher, DatastoreDescriber, DatastoreReader, PublishError, PublishErrorKind, ReadError,
@@ -222,8 +222,10 @@ enum Work<'a> {
         old: Option<&'a Record>,
         transition: &'a Transition,
     },
-    /// Nothing changed, but the record still owes alerts from earlier ticks.
-    Owed(&'a Record),
+    /// Nothing changed, but the record still owes alerts from earlier ticks,
+    /// or its store has been in its status long enough to owe a warning or
+    /// a reminder (judged only when `listed`: the store is in this tick's listing).
+    Owed { record: &'a Record, listed: bool },
 }
 
 #[derive(Default)]
@@ -236,7 +238,11 @@ struct Outcome {
 }
 
 /// The record a transition leaves: the new observation, a bumped version, and
-/// the alert the policy selects added to what it owes. Pure: no I/O.
+/// the alert the policy selects added to what it owes. When the transition
+/// selects none, a store that had been reported stuck and left that status
+/// owes an info that it moved on, and one that has been too long in its
+/// status owes its warning or reminder. One alert at most per version, as an
+/// alert's id is its record's version. Pure: no I/O.
 fn evolve(
     settings: &TickSettings,
     scope: &Scope,
@@ -260,16 +266,68 @@ fn evolve(
     if tags.is_some() {
         record.tags = tags;
     }
+    // A store seen again after it vanished starts over, as one never seen.
+    let live_before = old.filter(|r| r.vanished_at.is_none());
+    let left_status = live_before.is_some_and(|r| {
+        transition
+            .current()
+            .is_none_or(|c| c.status != r.observation.status)
+    });
+    if live_before.is_none() || left_status {
+        record.enter_status(now);
+    }
+    let was_stuck = live_before
+        .filter(|_| left_status)
+        .and_then(|r| r.stuck_warned_at.map(|_| r.status_since));
     let routing = &settings.routing;
-    if let Some(decision) = settings.policy.classify(transition)
-        && !routing.ignores(transition)
-        && routing.admits(&record.observation.name, record.tags.as_ref())
-    {
-        let mut alert = Alert::new(scope, transition, decision, version, now);
-        alert.tags = routing.chosen(record.tags.as_ref());
-        record.owe(alert, now);
+    let admitted = routing.admits(&record.observation.name, record.tags.as_ref());
+    if let Some(decision) = settings.policy.classify(transition) {
+        if admitted && !routing.ignores(transition) {
+            let mut alert = Alert::new(scope, transition, decision, version, now);
+            alert.tags = routing.chosen(record.tags.as_ref());
+            record.owe(alert, now);
+        }
+    } else if let Some(since) = was_stuck {
+        if admitted {
+            let mut alert = Alert::new(
+                scope,
+                transition,
+                (Severity::Info, Reason::Unstuck),
+                version,
+                now,
+            );
+            alert.since = Some(since);
+            alert.tags = routing.chosen(record.tags.as_ref());
+            record.owe(alert, now);
+        }
+    } else {
+        nudge(settings, scope, &mut record, now);
     }
     record
+}
+
+/// Adds to what `record` owes the warning or reminder its time in its status
+/// calls for at `now`, and notes it in the record, so that the write that
+/// claims the alert is also the one that says it was decided: of two ticks
+/// that both find it due, only the one whose write lands sends it.
+///
+/// A store the routing leaves out is noted the same way, without an alert;
+/// its tags are those last read (none are read for a warning or reminder).
+fn nudge(settings: &TickSettings, scope: &Scope, record: &mut Record, now: DateTime<Utc>) {
+    let Some(decision) = settings.policy.lingering(record, now) else {
+        return;
+    };
+    match decision.1 {
+        Reason::Reminder => record.reminded_at = Some(now),
+        _ => record.stuck_warned_at = Some(now),
+    }
+    let routing = &settings.routing;
+    if !routing.admits(&record.observation.name, record.tags.as_ref()) {
+        return;
+    }
+    let mut alert = Alert::lingering(scope, record, decision, record.version, now);
+    alert.tags = routing.chosen(record.tags.as_ref());
+    record.owe(alert, now);
 }
 
 impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
@@ -366,6 +424,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
             &snapshot,
             transitions,
             |r| &r.observation.id == id,
+            |listed| listed == id,
             &clock,
             account_name,
             &mut report,
@@ -427,6 +486,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
             &snapshot,
             transitions,
             |_| true,
+            |id| current.contains_key(id),
             clock,
             listing.account_name.as_deref(),
             &mut report,
@@ -453,6 +513,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
         snapshot: &ScopeSnapshot,
         transitions: Vec<Transition>,
         owed: impl Fn(&Record) -> bool,
+        listed: impl Fn(&DatastoreId) -> bool,
         clock: &Clock<'_>,
         account_name: Option<&str>,
         report: &mut ScopeReport,
@@ -464,16 +525,24 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
                 transition,
             })
             .collect();
+        let now = clock.tick.now;
+        let policy = &self.settings.policy;
         work.extend(
             snapshot
                 .records
                 .values()
-                .filter(|r| {
-                    !r.pending.is_empty()
-                        && owed(r)
-                        && !transitions.iter().any(|t| t.id() == &r.observation.id)
+                .filter(|r| owed(r) && !transitions.iter().any(|t| t.id() == &r.observation.id))
+                .map(|record| Work::Owed {
+                    record,
+                    listed: listed(&record.observation.id),
                 })
-                .map(Work::Owed),
+                .filter(|w| match w {
+                    Work::Owed { record, listed } => {
+                        !record.pending.is_empty()
+                            || (*listed && policy.lingering(record, now).is_some())
+                    }
+                    Work::Transition { .. } => true,
+                }),
         );
 
         let outcomes: Vec<Outcome> = futures::stream::iter(work)
@@ -523,7 +592,7 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
     ) -> Outcome {
         let old = match &work {
             Work::Transition { old, .. } => *old,
-            Work::Owed(record) => Some(*record),
+            Work::Owed { record, .. } => Some(*record),
         };
         if let Some(claim) = old.and_then(|r| r.claim.as_ref())
             && claim.owner != clock.tick.owner
@@ -548,10 +617,16 @@ impl<R: DatastoreReader, S: SnapshotStore, P: AlertPublisher> Monitor<R, S, P> {
                 self.tags_for(scope, transition).await,
                 clock.tick.now,
             ),
-            Work::Owed(r) => Record {
-                version: r.version + 1,
-                ..r.clone()
-            },
+            Work::Owed { record: r, listed } => {
+                let mut record = Record {
+                    version: r.version + 1,
+                    ..r.clone()
+                };
+                if listed {
+                    nudge(&self.settings, scope, &mut record, clock.tick.now);
+                }
+                record
+            }
         };
         if !record.pending.is_empty() {
             record.claim = Some(Claim {
@@ -699,6 +774,41 @@ mod tests {
                 .await;
             report.scopes.remove(0).1.expect("scan succeeds")
         }
+    }
+
+    /// A store in `status` since the epoch, as HealthLake reports its creation.
+    fn created_at_epoch(id: &str, status: DatastoreStatus) -> Observation {
+        let mut o = observation(id, status);
+        o.created_at = Some(DateTime::<Utc>::UNIX_EPOCH);
+        o
+    }
+
+    /// One tick under `policy` at `minutes` past the epoch.
+    async fn tick_with(
+        f: &Fixture,
+        policy: &AlertPolicy,
+        owner: &str,
+        minutes: i64,
+    ) -> ScopeReport {
+        let settings = TickSettings {
+            policy: policy.clone(),
+            ..TickSettings::default()
+        };
+        let monitor = Monitor::new(&f.reader, &f.store, &f.publisher, settings);
+        let tick = Tick {
+            owner: owner.into(),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
+        };
+        let mut report = monitor.tick(std::slice::from_ref(&f.scope), &tick).await;
+        report.scopes.remove(0).1.expect("scan succeeds")
+    }
+
+    fn sent(f: &Fixture) -> Vec<(Severity, Reason, crate::domain::Change)> {
+        f.publisher
+            .sent()
+            .iter()
+            .map(|a| (a.severity, a.reason, a.change))
+            .collect()
     }
 
     fn failed(id: &str) -> Observation {
@@ -928,6 +1038,272 @@ mod tests {
         assert_eq!(f.publisher.sent().len(), 1);
         let left = |r: &TickReport| r.reports().map(|(_, s)| s.left_to_others).sum::<usize>();
         assert_eq!(left(&a) + left(&b), 1, "the loser leaves the record alone");
+    }
+
+    #[tokio::test]
+    async fn a_store_stuck_in_creating_is_warned_of_once_then_told_when_it_moves_on() {
+        use crate::domain::Change;
+        let f = Fixture::new();
+        let policy = AlertPolicy::default();
+        f.reader
+            .set(&f.scope, vec![created_at_epoch("a", Creating)]);
+        for minute in [0, 60, 115] {
+            tick_with(&f, &policy, &format!("t{minute}"), minute).await;
+        }
+        assert!(f.publisher.sent().is_empty(), "not stuck before two hours");
+        let writes = f.store.writes();
+        tick_with(&f, &policy, "t125", 125).await;
+        assert_eq!(
+            sent(&f),
+            vec![(Severity::Warning, Reason::Stuck, Change::Unchanged)]
+        );
+        let warning = f.publisher.sent()[0].clone();
+        assert_eq!(warning.status, Some(Creating));
+        assert_eq!(warning.since, Some(DateTime::<Utc>::UNIX_EPOCH));
+        assert!(
+            crate::render::subject(&warning).contains("stuck in CREATING for 2 h 5 min"),
+            "{}",
+            crate::render::subject(&warning)
+        );
+        assert!(f.store.writes() > writes);
+
+        // Still creating: nothing more, and nothing written.
+        for minute in [130, 300, 600] {
+            tick_with(&f, &policy, &format!("t{minute}"), minute).await;
+        }
+        assert_eq!(f.publisher.sent().len(), 1);
+
+        f.reader.set(&f.scope, vec![created_at_epoch("a", Active)]);
+        tick_with(&f, &policy, "t605", 605).await;
+        tick_with(&f, &policy, "t610", 610).await;
+        assert_eq!(
+            sent(&f),
+            vec![
+                (Severity::Warning, Reason::Stuck, Change::Unchanged),
+                (Severity::Info, Reason::Unstuck, Change::Changed)
+            ]
+        );
+        let moved_on = &f.publisher.sent()[1];
+        assert_eq!(
+            (moved_on.previous_status.clone(), moved_on.status.clone()),
+            (Some(Creating), Some(Active))
+        );
+        assert!(
+            crate::render::subject(moved_on).contains("left CREATING after 10 h 5 min: now ACTIVE"),
+            "{}",
+            crate::render::subject(moved_on)
+        );
+    }
+
+    #[tokio::test]
+    async fn creating_counts_from_healthlakes_creation_time_not_from_first_sight() {
+        let f = Fixture::new();
+        f.reader
+            .set(&f.scope, vec![created_at_epoch("a", Creating)]);
+        // First seen five hours after its creation began.
+        let report = tick_with(&f, &AlertPolicy::default(), "t1", 300).await;
+        assert_eq!(report.published.len(), 1);
+        assert_eq!(report.published[0].reason, Reason::Stuck);
+        assert!(
+            tick_with(&f, &AlertPolicy::default(), "t2", 305)
+                .await
+                .published
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn deleting_and_updating_count_from_when_the_monitor_saw_them_start() {
+        let f = Fixture::new();
+        let policy = AlertPolicy::default();
+        f.list(&[("d", Active), ("u", Active)]);
+        tick_with(&f, &policy, "t0", 0).await;
+        f.list(&[("d", Deleting), ("u", Updating)]);
+        tick_with(&f, &policy, "t100", 100).await;
+        assert!(
+            tick_with(&f, &policy, "t215", 215)
+                .await
+                .published
+                .is_empty()
+        );
+        let report = tick_with(&f, &policy, "t220", 220).await;
+        let stuck: Vec<_> = report
+            .published
+            .iter()
+            .map(|a| (a.reason, a.status.clone()))
+            .collect();
+        assert_eq!(
+            stuck,
+            vec![
+                (Reason::Stuck, Some(Deleting)),
+                (Reason::Stuck, Some(Updating))
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_new_stay_in_the_status_is_warned_of_again() {
+        let f = Fixture::new();
+        let policy = AlertPolicy::default();
+        f.list(&[("a", Updating)]);
+        tick_with(&f, &policy, "t0", 0).await;
+        tick_with(&f, &policy, "t125", 125).await;
+        f.list(&[("a", Active)]);
+        tick_with(&f, &policy, "t130", 130).await;
+        f.list(&[("a", Updating)]);
+        tick_with(&f, &policy, "t135", 135).await;
+        assert!(
+            tick_with(&f, &policy, "t250", 250)
+                .await
+                .published
+                .is_empty()
+        );
+        tick_with(&f, &policy, "t260", 260).await;
+        let reasons: Vec<_> = sent(&f).into_iter().map(|(_, r, _)| r).collect();
+        assert_eq!(reasons, vec![Reason::Stuck, Reason::Unstuck, Reason::Stuck]);
+    }
+
+    #[tokio::test]
+    async fn a_stuck_store_that_fails_gets_the_failure_alert_only() {
+        let f = Fixture::new();
+        let policy = AlertPolicy::default();
+        f.reader
+            .set(&f.scope, vec![created_at_epoch("a", Creating)]);
+        tick_with(&f, &policy, "t0", 0).await;
+        tick_with(&f, &policy, "t125", 125).await;
+        f.reader.set(&f.scope, vec![failed("a")]);
+        tick_with(&f, &policy, "t130", 130).await;
+        tick_with(&f, &policy, "t135", 135).await;
+        let reasons: Vec<_> = sent(&f).into_iter().map(|(s, r, _)| (s, r)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (Severity::Warning, Reason::Stuck),
+                (Severity::Critical, Reason::Failure)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_left_failed_is_reminded_every_period_with_how_long_it_has_failed() {
+        let f = Fixture::new();
+        let policy = AlertPolicy {
+            failed_reminder: Some(Duration::hours(6)),
+            ..AlertPolicy::default()
+        };
+        f.reader.set(&f.scope, vec![failed("a")]);
+        for hour in 0..=13 {
+            tick_with(&f, &policy, &format!("t{hour}"), hour * 60).await;
+        }
+        let reasons: Vec<_> = sent(&f).into_iter().map(|(s, r, _)| (s, r)).collect();
+        assert_eq!(
+            reasons,
+            vec![
+                (Severity::Critical, Reason::Failure),
+                (Severity::Warning, Reason::Reminder),
+                (Severity::Warning, Reason::Reminder)
+            ]
+        );
+        let sent = f.publisher.sent();
+        assert_eq!(
+            (sent[1].observed_at, sent[2].observed_at),
+            (
+                DateTime::<Utc>::UNIX_EPOCH + Duration::hours(6),
+                DateTime::<Utc>::UNIX_EPOCH + Duration::hours(12)
+            )
+        );
+        assert_eq!(sent[2].since, Some(DateTime::<Utc>::UNIX_EPOCH));
+        let subject = crate::render::subject(&sent[2]);
+        assert!(
+            subject.contains("still CREATE_FAILED after 12 h"),
+            "{subject}"
+        );
+        let body = crate::render::text_body(&sent[2]);
+        assert!(
+            body.contains("Failed for 12 h and not fixed yet."),
+            "{body}"
+        );
+        assert!(body.contains("Retrying will not help"), "{body}");
+
+        // Deleted and gone: no more reminders.
+        f.list(&[]);
+        for hour in 14..=30 {
+            tick_with(&f, &policy, &format!("t{hour}"), hour * 60).await;
+        }
+        assert_eq!(f.publisher.sent().len(), 4, "the recovery, then nothing");
+    }
+
+    #[tokio::test]
+    async fn nothing_lingers_when_the_thresholds_and_reminders_are_off() {
+        let f = Fixture::new();
+        let policy = AlertPolicy {
+            stuck: crate::domain::StuckAfter::OFF,
+            failed_reminder: None,
+            ..AlertPolicy::default()
+        };
+        f.reader
+            .set(&f.scope, vec![created_at_epoch("c", Creating), failed("f")]);
+        for hour in 0..48 {
+            tick_with(&f, &policy, &format!("t{hour}"), hour * 60).await;
+        }
+        let reasons: Vec<_> = sent(&f).into_iter().map(|(_, r, _)| r).collect();
+        assert_eq!(reasons, vec![Reason::Failure]);
+        // The default has no reminders either.
+        let f = Fixture::new();
+        f.reader.set(&f.scope, vec![failed("f")]);
+        for hour in 0..48 {
+            tick_with(&f, &AlertPolicy::default(), &format!("t{hour}"), hour * 60).await;
+        }
+        assert_eq!(f.publisher.sent().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_stuck_warning_that_cannot_be_sent_stays_pending_and_goes_out_once() {
+        let f = Fixture::new();
+        let policy = AlertPolicy::default();
+        f.reader
+            .set(&f.scope, vec![created_at_epoch("a", Creating)]);
+        tick_with(&f, &policy, "t0", 0).await;
+        f.publisher.set_failing(Some("Throttled: Rate exceeded"));
+        let report = tick_with(&f, &policy, "t125", 125).await;
+        assert_eq!(report.failed.len(), 1);
+        f.publisher.set_failing(None);
+        tick_with(&f, &policy, "t130", 130).await;
+        tick_with(&f, &policy, "t135", 135).await;
+        let reasons: Vec<_> = sent(&f).into_iter().map(|(_, r, _)| r).collect();
+        assert_eq!(reasons, vec![Reason::Stuck]);
+    }
+
+    #[tokio::test]
+    async fn overlapping_ticks_warn_of_a_stuck_store_and_remind_once() {
+        let f = Fixture::new();
+        let policy = AlertPolicy {
+            failed_reminder: Some(Duration::hours(1)),
+            ..AlertPolicy::default()
+        };
+        f.reader
+            .set(&f.scope, vec![created_at_epoch("c", Creating), failed("f")]);
+        tick_with(&f, &policy, "t0", 0).await;
+        assert_eq!(f.publisher.sent().len(), 1, "the failure");
+        let racing = RacingStore {
+            inner: &f.store,
+            loaded: tokio::sync::Barrier::new(2),
+        };
+        let settings = TickSettings {
+            policy,
+            ..TickSettings::default()
+        };
+        let monitor = Monitor::new(&f.reader, &racing, &f.publisher, settings);
+        let tick = |owner: &str| Tick {
+            owner: owner.into(),
+            now: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(125),
+        };
+        let (t2, t3) = (tick("t2"), tick("t3"));
+        let scopes = std::slice::from_ref(&f.scope);
+        let (a, b) = tokio::join!(monitor.tick(scopes, &t2), monitor.tick(scopes, &t3));
+        let mut reasons: Vec<_> = sent(&f).into_iter().map(|(_, r, _)| r.as_str()).collect();
+        reasons.sort_unstable();
+        assert_eq!(reasons, vec!["failure", "reminder", "stuck"], "{a:?} {b:?}");
     }
 
     /// Refuses the alerts whose transition left the store in `status`.

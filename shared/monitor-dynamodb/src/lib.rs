@@ -13,7 +13,11 @@
 //! - `undeliverable_alerts` (S, JSON list, optional): alerts set aside, each a
 //!   [`StoredUndeliverableAlert`] (`alert`, `reason`, `attempts`, `at`);
 //!   `undeliverable_total` (N, optional): all ever set aside;
-//! - `expires_at` (N, epoch seconds): the TTL, set only on vanished stores with no alert pending.
+//! - `expires_at` (N, epoch seconds): the TTL, set only on vanished stores with no alert pending;
+//! - `status_since` (S, RFC 3339): since when the store has been in its status (absent in items
+//!   written before it was kept: then read as `last_changed`, or `created_at` for a store
+//!   still CREATING); `stuck_warned_at` (S, optional): when this stay was reported stuck;
+//!   `reminded_at` (S, optional): when this stay in a `*_FAILED` status was last reminded of.
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
@@ -26,7 +30,7 @@ use monitor_core::domain::{
 };
 use monitor_core::field::FieldError;
 use monitor_core::ports::{SnapshotStore, StoreError};
-use monitor_core::stored::{StoredPendingAlert, StoredUndeliverableAlert};
+use monitor_core::stored::{StoredPendingAlert, StoredUndeliverableAlert, status_since_or};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::HashMap;
@@ -94,6 +98,12 @@ impl DynamoDbStore {
         optional("vanished_at", r.vanished_at.map(|t| s(&t.to_rfc3339())));
         optional("claim_owner", r.claim.as_ref().map(|c| s(&c.owner)));
         optional("claim_at", r.claim.as_ref().map(|c| s(&c.at.to_rfc3339())));
+        optional("status_since", Some(s(&r.status_since.to_rfc3339())));
+        optional(
+            "stuck_warned_at",
+            r.stuck_warned_at.map(|t| s(&t.to_rfc3339())),
+        );
+        optional("reminded_at", r.reminded_at.map(|t| s(&t.to_rfc3339())));
         if !r.pending.is_empty() {
             let json = json_list(r.pending.iter().map(StoredPendingAlert::from), "pending")?;
             optional("pending_alerts", Some(s(&json)));
@@ -235,22 +245,27 @@ impl DynamoDbStore {
             return Err(corrupt(format!("pk {pk:?} is not the scope queried")));
         }
         let ids = |e: monitor_core::domain::IdError| corrupt(e.to_string());
+        let observation = Observation {
+            account: AccountId::parse(scope.account.as_str()).map_err(ids)?,
+            region: Region::parse(scope.region.as_str()).map_err(ids)?,
+            id: DatastoreId::parse(req_s("sk")?).map_err(ids)?,
+            arn: req_s("arn")?.to_owned(),
+            name: req_s("name")?.to_owned(),
+            status: DatastoreStatus::parse(req_s("status")?),
+            created_at: opt_time("created_at")?,
+            type_version: req_s("type_version")?.to_owned(),
+            endpoint: req_s("endpoint")?.to_owned(),
+            error_cause,
+        };
+        let last_changed = time("last_changed", req_s("last_changed")?)?;
         Ok(Record {
-            observation: Observation {
-                account: AccountId::parse(scope.account.as_str()).map_err(ids)?,
-                region: Region::parse(scope.region.as_str()).map_err(ids)?,
-                id: DatastoreId::parse(req_s("sk")?).map_err(ids)?,
-                arn: req_s("arn")?.to_owned(),
-                name: req_s("name")?.to_owned(),
-                status: DatastoreStatus::parse(req_s("status")?),
-                created_at: opt_time("created_at")?,
-                type_version: req_s("type_version")?.to_owned(),
-                endpoint: req_s("endpoint")?.to_owned(),
-                error_cause,
-            },
+            status_since: status_since_or(opt_time("status_since")?, &observation, last_changed),
+            stuck_warned_at: opt_time("stuck_warned_at")?,
+            reminded_at: opt_time("reminded_at")?,
+            observation,
             version,
             first_seen: time("first_seen", req_s("first_seen")?)?,
-            last_changed: time("last_changed", req_s("last_changed")?)?,
+            last_changed,
             vanished_at: opt_time("vanished_at")?,
             pending,
             undeliverable,

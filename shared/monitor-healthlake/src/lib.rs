@@ -420,9 +420,7 @@ fn observation(scope: &Scope, p: &DatastoreProperties) -> Result<Observation, Un
         arn: p.datastore_arn().to_owned(),
         name: p.datastore_name().unwrap_or_default().to_owned(),
         status: DatastoreStatus::parse(p.datastore_status().as_str()),
-        created_at: p
-            .created_at()
-            .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos())),
+        created_at: p.created_at().and_then(to_millisecond),
         type_version: p.datastore_type_version().as_str().to_owned(),
         endpoint: p.datastore_endpoint().to_owned(),
         error_cause: p.error_cause().map(|c| ErrorCause {
@@ -436,6 +434,17 @@ fn observation(scope: &Scope, p: &DatastoreProperties) -> Result<Observation, Un
     })
 }
 
+/// A time HealthLake sent as epoch seconds in a double (awsJson), which the
+/// SDK reads to the nanosecond with the double's error (`.441` arrives as
+/// `.440999…`): rounded to the millisecond, the precision the service keeps.
+fn to_millisecond(t: &aws_sdk_healthlake::primitives::DateTime) -> Option<DateTime<Utc>> {
+    let millis = t
+        .secs()
+        .checked_mul(1000)?
+        .checked_add(i64::from((t.subsec_nanos() + 500_000) / 1_000_000))?;
+    DateTime::<Utc>::from_timestamp_millis(millis)
+}
+
 /// One HealthLake client per region, sharing credentials and settings.
 pub fn clients_per_region(base: &SdkConfig, regions: &[Region]) -> BTreeMap<Region, Client> {
     regions
@@ -447,6 +456,20 @@ pub fn clients_per_region(base: &SdkConfig, regions: &[Region]) -> BTreeMap<Regi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_read_to_the_nearest_millisecond() {
+        let read = |seconds: f64| {
+            to_millisecond(&aws_sdk_healthlake::primitives::DateTime::from_secs_f64(
+                seconds,
+            ))
+            .map(|t| t.timestamp_millis())
+        };
+        // 1795730676.441 is 1795730676.44099998... as a double.
+        assert_eq!(read(1_795_730_676.441), Some(1_795_730_676_441));
+        assert_eq!(read(1_795_730_676.9996), Some(1_795_730_677_000));
+        assert_eq!(read(0.0), Some(0));
+    }
     use monitor_core::domain::AccountId;
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};

@@ -4,6 +4,8 @@ use super::diff::Transition;
 use super::ids::{AccountId, DatastoreId, Region, Scope};
 use super::policy::{Reason, Severity};
 use super::routing::Tags;
+
+use super::snapshot::Record;
 use super::status::{DatastoreStatus, ErrorCause};
 use chrono::{DateTime, Utc};
 
@@ -13,16 +15,24 @@ pub enum Change {
     Appeared,
     Changed,
     Vanished,
+    /// Nothing changed, but the store has been in its status too long.
+    Unchanged,
 }
 
 impl Change {
-    pub const ALL: [Change; 3] = [Self::Appeared, Self::Changed, Self::Vanished];
+    pub const ALL: [Change; 4] = [
+        Self::Appeared,
+        Self::Changed,
+        Self::Vanished,
+        Self::Unchanged,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Appeared => "appeared",
             Self::Changed => "changed",
             Self::Vanished => "vanished",
+            Self::Unchanged => "unchanged",
         }
     }
 }
@@ -51,6 +61,11 @@ pub struct Alert {
     /// The store's tags of the keys chosen to travel with alerts
     /// (`ALERT_TAG_KEYS`), as read when the alert was decided.
     pub tags: Tags,
+
+    /// For a stuck store or a reminder: since when the store has been in
+    /// `status`; for a store that is no longer stuck: since when it had been
+    /// in `previous_status`. `None` for other alerts.
+    pub since: Option<DateTime<Utc>>,
 }
 
 impl Alert {
@@ -83,6 +98,37 @@ impl Alert {
             // The cause of the current state; for a vanished store, the last one known.
             error_cause: latest.error_cause.clone(),
             observed_at,
+            tags: Tags::new(),
+
+            since: None,
+        }
+    }
+
+    /// An alert about a store that stayed in its status, as `record` holds it.
+    pub fn lingering(
+        scope: &Scope,
+        record: &Record,
+        (severity, reason): (Severity, Reason),
+        version: u64,
+        observed_at: DateTime<Utc>,
+    ) -> Self {
+        let current = &record.observation;
+        Self {
+            id: format!("{}#{}#{}", scope.key(), current.id, version),
+            severity,
+            reason,
+            change: Change::Unchanged,
+            account: scope.account.clone(),
+            account_name: None,
+            region: scope.region.clone(),
+            datastore_id: current.id.clone(),
+            datastore_name: current.name.clone(),
+            datastore_arn: current.arn.clone(),
+            previous_status: Some(current.status.clone()),
+            status: Some(current.status.clone()),
+            error_cause: current.error_cause.clone(),
+            observed_at,
+            since: Some(record.status_since),
             tags: Tags::new(),
         }
     }

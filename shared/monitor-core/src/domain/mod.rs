@@ -20,7 +20,10 @@ pub use alert::{Alert, Change};
 pub use diff::{Observations, Transition, apply, diff, observations_of};
 pub use ids::{AccountId, DatastoreId, IdError, Region, Scope};
 pub use observation::Observation;
-pub use policy::{AlertPolicy, PolicyError, Reason, Severity};
+pub use policy::{
+    AlertPolicy, MAX_REMINDER_HOURS, MAX_STUCK_MINUTES, PolicyError, Reason, Severity, StuckAfter,
+    TimeUnit,
+};
 pub use routing::{RawRouting, Routing, RoutingError, RoutingNames, Tags};
 pub use snapshot::{
     Claim, MAX_PENDING, MAX_UNDELIVERABLE, PendingAlert, Record, ScopeSnapshot, UndeliverableAlert,

@@ -1,7 +1,9 @@
 //! Which transitions deserve an alert, and how loud.
 
 use super::diff::Transition;
+use super::snapshot::Record;
 use super::status::DatastoreStatus;
+use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -45,15 +47,25 @@ pub enum Reason {
     ErrorCause,
     /// The store entered a status of the informational set.
     Status,
+    /// The store has been in CREATING, DELETING or UPDATING longer than its
+    /// threshold ([`StuckAfter`]).
+    Stuck,
+    /// A store reported stuck left that status.
+    Unstuck,
+    /// The store is still in the `*_FAILED` status it entered a while ago.
+    Reminder,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 5] = [
+    pub const ALL: [Reason; 8] = [
         Self::Failure,
         Self::Recovery,
         Self::UnknownStatus,
         Self::ErrorCause,
         Self::Status,
+        Self::Stuck,
+        Self::Unstuck,
+        Self::Reminder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +75,30 @@ impl Reason {
             Self::UnknownStatus => "unknown_status",
             Self::ErrorCause => "error_cause",
             Self::Status => "status",
+            Self::Stuck => "stuck",
+            Self::Unstuck => "unstuck",
+            Self::Reminder => "reminder",
+        }
+    }
+}
+
+/// The largest stuck threshold a setting takes, in minutes: a week.
+pub const MAX_STUCK_MINUTES: i64 = 10_080;
+/// The largest period between reminders a setting takes, in hours: thirty days.
+pub const MAX_REMINDER_HOURS: i64 = 720;
+
+/// The unit a period setting is given in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Minutes,
+    Hours,
+}
+
+impl TimeUnit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Minutes => "minutes",
+            Self::Hours => "hours",
         }
     }
 }
@@ -75,8 +111,54 @@ pub struct PolicyError {
     pub problem: String,
 }
 
+/// How long a store may stay in each status that should pass by itself
+/// before it is reported stuck; `None`: never reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StuckAfter {
+    pub creating: Option<Duration>,
+    pub deleting: Option<Duration>,
+    pub updating: Option<Duration>,
+}
+
+impl StuckAfter {
+    /// No store is ever reported stuck.
+    pub const OFF: StuckAfter = StuckAfter {
+        creating: None,
+        deleting: None,
+        updating: None,
+    };
+    /// The default of each threshold, in minutes. AWS publishes no duration
+    /// for these operations; a creation is commonly reported to take 15 to 30
+    /// minutes, so two hours is four times the longest of those, and the same
+    /// bound is kept for deletions and updates, of which nothing is published.
+    pub const DEFAULT_MINUTES: i64 = 120;
+
+    /// The threshold of `status`, if it has one.
+    pub fn of(&self, status: &DatastoreStatus) -> Option<Duration> {
+        match status {
+            DatastoreStatus::Creating => self.creating,
+            DatastoreStatus::Deleting => self.deleting,
+            DatastoreStatus::Updating => self.updating,
+            _ => None,
+        }
+    }
+}
+
+impl Default for StuckAfter {
+    fn default() -> Self {
+        let default = Some(Duration::minutes(Self::DEFAULT_MINUTES));
+        Self {
+            creating: default,
+            deleting: default,
+            updating: default,
+        }
+    }
+}
+
 /// The alert policy. The default alerts on failures (critical), recoveries
-/// (info), and unknown statuses and stray error causes (warning).
+/// (info), unknown statuses and stray error causes (warning), and stores
+/// stuck in a transient status for two hours (warning, then info once they
+/// move on).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertPolicy {
     /// Entering one of these is critical.
@@ -89,6 +171,12 @@ pub struct AlertPolicy {
     pub unknown_status: bool,
     /// An error cause on a store that is not failed is a warning.
     pub error_cause: bool,
+    /// A store longer than this in CREATING, DELETING or UPDATING is a warning,
+    /// once per stay; leaving that status afterwards is informational.
+    pub stuck: StuckAfter,
+    /// A store left in a `*_FAILED` status is a warning again every this long
+    /// (`None`, the default: never).
+    pub failed_reminder: Option<Duration>,
 }
 
 impl Default for AlertPolicy {
@@ -99,11 +187,61 @@ impl Default for AlertPolicy {
             recovery: true,
             unknown_status: true,
             error_cause: true,
+            stuck: StuckAfter::default(),
+            failed_reminder: None,
         }
     }
 }
 
 impl AlertPolicy {
+    /// Parses a whole number of `unit`s from 0 to `max` for the setting named
+    /// `setting`; 0 turns what it governs off (`None`).
+    pub fn parse_period(
+        setting: &str,
+        value: &str,
+        unit: TimeUnit,
+        max: i64,
+    ) -> Result<Option<Duration>, PolicyError> {
+        match value.trim().parse::<i64>() {
+            Ok(0) => Ok(None),
+            Ok(n) if (1..=max).contains(&n) => Ok(Some(match unit {
+                TimeUnit::Minutes => Duration::minutes(n),
+                TimeUnit::Hours => Duration::hours(n),
+            })),
+            _ => Err(PolicyError {
+                setting: setting.to_owned(),
+                problem: format!(
+                    "expected a whole number of {} from 0 (off) to {max}, got {value:?}",
+                    unit.as_str()
+                ),
+            }),
+        }
+    }
+
+    /// The warning or reminder that `record`'s time in its status calls for
+    /// at `now`, if any. Only a listed store is judged; one this stay has
+    /// already been warned of, or reminded of less than the period ago, is not.
+    pub fn lingering(&self, record: &Record, now: DateTime<Utc>) -> Option<(Severity, Reason)> {
+        if record.vanished_at.is_some() {
+            return None;
+        }
+        let status = &record.observation.status;
+        let stayed = now - record.status_since;
+        if let Some(limit) = self.stuck.of(status)
+            && record.stuck_warned_at.is_none()
+            && stayed >= limit
+        {
+            return Some((Severity::Warning, Reason::Stuck));
+        }
+        if let Some(every) = self.failed_reminder
+            && status.is_failed()
+            && now - record.reminded_at.unwrap_or(record.status_since) >= every
+        {
+            return Some((Severity::Warning, Reason::Reminder));
+        }
+        None
+    }
+
     /// Parses a comma-separated list of statuses for the setting named `setting`.
     /// Only statuses this version knows are accepted, so that a typo fails loudly
     /// instead of never matching.
@@ -306,6 +444,7 @@ mod tests {
             recovery: false,
             unknown_status: false,
             error_cause: true,
+            ..AlertPolicy::default()
         };
         assert_eq!(policy.classify(&changed(Updating, UpdateFailed)), None);
         assert_eq!(
@@ -337,5 +476,38 @@ mod tests {
                 .to_string()
                 .contains("maybe")
         );
+    }
+
+    #[test]
+    fn a_period_setting_is_a_whole_number_and_zero_turns_it_off() {
+        let minutes =
+            |v| AlertPolicy::parse_period("STUCK_CREATING_MINUTES", v, TimeUnit::Minutes, 10_080);
+        assert_eq!(minutes("90"), Ok(Some(chrono::Duration::minutes(90))));
+        assert_eq!(minutes(" 0 "), Ok(None));
+        for bad in ["-5", "1.5", "two hours", "10081", ""] {
+            let err = minutes(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with(
+                    "STUCK_CREATING_MINUTES: expected a whole number of minutes from 0 (off) to 10080"
+                ) && err.contains(&format!("{bad:?}")),
+                "{err}"
+            );
+        }
+        assert_eq!(
+            AlertPolicy::parse_period("FAILED_REMINDER_HOURS", "24", TimeUnit::Hours, 720),
+            Ok(Some(chrono::Duration::hours(24)))
+        );
+    }
+
+    #[test]
+    fn the_default_warns_of_stores_stuck_two_hours_and_reminds_of_nothing() {
+        let policy = AlertPolicy::default();
+        for status in [Creating, Deleting, Updating] {
+            assert_eq!(policy.stuck.of(&status), Some(chrono::Duration::hours(2)));
+        }
+        for status in [Active, Deleted, CreateFailed, UpdateFailed] {
+            assert_eq!(policy.stuck.of(&status), None);
+        }
+        assert_eq!(policy.failed_reminder, None);
     }
 }

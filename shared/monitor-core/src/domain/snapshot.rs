@@ -6,6 +6,8 @@ use super::diff::Observations;
 use super::ids::DatastoreId;
 use super::observation::Observation;
 use super::routing::Tags;
+
+use super::status::DatastoreStatus;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
 
@@ -102,12 +104,20 @@ pub struct Record {
     /// The store's tags as last read, when a tag setting is in use: read
     /// when an alert is decided, and kept for when they cannot be read.
     pub tags: Option<Tags>,
+
+    /// Since when the store has been in its status: see [`Record::status_since_of`].
+    pub status_since: DateTime<Utc>,
+    /// When this stay in the status was reported stuck; `None` until it is.
+    pub stuck_warned_at: Option<DateTime<Utc>>,
+    /// When this stay in a `*_FAILED` status was last reminded of.
+    pub reminded_at: Option<DateTime<Utc>>,
 }
 
 impl Record {
     /// A record first written now, owing nothing.
     pub fn new(observation: Observation, version: u64, now: DateTime<Utc>) -> Self {
         Self {
+            status_since: Self::status_since_of(&observation, now),
             observation,
             version,
             first_seen: now,
@@ -118,7 +128,28 @@ impl Record {
             undeliverable_total: 0,
             claim: None,
             tags: None,
+
+            stuck_warned_at: None,
+            reminded_at: None,
         }
+    }
+
+    /// Since when a store seen in `observation`'s status at `seen` has been in
+    /// it: for CREATING, the creation time HealthLake gives (when earlier);
+    /// for any other status, when the monitor saw it enter it, the only start
+    /// there is.
+    pub fn status_since_of(observation: &Observation, seen: DateTime<Utc>) -> DateTime<Utc> {
+        match (&observation.status, observation.created_at) {
+            (DatastoreStatus::Creating, Some(created)) => created.min(seen),
+            _ => seen,
+        }
+    }
+
+    /// Starts a new stay in the status of the observation held, seen at `now`.
+    pub(crate) fn enter_status(&mut self, now: DateTime<Utc>) {
+        self.status_since = Self::status_since_of(&self.observation, now);
+        self.stuck_warned_at = None;
+        self.reminded_at = None;
     }
 
     /// Owes `alert` too. Past [`MAX_PENDING`] the oldest owed alerts are set

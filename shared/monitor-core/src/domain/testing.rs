@@ -105,6 +105,10 @@ pub fn policy_strategy() -> impl Strategy<Value = AlertPolicy> {
             recovery,
             unknown_status,
             error_cause,
+            // Time in a status is judged by the tick tests; these properties
+            // are of transitions.
+            stuck: crate::domain::StuckAfter::OFF,
+            failed_reminder: None,
         },
     )
 }
