@@ -467,7 +467,7 @@ mod tests {
         };
         // 1795730676.441 is 1795730676.44099998... as a double.
         assert_eq!(read(1_795_730_676.441), Some(1_795_730_676_441));
-        assert_eq!(read(1_795_730_676.9996), Some(1_795_730_677_000));
+        assert_eq!(read(1_795_730_676.999_6), Some(1_795_730_677_000));
         assert_eq!(read(0.0), Some(0));
     }
     use monitor_core::domain::AccountId;
