@@ -84,6 +84,10 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = TickSettings::DEFAULT_SCAN_CONCURRENCY as u64,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     concurrency: u64,
+    /// Data stores written (and their alerts published) at once, over every pair together.
+    #[arg(long, value_name = "N", default_value_t = TickSettings::DEFAULT_CONCURRENCY as u64,
+          value_parser = clap::value_parser!(u64).range(1..=256))]
+    write_concurrency: u64,
     /// Local snapshot file. Default: healthlake-monitor/snapshot.json in the user's state directory.
     #[arg(long, value_name = "PATH", conflicts_with = "table")]
     state_file: Option<PathBuf>,
@@ -419,6 +423,7 @@ async fn scan(
         policy,
         claim_ttl,
         scan_concurrency: args.concurrency as usize,
+        concurrency: args.write_concurrency as usize,
         routing,
         ..TickSettings::default()
     };

@@ -3,6 +3,7 @@
 mod alert_schema;
 mod campaign;
 mod cli;
+mod dependencies;
 mod dynamodb_store;
 mod emulator_boto3;
 mod emulator_contract;

@@ -14,9 +14,11 @@ pub struct SlackNotifier {
     pub webhook: SlackWebhook,
 }
 
-#[tokio::main]
+// One thread: the work is waiting on AWS calls, and a function of 256 MB
+// has a fraction of one vCPU; a thread per core would add memory, not speed.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    sdk::init_lambda_logging();
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let aws = sdk::load(Timeouts::LAMBDA).await;

@@ -37,6 +37,9 @@ pub struct Config {
     pub accounts: AccountSelection,
     /// (account, region) pairs scanned at once.
     pub scan_concurrency: usize,
+    /// Data stores written (and their alerts published) at once, over every
+    /// pair of a tick together.
+    pub write_concurrency: usize,
     /// When set, the scheduled tick hands the accounts to workers through
     /// this queue instead of scanning them itself.
     pub fanout: Option<FanOut>,
@@ -226,6 +229,11 @@ impl Config {
                 TickSettings::DEFAULT_SCAN_CONCURRENCY as i64,
                 1_000,
             )? as usize,
+            write_concurrency: whole(
+                "WRITE_CONCURRENCY",
+                TickSettings::DEFAULT_CONCURRENCY as i64,
+                256,
+            )? as usize,
             fanout,
             table_name,
             topic_arn,
@@ -322,6 +330,7 @@ mod tests {
         let c = config(&BASE).unwrap();
         assert!(c.accounts.is_own_account_only());
         assert_eq!(c.scan_concurrency, 16);
+        assert_eq!(c.write_concurrency, 64);
         assert_eq!(c.fanout, None);
 
         let mut vars = BASE.to_vec();
@@ -331,6 +340,7 @@ mod tests {
             ("INCLUDE_OUS", "ou-ab12-cdef3456"),
             ("EXTERNAL_ID", "healthlake-monitor-7f3a"),
             ("SCAN_CONCURRENCY", "64"),
+            ("WRITE_CONCURRENCY", "16"),
             (
                 "FANOUT_QUEUE_URL",
                 "https://sqs.us-east-1.amazonaws.com/123456789012/scan",
@@ -344,6 +354,7 @@ mod tests {
         assert_eq!(c.accounts.exclude_accounts.len(), 2);
         assert_eq!(c.accounts.include_ous.len(), 1);
         assert_eq!(c.scan_concurrency, 64);
+        assert_eq!(c.write_concurrency, 16);
         assert_eq!(
             c.fanout,
             Some(FanOut {

@@ -31,9 +31,11 @@ pub struct StatusMonitor {
     pub fanout: Option<(FanOut, aws_sdk_sqs::Client)>,
 }
 
-#[tokio::main]
+// One thread: the work is waiting on AWS calls, and a function of 256 MB
+// has a fraction of one vCPU; a thread per core would add memory, not speed.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    sdk::init_lambda_logging();
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let aws = sdk::load(Timeouts::LAMBDA).await;
@@ -54,8 +56,8 @@ async fn main() -> Result<(), Error> {
             claim_ttl: config.claim_ttl,
             max_attempts: config.max_attempts,
             scan_concurrency: config.scan_concurrency,
+            concurrency: config.write_concurrency,
             routing: config.routing,
-            ..TickSettings::default()
         },
     );
     let organizations = config

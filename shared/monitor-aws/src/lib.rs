@@ -73,6 +73,40 @@ pub fn https_client() -> SharedHttpClient {
     })
 }
 
+/// Log output as Lambda expects it, on standard output: JSON lines when the
+/// function's log format is JSON (`AWS_LAMBDA_LOG_FORMAT`), text otherwise;
+/// the level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO. As
+/// Lambda's advanced logging controls set them, these are one level for the
+/// whole function (`RUST_LOG` per-target directives are not read: a value
+/// that is not a level leaves INFO). No time stamp: Lambda adds its own.
+pub fn init_lambda_logging() {
+    use tracing_subscriber::filter::LevelFilter;
+    let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
+    let level = lambda_log_level(var("AWS_LAMBDA_LOG_LEVEL").or_else(|| var("RUST_LOG")));
+    let output = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .with_max_level(level.unwrap_or(LevelFilter::INFO));
+    let json = var("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let _already_set = if json {
+        output.json().try_init()
+    } else {
+        output.try_init()
+    };
+}
+
+/// The level a log-level setting names (`TRACE` to `ERROR`, Lambda's
+/// `FATAL` read as ERROR, `OFF`; any case); `None` for anything else.
+fn lambda_log_level(setting: Option<String>) -> Option<tracing_subscriber::filter::LevelFilter> {
+    let setting = setting?;
+    let setting = setting.trim();
+    if setting.eq_ignore_ascii_case("fatal") {
+        return Some(tracing_subscriber::filter::LevelFilter::ERROR);
+    }
+    setting.parse().ok()
+}
+
 /// One readable line for an SDK error: the service's code and message, or the
 /// chain of causes of a transport failure. (`SdkError`'s own Display says only
 /// "service error", and its debug form is not for people.)
@@ -99,6 +133,19 @@ mod tests {
     use aws_smithy_runtime_api::http::{Response, StatusCode};
     use aws_smithy_types::body::SdkBody;
     use aws_smithy_types::error::ErrorMetadata;
+
+    #[test]
+    fn a_log_level_setting_is_one_level_for_the_whole_function() {
+        use tracing_subscriber::filter::LevelFilter;
+        let level = |v: &str| lambda_log_level(Some(v.to_owned()));
+        assert_eq!(level("DEBUG"), Some(LevelFilter::DEBUG));
+        assert_eq!(level("warn"), Some(LevelFilter::WARN));
+        assert_eq!(level(" error "), Some(LevelFilter::ERROR));
+        assert_eq!(level("off"), Some(LevelFilter::OFF));
+        assert_eq!(level("FATAL"), Some(LevelFilter::ERROR));
+        assert_eq!(level("aws_smithy_runtime=debug"), None);
+        assert_eq!(lambda_log_level(None), None);
+    }
 
     #[test]
     fn service_errors_read_as_code_and_message() {

@@ -63,16 +63,29 @@ string_id!(
     }
 );
 
-/// HealthLake's model of `DatastoreId`: the pattern `[\p{L}\p{Z}\p{N}_.:/=+\-%@]*`,
-/// matched in full (as AWS servers match Smithy patterns), and a length of 1
-/// to 32. Smithy counts the length of a string in Unicode scalar values, and so
-/// does `{1,32}` here: `regex` matches a class once per `char`, not per byte.
-/// `#` is not in the class, so `<account>#<region>#<id>#<version>` and the
-/// other keys joined with `#` split back in one way only.
-static DATASTORE_ID: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-    regex::Regex::new(r"\A[\p{L}\p{Z}\p{N}_.:/=+\-%@]{1,32}\z")
-        .expect("the data store id pattern compiles")
-});
+/// One character of HealthLake's model of `DatastoreId`, the class
+/// `[\p{L}\p{Z}\p{N}_.:/=+\-%@]`: a letter, separator or number (by Unicode
+/// general category) or one of `_.:/=+-%@`. `#` is not in the class, so
+/// `<account>#<region>#<id>#<version>` and the other keys joined with `#`
+/// split back in one way only.
+fn datastore_id_char(c: char) -> bool {
+    use unicode_general_category::GeneralCategory::*;
+    matches!(c, '_' | '.' | ':' | '/' | '=' | '+' | '-' | '%' | '@')
+        || matches!(
+            unicode_general_category::get_general_category(c),
+            UppercaseLetter
+                | LowercaseLetter
+                | TitlecaseLetter
+                | ModifierLetter
+                | OtherLetter
+                | SpaceSeparator
+                | LineSeparator
+                | ParagraphSeparator
+                | DecimalNumber
+                | LetterNumber
+                | OtherNumber
+        )
+}
 
 string_id!(
     /// A HealthLake data store id: 32 hex characters when HealthLake makes one
@@ -82,7 +95,10 @@ string_id!(
     DatastoreId,
     "data store id",
     "expected 1 to 32 letters, numbers, spaces or _.:/=+-%@",
-    |v| DATASTORE_ID.is_match(v)
+    // The model's pattern matched in full (as AWS servers match Smithy
+    // patterns), and a length of 1 to 32 counted as Smithy counts it, in
+    // Unicode scalar values.
+    |v| (1..=32).contains(&v.chars().count()) && v.chars().all(datastore_id_char)
 );
 
 /// What one scan covers: one account in one region. Snapshots are kept per scope.
@@ -165,6 +181,20 @@ mod tests {
                 Ok(id.to_owned())
             );
         }
+    }
+
+    #[test]
+    fn every_character_is_judged_as_the_models_pattern_judges_it() {
+        let pattern = regex::Regex::new(r"\A[\p{L}\p{Z}\p{N}_.:/=+\-%@]\z").unwrap();
+        let differ: Vec<String> = (0..=u32::from(char::MAX))
+            .filter_map(char::from_u32)
+            .filter(|c| datastore_id_char(*c) != pattern.is_match(c.encode_utf8(&mut [0; 4])))
+            .map(|c| format!("U+{:04X}", u32::from(c)))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "judged unlike the model's pattern: {differ:?}"
+        );
     }
 
     #[test]
