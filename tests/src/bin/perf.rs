@@ -138,6 +138,8 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         env: args.env.clone(),
     };
     let stand = Stand::start().await?;
+    eprintln!("warming DynamoDB Local and moto up");
+    stand.warm_up().await?;
     let mut results = Vec::new();
     for layout in args.layouts() {
         // A fresh emulator per layout: each scans exactly its stores. They

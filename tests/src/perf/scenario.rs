@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail, ensure};
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt as _;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -257,6 +258,63 @@ impl Stand {
             secrets: aws_sdk_secretsmanager::Client::new(&moto_config),
             topic_arn,
         })
+    }
+
+    /// Warms DynamoDB Local and moto up, through the proxies, before anything
+    /// is measured: a fresh DynamoDB Local answers its first few hundred
+    /// requests several times slower than later ones (its JVM compiles them),
+    /// and moto loads a service's code on its first request. Writes, queries
+    /// and publishes of the sizes a tick makes; nothing of it is counted.
+    pub async fn warm_up(&self) -> anyhow::Result<()> {
+        const ITEMS: usize = 500;
+        let ddb = aws_sdk_dynamodb::Client::new(&sdk_config(&self.dynamodb.endpoint(), HOME));
+        let sns = aws_sdk_sns::Client::new(&sdk_config(&self.moto.endpoint(), HOME));
+        let table = self.new_table().await?;
+        let value = "w".repeat(500);
+        let puts: Vec<anyhow::Result<()>> = futures::stream::iter(0..ITEMS)
+            .map(|i| {
+                let (ddb, table, value) = (&ddb, &table, &value);
+                async move {
+                    ddb.put_item()
+                        .table_name(table)
+                        .item("pk", AttributeValue::S("warm-up".into()))
+                        .item("sk", AttributeValue::S(format!("{i:04}")))
+                        .item("value", AttributeValue::S(value.clone()))
+                        .condition_expression("attribute_not_exists(pk)")
+                        .send()
+                        .await?;
+                    Ok(())
+                }
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        for put in puts {
+            put.context("warming DynamoDB Local up")?;
+        }
+        for _ in 0..10 {
+            let mut pages = ddb
+                .query()
+                .table_name(&table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S("warm-up".into()))
+                .consistent_read(true)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                page.context("warming DynamoDB Local up")?;
+            }
+        }
+        for _ in 0..10 {
+            sns.publish()
+                .topic_arn(&self.topic_arn)
+                .subject("warm-up")
+                .message(&value)
+                .send()
+                .await
+                .context("warming moto up")?;
+        }
+        Ok(())
     }
 
     /// The latency added to every DynamoDB and moto call.
