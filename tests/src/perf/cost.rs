@@ -150,6 +150,10 @@ impl Estimate {
     }
 }
 
+/// What every estimate leaves out of the logs.
+const LOGS_NOTE: &str = "Logs: the function's own output as measured (its JSON log lines and \
+                         EMF records); Lambda's platform lines (START, END, REPORT) come on top.";
+
 /// The whole model.
 #[derive(Debug, Clone, Serialize)]
 pub struct CostModel {
@@ -217,12 +221,15 @@ fn one_scope(deployment: &Deployment, inputs: &Inputs, minutes: u64) -> Estimate
         ],
         duration_warm: duration_line("warm", deployment, ticks, inputs.warm_tick_ms),
         duration_cold: duration_line("every tick cold", deployment, ticks, inputs.cold_tick_ms),
-        notes: vec![format!(
-            "Duration: the measured quiet tick of {} (its {} regions are scanned at once, so \
-             one region takes about as long); reads and metric series per region of it. No \
-             writes or publishes while nothing changes.",
-            inputs.source, inputs.scopes
-        )],
+        notes: vec![
+            format!(
+                "Duration: the measured quiet tick of {} (its {} regions are scanned at once, \
+                 so one region takes about as long); reads and metric series per region of it. \
+                 No writes or publishes while nothing changes.",
+                inputs.source, inputs.scopes
+            ),
+            LOGS_NOTE.into(),
+        ],
     }
 }
 
@@ -342,6 +349,7 @@ fn fan_out(
             "SQS idle polls: five pollers long-polling 20 s, an estimate of the event source \
              mapping's own receives."
                 .into(),
+            LOGS_NOTE.into(),
         ],
     }
 }
