@@ -10,6 +10,7 @@ mod emulator_contract;
 mod hostile_inputs;
 mod lambda_e2e;
 mod organizations;
+mod perf;
 mod reader_faults;
 mod services_smoke;
 mod slack_notifier;

@@ -13,6 +13,15 @@
 //! - or forwarded as it is.
 //!
 //! It counts what it injected, by kind.
+//!
+//! It can also stand for the network between a client and the service: a
+//! latency added to every request before it is handled
+//! ([`FaultProxy::set_latency`]), a count of requests per operation
+//! ([`FaultProxy::calls`]; the `X-Amz-Target` of JSON services such as
+//! DynamoDB, the `Action` of a form body for query services such as SNS), the
+//! peak of requests in flight ([`FaultProxy::peak_in_flight`]), and, when
+//! asked, the bodies of every forwarded request and its answer
+//! ([`FaultProxy::record_exchanges`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -105,6 +114,21 @@ struct State {
     forwarded: AtomicUsize,
     in_flight: AtomicUsize,
     lost_responses: Mutex<Vec<Bytes>>,
+    latency: Mutex<Duration>,
+    calls: Mutex<BTreeMap<String, u64>>,
+    peak_in_flight: AtomicUsize,
+    /// `Some` while exchanges are recorded.
+    exchanges: Mutex<Option<Vec<Exchange>>>,
+}
+
+/// A forwarded request and the service's answer, as they crossed the proxy.
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// As [`FaultProxy::calls`] names it.
+    pub operation: String,
+    pub status: u16,
+    pub request: Bytes,
+    pub response: Bytes,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -141,6 +165,10 @@ impl FaultProxy {
             forwarded: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             lost_responses: Mutex::new(Vec::new()),
+            latency: Mutex::new(Duration::ZERO),
+            calls: Mutex::new(BTreeMap::new()),
+            peak_in_flight: AtomicUsize::new(0),
+            exchanges: Mutex::new(None),
         });
         let task = tokio::spawn(serve(listener, state.clone()));
         Ok(Self { addr, state, task })
@@ -187,6 +215,55 @@ impl FaultProxy {
     pub fn take_lost_responses(&self) -> Vec<Bytes> {
         std::mem::take(&mut *lock(&self.state.lost_responses))
     }
+
+    /// Holds every request this long before handling it (zero at start).
+    pub fn set_latency(&self, latency: Duration) {
+        *lock(&self.state.latency) = latency;
+    }
+
+    /// Requests received since start or the last [`reset_counts`](Self::reset_counts),
+    /// by operation: `PutItem` for `X-Amz-Target: DynamoDB_20120810.PutItem`,
+    /// `Publish` for a form body with `Action=Publish`, `(unknown)` otherwise.
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        lock(&self.state.calls).clone()
+    }
+
+    /// The most requests handled at once since start or the last
+    /// [`reset_counts`](Self::reset_counts).
+    pub fn peak_in_flight(&self) -> usize {
+        self.state.peak_in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Forgets the calls counted and the peak in flight.
+    pub fn reset_counts(&self) {
+        lock(&self.state.calls).clear();
+        self.state.peak_in_flight.store(0, Ordering::SeqCst);
+    }
+
+    /// Starts (or stops, forgetting them) keeping every forwarded request and
+    /// its answer.
+    pub fn record_exchanges(&self, on: bool) {
+        *lock(&self.state.exchanges) = on.then(Vec::new);
+    }
+
+    /// The exchanges kept since the last call, taken; recording goes on.
+    pub fn take_exchanges(&self) -> Vec<Exchange> {
+        lock(&self.state.exchanges)
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+}
+
+/// The operation a request calls: the part of `X-Amz-Target` after its last
+/// dot, else the `Action` of a form body.
+pub fn operation_of(headers: &hyper::HeaderMap, body: &[u8]) -> String {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return target.rsplit('.').next().unwrap_or(target).to_owned();
+    }
+    url::form_urlencoded::parse(body)
+        .find(|(key, _)| key == "Action")
+        .map_or_else(|| "(unknown)".to_owned(), |(_, value)| value.into_owned())
 }
 
 impl Drop for FaultProxy {
@@ -240,8 +317,9 @@ impl std::error::Error for CloseConnection {}
 struct InFlight<'a>(&'a AtomicUsize);
 
 impl<'a> InFlight<'a> {
-    fn enter(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
+    fn enter(counter: &'a AtomicUsize, peak: &AtomicUsize) -> Self {
+        let now = counter.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(now, Ordering::SeqCst);
         Self(counter)
     }
 }
@@ -256,13 +334,19 @@ async fn handle(
     state: &State,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, CloseConnection> {
-    let _in_flight = InFlight::enter(&state.in_flight);
+    let _in_flight = InFlight::enter(&state.in_flight, &state.peak_in_flight);
     let (parts, body) = request.into_parts();
     let body = body
         .collect()
         .await
         .map_err(|_| CloseConnection)?
         .to_bytes();
+    let operation = operation_of(&parts.headers, &body);
+    *lock(&state.calls).entry(operation.clone()).or_default() += 1;
+    let latency = *lock(&state.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let fault = {
         let draw = lock(&state.rng).unit();
         lock(&state.rates).choose(draw)
@@ -291,8 +375,24 @@ async fn handle(
             Err(CloseConnection)
         }
         None => {
+            let request = body.clone();
             let answer = forward(state, &parts, body).await?;
             state.forwarded.fetch_add(1, Ordering::SeqCst);
+            if lock(&state.exchanges).is_some() {
+                // A `Full` body is whole: collecting a copy of it never waits.
+                let response = match answer.body().clone().collect().await {
+                    Ok(collected) => collected.to_bytes(),
+                    Err(never) => match never {},
+                };
+                if let Some(exchanges) = lock(&state.exchanges).as_mut() {
+                    exchanges.push(Exchange {
+                        operation,
+                        status: answer.status().as_u16(),
+                        request,
+                        response,
+                    });
+                }
+            }
             Ok(answer)
         }
     }
@@ -433,6 +533,21 @@ mod tests {
         assert_eq!(rates.choose(0.25), Some(FaultKind::Reset));
         assert_eq!(rates.choose(0.35), None);
         assert_eq!(Rates::none().choose(0.0), None);
+    }
+
+    #[test]
+    fn operations_are_named_by_their_target_or_their_form_action() {
+        let mut headers = hyper::HeaderMap::new();
+        assert_eq!(
+            operation_of(&headers, b"Action=Publish&TopicArn=x"),
+            "Publish"
+        );
+        assert_eq!(operation_of(&headers, b"{}"), "(unknown)");
+        headers.insert(
+            "x-amz-target",
+            HeaderValue::from_static("DynamoDB_20120810.PutItem"),
+        );
+        assert_eq!(operation_of(&headers, b"{}"), "PutItem");
     }
 
     #[test]

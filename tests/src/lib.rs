@@ -4,4 +4,5 @@ pub mod campaign;
 pub mod emulator;
 pub mod fault_proxy;
 pub mod fixtures;
+pub mod perf;
 pub mod services;
