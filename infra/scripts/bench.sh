@@ -53,21 +53,8 @@ bash infra/scripts/setup-tools.sh >&2
 # shellcheck source=/dev/null
 source .tools/env.sh
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HLM_CACHE_DIR/target}"
-mkdir -p "$CARGO_TARGET_DIR"
-exec 8>"$CARGO_TARGET_DIR/.hlm-run.lock"
-if ! flock -n 8; then
-    echo "another run is using $CARGO_TARGET_DIR; waiting for it" >&2
-    flock 8
-fi
-# As in infra/scripts/test.sh: after another checkout built here, this
-# checkout's sources may be older than that build, so they are touched once.
-checkout_marker="$CARGO_TARGET_DIR/.hlm-checkout"
-if [ "$(cat "$checkout_marker" 2>/dev/null)" != "$root" ]; then
-    git ls-files -z | xargs -0 touch -c --
-    printf '%s\n' "$root" >"$checkout_marker"
-fi
-export CARGO_INCREMENTAL=0
+# shellcheck source=infra/scripts/target-dir.sh
+source infra/scripts/target-dir.sh
 out="${out:-$CARGO_TARGET_DIR/perf/report.json}"
 
 for package in status-monitor slack-notifier healthlake-emulator; do
